@@ -1,0 +1,241 @@
+// Package keystore owns accounts, API keys, API logs, leak incidents, the
+// notice outbox and the sources' cursors. It never stores a plaintext key:
+// only SHA-256(key), its prefix and its last 4 characters.
+package keystore
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/patterns"
+)
+
+// Errors a Store returns; callers test them with errors.Is.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrConflict    = errors.New("conflict")
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Status is a key's state at a moment (CONTRACT §4).
+type Status string
+
+const (
+	StatusActive   Status = "active"
+	StatusExpiring Status = "expiring" // works until ExpiresAt
+	StatusRevoked  Status = "revoked"
+	StatusExpired  Status = "expired"
+)
+
+// RevokeReason says why a key stopped working.
+type RevokeReason string
+
+const (
+	ReasonManual  RevokeReason = "manual"
+	ReasonRotated RevokeReason = "rotated"
+	ReasonExposed RevokeReason = "exposed"
+)
+
+// Account owns keys and receives leak notices.
+type Account struct {
+	ID            string        `json:"id"`
+	Email         string        `json:"email"`
+	Mode          patterns.Mode `json:"mode"` // mode of its first key
+	WebhookURL    string        `json:"webhook_url,omitempty"`
+	WebhookSecret string        `json:"-"`
+	CreatedAt     time.Time     `json:"created_at"`
+}
+
+// Key is a stored API key. It holds no plaintext.
+type Key struct {
+	ID            string
+	AccountID     string
+	Name          string
+	Type          patterns.KeyType
+	Mode          patterns.Mode
+	Scopes        []string
+	AllowedIPs    []netip.Prefix
+	Hash          string // lowercase hex SHA-256 of the key
+	Prefix        string // "sk_live_"
+	Last4         string
+	CreatedAt     time.Time
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	RevokedReason RevokeReason
+	LastUsedAt    *time.Time
+	LastUsedIP    string
+	// RotatedFrom is the id of the key this one replaced, if any.
+	RotatedFrom string
+}
+
+// Status is the key's state at now.
+func (k Key) Status(now time.Time) Status {
+	switch {
+	case k.RevokedAt != nil:
+		return StatusRevoked
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return StatusExpired
+	case k.ExpiresAt != nil:
+		return StatusExpiring
+	}
+	return StatusActive
+}
+
+// Redacted is the key as people may see it: "sk_live_…a1B2".
+func (k Key) Redacted() string { return k.Prefix + "…" + k.Last4 }
+
+// Page selects a page of a list, newest first (Stripe-style).
+type Page struct {
+	Limit         int    // 1..100; 0 means 10
+	StartingAfter string // id of the last item of the previous page
+}
+
+// KeyUse is one authenticated use of a key, batched for last-used updates.
+type KeyUse struct {
+	KeyID string
+	At    time.Time
+	IP    string
+}
+
+// APILogEntry is one API call made with a key.
+type APILogEntry struct {
+	ID        string    `json:"id"`
+	AccountID string    `json:"account_id"`
+	KeyID     string    `json:"key_id"`
+	Time      time.Time `json:"time"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	Status    int       `json:"status"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent"`
+	RequestID string    `json:"request_id"`
+}
+
+// LogFilter narrows ListAPILogs.
+type LogFilter struct {
+	KeyID string
+	Since time.Time
+	Page  Page
+}
+
+// Activity summarises a key's use since a moment, for leak notices.
+type Activity struct {
+	Requests int64
+	// NewIPs are addresses that used the key since then and never before.
+	NewIPs []string
+}
+
+// ExposureOutcome is what RecordExposure did.
+type ExposureOutcome string
+
+const (
+	// OutcomeRevoked: an active or expiring secret/restricted key was
+	// revoked for exposure; an incident and its notices were created.
+	OutcomeRevoked ExposureOutcome = "revoked"
+	// OutcomeSighting: the key already had an incident; the sighting was
+	// added to it (or was already recorded). No new notice.
+	OutcomeSighting ExposureOutcome = "sighting"
+	// OutcomeInactive: the key was already revoked (manually or by
+	// rotation) or expired before it was found; an incident and notices
+	// were created, the revocation left as it was.
+	OutcomeInactive ExposureOutcome = "inactive"
+	// OutcomePublishable: a pk_ key; recorded as info, never revoked, no notice.
+	OutcomePublishable ExposureOutcome = "publishable"
+	// OutcomeUnknown: no key has this hash; nothing recorded.
+	OutcomeUnknown ExposureOutcome = "unknown"
+)
+
+// Exposure is the result of RecordExposure.
+type Exposure struct {
+	Outcome    ExposureOutcome
+	KeyID      string
+	AccountID  string
+	IncidentID string
+}
+
+// Incident is one leaked key: created by its first sighting, never twice.
+type Incident struct {
+	ID          string             `json:"id"`
+	AccountID   string             `json:"account_id"`
+	KeyID       string             `json:"key_id"`
+	Redacted    string             `json:"redacted"`
+	Rule        string             `json:"rule"`
+	Source      string             `json:"source"`
+	Location    leakguard.Location `json:"location"` // of the first sighting
+	Action      ExposureOutcome    `json:"action"`   // revoked, inactive or publishable
+	FirstSeenAt time.Time          `json:"first_seen_at"`
+	RevokedAt   *time.Time         `json:"revoked_at"`
+	NotifiedAt  *time.Time         `json:"notified_at"`
+	Sightings   int                `json:"sightings"`
+}
+
+// Channel is how a notice is delivered.
+type Channel string
+
+const (
+	ChannelEmail   Channel = "email"
+	ChannelWebhook Channel = "webhook"
+)
+
+// Notice is an outbox row joined with what the message needs.
+type Notice struct {
+	ID       string
+	Channel  Channel
+	Attempts int
+	Incident Incident
+	Account  Account
+	Key      Key
+}
+
+// Store is the persistence boundary. PostgreSQL and the embedded SQLite
+// store implement it and pass the same test suite. Every write is
+// idempotent where the pipeline may retry it.
+type Store interface {
+	// Accounts and keys.
+	CreateAccount(ctx context.Context, a Account) error
+	GetAccount(ctx context.Context, id string) (Account, error)
+	InsertKey(ctx context.Context, k Key) error
+	GetKey(ctx context.Context, id string) (Key, error)
+	KeyByHash(ctx context.Context, hash string) (Key, error)
+	ListKeys(ctx context.Context, accountID string, p Page) ([]Key, error)
+	// RevokeKey revokes an unrevoked key; a revoked key is returned as it
+	// is (a revocation is never changed or undone).
+	RevokeKey(ctx context.Context, id string, reason RevokeReason, at time.Time) (Key, error)
+	// RotateKey inserts next and, in the same transaction, makes old expire
+	// at oldExpiresAt (revoked with reason rotated if that is not after at).
+	RotateKey(ctx context.Context, oldID string, next Key, oldExpiresAt, at time.Time) (Key, error)
+	// KeysChangedSince lists keys revoked or given an expiry after since,
+	// so API processes can drop cached records.
+	KeysChangedSince(ctx context.Context, since time.Time) ([]Key, error)
+
+	// Usage.
+	RecordKeyUses(ctx context.Context, uses []KeyUse) error
+	InsertAPILogs(ctx context.Context, entries []APILogEntry) error
+	ListAPILogs(ctx context.Context, accountID string, f LogFilter) ([]APILogEntry, error)
+	PurgeAPILogs(ctx context.Context, before time.Time) (int64, error)
+	KeyActivity(ctx context.Context, keyID string, since time.Time) (Activity, error)
+
+	// Leaks: one transaction per hit (lookup, revoke, incident, sighting,
+	// outbox). Replaying the same hit changes nothing.
+	RecordExposure(ctx context.Context, hit leakguard.Hit, at time.Time) (Exposure, error)
+	ListIncidents(ctx context.Context, accountID string, p Page) ([]Incident, error)
+
+	// Outbox. ClaimNotices leases up to limit due notices until leaseUntil
+	// (other notifiers skip them); a notice is done only when marked sent.
+	ClaimNotices(ctx context.Context, limit int, now, leaseUntil time.Time) ([]Notice, error)
+	MarkNoticeSent(ctx context.Context, id string, at time.Time) error
+	RetryNotice(ctx context.Context, id string, nextAttempt time.Time, lastErr string) error
+
+	// Sources.
+	GetCursor(ctx context.Context, source string) (string, error) // "" if none
+	SetCursor(ctx context.Context, source, cursor string) error
+	// MarkSeen records a content id (commit, blob, layer digest, tarball
+	// integrity) and reports whether it was new.
+	MarkSeen(ctx context.Context, source, contentID string) (bool, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}

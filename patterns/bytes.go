@@ -1,0 +1,5 @@
+package patterns
+
+import "bytes"
+
+func bytesIndex(b []byte, s string) int { return bytes.Index(b, []byte(s)) }
