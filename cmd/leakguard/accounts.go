@@ -2,4 +2,6 @@ package main
 
 import "context"
 
-func runAccounts(_ context.Context, e *env, _ []string) int { return fail(e, "accounts: %v", errNotYet) }
+func runAccounts(_ context.Context, e *env, _ []string) int {
+	return fail(e, "accounts: %v", errNotYet)
+}
