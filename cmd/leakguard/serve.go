@@ -1,5 +1,285 @@
 package main
 
-import "context"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
 
-func runServe(_ context.Context, e *env, _ []string) int { return fail(e, "serve: %v", errNotYet) }
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/bus"
+	"github.com/leakguard/leakguard/keystore"
+	"github.com/leakguard/leakguard/keystore/api"
+	"github.com/leakguard/leakguard/metrics"
+	"github.com/leakguard/leakguard/notifier"
+	"github.com/leakguard/leakguard/partner"
+	"github.com/leakguard/leakguard/revoker"
+	"github.com/leakguard/leakguard/scanner"
+	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/sources/dockerhub"
+	"github.com/leakguard/leakguard/sources/gists"
+	"github.com/leakguard/leakguard/sources/github"
+	"github.com/leakguard/leakguard/sources/npm"
+	"github.com/leakguard/leakguard/sources/pastebin"
+)
+
+const serveUsage = `usage: leakguard serve [--roles api,sources,revoker,notifier]
+
+Runs the daemon. Every role runs by default; run roles in separate processes
+to scale each on its own. Configuration comes from LEAKGUARD_* environment
+variables (see README): with none set, the store is SQLite and NATS is
+embedded, both under ./leakguard-data.
+
+Endpoints (on LEAKGUARD_HTTP_ADDR): the key API under /v1/, GitHub's secret
+scanning partner endpoint POST /v1/secret-scanning/github, and /healthz,
+/readyz, /metrics.
+`
+
+// leaseTTL is how long a source's lease outlives a crashed holder.
+const leaseTTL = 30 * time.Second
+
+func runServe(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	rolesFlag := fs.String("roles", "api,sources,revoker,notifier", "comma list of roles to run")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(e.stdout, serveUsage)
+			return exitOK
+		}
+		return fail(e, "serve: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return fail(e, "serve: unexpected argument %q", fs.Arg(0))
+	}
+	roles, err := parseRoles(*rolesFlag)
+	if err != nil {
+		return fail(e, "serve: %v", err)
+	}
+	cfg, err := loadServeConfig(e.getenv)
+	if err != nil {
+		return fail(e, "serve: %v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := serve(ctx, cfg, roles, e.getenv, logger, nil); err != nil {
+		return fail(e, "serve: %v", err)
+	}
+	return exitOK
+}
+
+// serve runs the roles until ctx ends. ready, if set, receives the API's
+// listen address once every role has started (tests use it).
+func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv func(string) string, logger *slog.Logger, ready func(addr string)) error {
+	started := time.Now()
+	m := metrics.New()
+
+	store, err := openStore(ctx, getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("open bus: %w", err)
+	}
+	defer b.Close()
+
+	g, gctx := errgroup.WithContext(ctx)
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := store.Ping(pctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"status":"unavailable","component":"store"}`)
+			return
+		}
+		if !b.Conn().IsConnected() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"status":"unavailable","component":"nats"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"status":"ready"}`)
+	})
+
+	if roles["api"] {
+		svcCfg, err := keystore.ConfigFromEnv(getenv)
+		if err != nil {
+			return err
+		}
+		svcCfg.Logger = logger
+		svc, err := keystore.NewService(store, svcCfg)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return svc.Run(gctx) })
+		apiCfg, err := api.ConfigFromEnv(getenv)
+		if err != nil {
+			return err
+		}
+		mux.Handle("/v1/", api.New(apiCfg, svc, m, logger))
+		mux.Handle("/v1/secret-scanning/github", partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken}, store, b.Publisher(), logger))
+	}
+
+	// The API role serves on LEAKGUARD_HTTP_ADDR; the others expose their
+	// health and metrics there only when it is set, so several processes
+	// on one machine don't fight over the default port.
+	addr := ""
+	if roles["api"] || getenv("LEAKGUARD_HTTP_ADDR") != "" {
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+		}
+		addr = ln.Addr().String()
+		srv := api.NewHTTPServer(addr, mux, logger)
+		g.Go(func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve HTTP: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		})
+	}
+
+	if roles["revoker"] {
+		r := revoker.New(revoker.Config{Stream: b.StreamName(), Subjects: b.Subjects()}, b.JetStream(), store, m, logger)
+		g.Go(func() error { return r.Run(gctx) })
+	}
+
+	if roles["notifier"] {
+		senders, err := notifier.SendersFromEnv(getenv, logger)
+		if err != nil {
+			return err
+		}
+		n := notifier.New(notifier.Config{}, store, senders, m, logger)
+		g.Go(func() error { return n.Run(gctx) })
+	}
+
+	if roles["sources"] && len(cfg.Sources) > 0 {
+		runners, err := buildRunners(gctx, cfg, store, b, m, logger)
+		if err != nil {
+			return err
+		}
+		for _, r := range runners {
+			g.Go(func() error { return r.Run(gctx) })
+		}
+	}
+
+	logger.Info("leakguard started", "roles", *rolesList(roles), "http", addr, "mode", cfg.Mode,
+		"store", storeKind(cfg), "nats", natsKind(b), "sources", cfg.Sources, "startup", time.Since(started).Round(time.Millisecond))
+	if ready != nil {
+		ready(addr)
+	}
+	err = g.Wait()
+	logger.Info("leakguard stopped")
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// buildRunners makes one runner per configured source, each under a NATS
+// KV lease so only one process polls a source however many run.
+func buildRunners(ctx context.Context, cfg serveConfig, store keystore.Store, b *bus.Bus, m *metrics.Metrics, logger *slog.Logger) ([]*sources.Runner, error) {
+	// Sources hunt the platform's own keys; publishable ones are reported as
+	// info (never revoked), so they are scanned for too.
+	engine, err := scanner.New(scanner.Options{RuleIDs: []string{"platform"}, IncludePublishable: true})
+	if err != nil {
+		return nil, fmt.Errorf("build scanner: %w", err)
+	}
+	kv, err := sources.OpenLeaseBucket(ctx, b.JetStream(), "leakguard_source_leases", leaseTTL)
+	if err != nil {
+		return nil, fmt.Errorf("open source leases: %w", err)
+	}
+	holder := sources.NewHolderID()
+	hc := &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+	}}
+	var runners []*sources.Runner
+	for _, name := range cfg.Sources {
+		env := sources.Env{
+			Scanner:   engine,
+			Publisher: b.Publisher(),
+			Seen:      sources.NewSeen(store, name, 100_000),
+			HTTP:      hc,
+			Logger:    logger.With("source", name),
+		}
+		src, err := newSource(name, cfg, env)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", name, err)
+		}
+		lease := sources.NewKVLease(kv, name, holder, leaseTTL)
+		runners = append(runners, sources.NewRunner(src, sources.RunnerConfig{Interval: cfg.PollInterval}, store, lease, m, logger))
+	}
+	return runners, nil
+}
+
+func newSource(name string, cfg serveConfig, env sources.Env) (sources.Source, error) {
+	switch name {
+	case leakguard.SourceGitHub:
+		return github.New(github.Config{APIURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, PollInterval: cfg.PollInterval}, env)
+	case leakguard.SourceGists:
+		return gists.New(gists.Config{APIURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, PollInterval: cfg.PollInterval}, env)
+	case leakguard.SourceNPM:
+		return npm.New(npm.Config{ReplicateURL: cfg.NPMReplicateURL, RegistryURL: cfg.NPMRegistryURL, PollInterval: cfg.PollInterval}, env), nil
+	case leakguard.SourceDockerHub:
+		if len(cfg.DockerHubNamespaces) == 0 {
+			return nil, errors.New("LEAKGUARD_DOCKERHUB_NAMESPACES names no namespace to watch (Docker Hub has no firehose)")
+		}
+		return dockerhub.New(dockerhub.Config{HubURL: cfg.DockerHubURL, RegistryURL: cfg.DockerRegistryURL, AuthURL: cfg.DockerAuthURL,
+			Namespaces: cfg.DockerHubNamespaces, PollInterval: cfg.PollInterval}, env), nil
+	case leakguard.SourcePastebin:
+		return pastebin.New(pastebin.Config{URL: cfg.PastebinURL, PollInterval: cfg.PollInterval}, env)
+	}
+	return nil, fmt.Errorf("unknown source %q", name)
+}
+
+func rolesList(roles map[string]bool) *[]string {
+	var out []string
+	for _, r := range []string{"api", "sources", "revoker", "notifier"} {
+		if roles[r] {
+			out = append(out, r)
+		}
+	}
+	return &out
+}
+
+func storeKind(cfg serveConfig) string {
+	if cfg.DatabaseURL != "" {
+		return "postgresql"
+	}
+	return "sqlite"
+}
+
+func natsKind(b *bus.Bus) string {
+	if b.Embedded() {
+		return "embedded"
+	}
+	return "external"
+}
