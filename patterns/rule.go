@@ -23,7 +23,9 @@ type Rule struct {
 	Validate func(secret []byte) bool
 	// Allow drops matches whose secret matches any of these.
 	Allow []*regexp.Regexp
-	// StopWords drop matches whose secret contains any of these (lower case).
+	// StopWords drop matches whose secret contains any of these, compared
+	// case-insensitively (give them in lower case). Rule.Accepts applies
+	// Entropy, Validate, Allow and StopWords in one call.
 	StopWords []string
 	// RedactPrefix is how many leading bytes of the secret the redacted form
 	// shows (the fixed part, such as "AKIA" or "ghp_").
@@ -33,6 +35,28 @@ type Rule struct {
 	// MaxLen bounds how far past a keyword the regex is run (bytes on each
 	// side); 0 means the scanner's default window.
 	MaxLen int
+	// Standalone drops a match whose secret is glued to a preceding ASCII
+	// letter or digit: keep it only if BoundaryBefore(data, start) holds,
+	// start being the secret's offset in the scanned data (a string escape
+	// such as \n before it counts as a separator, as for platform keys).
+	// Rules use it instead of a leading \b so that their regex starts with
+	// a literal prefix, which Go's regexp finds with a fast substring search.
+	Standalone bool
+
+	// The fields below come only from custom rules (gitleaks-style TOML,
+	// see ParseConfig); default rules leave them empty.
+
+	// Path, if set, limits the rule to files whose path matches it. The
+	// path is the one reported in findings: slash-separated, relative to the
+	// scanned root (in history scans, the path in the repository), archive
+	// members joined with "!". See AppliesTo.
+	Path *regexp.Regexp
+	// AllowPaths drop this rule's findings in files whose path (as for
+	// Path) matches any of them. See AppliesTo.
+	AllowPaths []*regexp.Regexp
+	// AllowCommits drop this rule's findings whose commit (full lower-case
+	// hex SHA) is one of these. See AllowsCommit.
+	AllowCommits []string
 }
 
 // PlatformRuleIDs are the platform's own key rules, "--rules platform".

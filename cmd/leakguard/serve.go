@@ -75,9 +75,15 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// serve runs the roles until ctx ends. ready, if set, receives the API's
-// listen address once every role has started (tests use it).
-func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv func(string) string, logger *slog.Logger, ready func(addr string)) error {
+// serveInfo is what a started daemon tells its caller (tests use it).
+type serveInfo struct {
+	Addr    string // HTTP listen address, "" if none
+	NATSURL string // the bus, embedded or not
+}
+
+// serve runs the roles until ctx ends. ready, if set, is called once every
+// role has started.
+func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv func(string) string, logger *slog.Logger, ready func(serveInfo)) error {
 	started := time.Now()
 	m := metrics.New()
 
@@ -189,7 +195,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 	logger.Info("leakguard started", "roles", *rolesList(roles), "http", addr, "mode", cfg.Mode,
 		"store", storeKind(cfg), "nats", natsKind(b), "sources", cfg.Sources, "startup", time.Since(started).Round(time.Millisecond))
 	if ready != nil {
-		ready(addr)
+		ready(serveInfo{Addr: addr, NATSURL: b.ClientURL()})
 	}
 	err = g.Wait()
 	logger.Info("leakguard stopped")

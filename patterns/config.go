@@ -1,0 +1,569 @@
+package patterns
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is a custom rule set (leakguard scan --config FILE) in the shape of
+// a gitleaks configuration:
+//
+//	title = "acme secrets"
+//	[extend]
+//	useDefault = true                 # keep the built-in rules
+//	disabledRules = ["generic-password"]
+//	[[rules]]
+//	id = "acme-api-key"
+//	description = "ACME API key"
+//	regex = '''\b(acme_[0-9a-f]{32})\b'''
+//	secretGroup = 1
+//	entropy = 3.0
+//	keywords = ["acme_"]
+//	path = '''\.env$'''               # optional: only these files
+//	[[rules.allowlists]]
+//	regexes = ['''acme_0{32}''']      # matched against the secret
+//	stopwords = ["example"]
+//	paths = ['''^testdata/''']
+//	commits = ["<full sha>"]
+//	[allowlist]                       # or [[allowlists]]: applies to every rule
+//	paths = ['''(^|/)vendor/''']
+//
+// Without secretGroup the secret is the regex's only capture group, or the
+// whole match if it has none, as in gitleaks; with several groups,
+// secretGroup must be given. Differences from gitleaks, each reported as a
+// clear error rather than silently ignored: rules need a regex (path-only
+// rules report files, not secrets); allowlist regexTarget may only be
+// "secret"; condition = "AND" is accepted only when the allowlist uses a
+// single kind of criterion; [extend] path and url are not supported (no
+// I/O here); a config rule cannot take a platform rule's id. A rule without
+// keywords gets the literal every match must contain, derived from its
+// regex; if there is none of at least 3 characters, keywords are required,
+// since the scanner only runs a rule's regex near one of its keywords.
+type Config struct {
+	Title         string
+	ExtendDefault bool     // [extend] useDefault = true
+	DisabledRules []string // [extend] disabledRules: default rule ids to drop
+	// Rules are the config's own rules. One may reuse a default rule's id to
+	// replace it (RuleSet does this); a top-level allowlist with
+	// targetRules naming a default rule, and each of DisabledRules, add a
+	// modified copy of that default rule here.
+	Rules []Rule
+	Allow GlobalAllow // top-level [allowlist] and [[allowlists]]
+}
+
+// GlobalAllow drops findings of every rule. Regexes and StopWords apply to
+// the secret (stop words in lower case, compared case-insensitively); Paths
+// to the finding's path; Commits to its commit.
+type GlobalAllow struct {
+	Paths, Regexes     []*regexp.Regexp
+	StopWords, Commits []string
+}
+
+// AllowsPath reports whether findings in path are dropped.
+func (a GlobalAllow) AllowsPath(path string) bool { return matchAny(a.Paths, path) }
+
+// AllowsCommit reports whether findings introduced by commit are dropped.
+func (a GlobalAllow) AllowsCommit(commit string) bool {
+	return commit != "" && slices.Contains(a.Commits, strings.ToLower(commit))
+}
+
+// AllowsSecret reports whether a secret is dropped by Regexes or StopWords.
+func (a GlobalAllow) AllowsSecret(secret []byte) bool {
+	for _, re := range a.Regexes {
+		if re.Match(secret) {
+			return true
+		}
+	}
+	return containsStopWord(secret, a.StopWords)
+}
+
+// AppliesTo reports whether the rule runs on a file with this path: Path
+// (when set) matches and no AllowPaths entry does.
+func (r *Rule) AppliesTo(path string) bool {
+	if r.Path != nil && !r.Path.MatchString(path) {
+		return false
+	}
+	return !matchAny(r.AllowPaths, path)
+}
+
+// AllowsCommit reports whether the rule's findings from commit are dropped.
+func (r *Rule) AllowsCommit(commit string) bool {
+	return commit != "" && slices.Contains(r.AllowCommits, strings.ToLower(commit))
+}
+
+// RuleSet returns the rules a scan with this config runs: with
+// ExtendDefault, the default rules, each replaced by the config rule of the
+// same id if there is one (DisabledRules are such rules, with Disabled set),
+// followed by the config's other rules; without it, the config's rules
+// alone. A fresh slice each call.
+func (c *Config) RuleSet() []Rule {
+	if !c.ExtendDefault {
+		return slices.Clone(c.Rules)
+	}
+	own := map[string]int{}
+	for i, r := range c.Rules {
+		own[r.ID] = i
+	}
+	var out []Rule
+	used := map[string]bool{}
+	for _, d := range DefaultRules() {
+		if i, ok := own[d.ID]; ok {
+			out = append(out, c.Rules[i])
+			used[d.ID] = true
+			continue
+		}
+		out = append(out, d)
+	}
+	for _, r := range c.Rules {
+		if !used[r.ID] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func matchAny(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsStopWord(secret []byte, words []string) bool {
+	if len(words) == 0 {
+		return false
+	}
+	lower := bytes.ToLower(secret)
+	for _, w := range words {
+		if w != "" && bytes.Contains(lower, []byte(w)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TOML shapes. Every key is spelled out so that an unknown key is reported.
+type tomlConfig struct {
+	Title       string          `toml:"title"`
+	Description string          `toml:"description"`
+	Extend      *tomlExtend     `toml:"extend"`
+	Rules       []tomlRule      `toml:"rules"`
+	Allowlist   *tomlAllowlist  `toml:"allowlist"`
+	Allowlists  []tomlAllowlist `toml:"allowlists"`
+}
+
+type tomlExtend struct {
+	UseDefault    bool     `toml:"useDefault"`
+	Path          string   `toml:"path"`
+	URL           string   `toml:"url"`
+	DisabledRules []string `toml:"disabledRules"`
+}
+
+type tomlRule struct {
+	ID          string          `toml:"id"`
+	Description string          `toml:"description"`
+	Regex       string          `toml:"regex"`
+	SecretGroup *int            `toml:"secretGroup"`
+	Entropy     float64         `toml:"entropy"`
+	Keywords    []string        `toml:"keywords"`
+	Path        string          `toml:"path"`
+	Tags        []string        `toml:"tags"`
+	Allowlist   *tomlAllowlist  `toml:"allowlist"`
+	Allowlists  []tomlAllowlist `toml:"allowlists"`
+}
+
+type tomlAllowlist struct {
+	Description string   `toml:"description"`
+	Condition   string   `toml:"condition"`
+	RegexTarget string   `toml:"regexTarget"`
+	Regexes     []string `toml:"regexes"`
+	Paths       []string `toml:"paths"`
+	Commits     []string `toml:"commits"`
+	StopWords   []string `toml:"stopwords"`
+	TargetRules []string `toml:"targetRules"`
+}
+
+// ParseConfig parses a gitleaks-style TOML rule configuration. It does no
+// I/O. Errors name the offending key, rule id or pattern.
+func ParseConfig(data []byte) (*Config, error) {
+	var tc tomlConfig
+	md, err := toml.Decode(string(data), &tc)
+	if err != nil {
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("parse config: unknown key %s", strings.Join(keys, ", "))
+	}
+	c := &Config{Title: tc.Title}
+	// The defaults are built only if the config refers to them.
+	var defaults map[string]Rule
+	defaultRule := func(id string) (Rule, bool) {
+		if defaults == nil {
+			defaults = map[string]Rule{}
+			for _, d := range DefaultRules() {
+				defaults[d.ID] = d
+			}
+		}
+		d, ok := defaults[id]
+		return d, ok
+	}
+	if e := tc.Extend; e != nil {
+		if e.Path != "" || e.URL != "" {
+			return nil, errors.New("parse config: [extend] path and url are not supported: merge the rules into this file, or use useDefault = true for the built-in rules")
+		}
+		c.ExtendDefault = e.UseDefault
+		for _, id := range e.DisabledRules {
+			if _, ok := defaultRule(id); !ok {
+				return nil, fmt.Errorf("parse config: [extend] disabledRules: %q is not a default rule", id)
+			}
+			c.DisabledRules = append(c.DisabledRules, id)
+		}
+	}
+	seen := map[string]bool{}
+	for i, tr := range tc.Rules {
+		r, err := buildRule(tr)
+		if err != nil {
+			if tr.ID == "" {
+				return nil, fmt.Errorf("parse config: rules[%d]: %w", i, err)
+			}
+			return nil, fmt.Errorf("parse config: rule %q: %w", tr.ID, err)
+		}
+		if seen[r.ID] {
+			return nil, fmt.Errorf("parse config: rule %q is defined twice", r.ID)
+		}
+		seen[r.ID] = true
+		c.Rules = append(c.Rules, r)
+	}
+	// A disabled default rule becomes a Disabled copy among the config's
+	// rules, so that whoever merges Rules over the defaults by id turns it
+	// off (and --rules can still name it, as for any disabled rule).
+	for _, id := range c.DisabledRules {
+		if seen[id] {
+			return nil, fmt.Errorf("parse config: rule %q is both defined and in [extend] disabledRules", id)
+		}
+		d, _ := defaultRule(id)
+		d.Disabled = true
+		c.Rules = append(c.Rules, d)
+		seen[id] = true
+	}
+	var lists []tomlAllowlist
+	if tc.Allowlist != nil {
+		lists = append(lists, *tc.Allowlist)
+	}
+	lists = append(lists, tc.Allowlists...)
+	for i, tl := range lists {
+		al, err := buildAllowlist(tl)
+		if err != nil {
+			return nil, fmt.Errorf("parse config: allowlist %d: %w", i+1, err)
+		}
+		if len(tl.TargetRules) == 0 {
+			c.Allow.Paths = append(c.Allow.Paths, al.paths...)
+			c.Allow.Regexes = append(c.Allow.Regexes, al.regexes...)
+			c.Allow.StopWords = append(c.Allow.StopWords, al.stopWords...)
+			c.Allow.Commits = append(c.Allow.Commits, al.commits...)
+			continue
+		}
+		for _, id := range tl.TargetRules {
+			j := slices.IndexFunc(c.Rules, func(r Rule) bool { return r.ID == id })
+			if j < 0 {
+				if !c.ExtendDefault {
+					return nil, fmt.Errorf("parse config: allowlist %d: targetRules: no rule %q in this config", i+1, id)
+				}
+				d, ok := defaultRule(id)
+				if !ok {
+					return nil, fmt.Errorf("parse config: allowlist %d: targetRules: no rule %q in this config", i+1, id)
+				}
+				c.Rules = append(c.Rules, d)
+				j = len(c.Rules) - 1
+			}
+			al.applyTo(&c.Rules[j])
+		}
+	}
+	return c, nil
+}
+
+func buildRule(tr tomlRule) (Rule, error) {
+	if tr.ID == "" {
+		return Rule{}, errors.New("id is required")
+	}
+	if strings.ContainsAny(tr.ID, ", \t\r\n") {
+		return Rule{}, errors.New("id must not contain commas or spaces (--rules takes a comma list)")
+	}
+	if slices.Contains(PlatformRuleIDs(), tr.ID) {
+		return Rule{}, errors.New("id is reserved for the platform's own keys")
+	}
+	if tr.Regex == "" {
+		if tr.Path != "" {
+			return Rule{}, errors.New("path-only rules (no regex) are not supported: leakguard reports secrets, not files")
+		}
+		return Rule{}, errors.New("regex is required")
+	}
+	re, err := regexp.Compile(tr.Regex)
+	if err != nil {
+		return Rule{}, fmt.Errorf("bad regex: %w", err)
+	}
+	// Without secretGroup, gitleaks takes the first non-empty capture group:
+	// the only group when there is one; with several, ask which.
+	group := 0
+	switch {
+	case tr.SecretGroup != nil:
+		group = *tr.SecretGroup
+		if group < 0 || group > re.NumSubexp() {
+			return Rule{}, fmt.Errorf("secretGroup %d, but the regex has %d capture groups", group, re.NumSubexp())
+		}
+	case re.NumSubexp() == 1:
+		group = 1
+	case re.NumSubexp() > 1:
+		return Rule{}, fmt.Errorf("the regex has %d capture groups: set secretGroup to the one holding the secret (0 for the whole match), or make the others non-capturing (?:...)", re.NumSubexp())
+	}
+	if tr.Entropy < 0 || tr.Entropy > 8 {
+		return Rule{}, fmt.Errorf("entropy %v is outside 0..8 bits per byte", tr.Entropy)
+	}
+	r := Rule{ID: tr.ID, Description: tr.Description, Regex: re, SecretGroup: group, Entropy: tr.Entropy}
+	if r.Description == "" {
+		r.Description = tr.ID
+	}
+	for _, k := range tr.Keywords {
+		if k == "" {
+			return Rule{}, errors.New("empty keyword")
+		}
+		k = strings.ToLower(k)
+		if !slices.Contains(r.Keywords, k) {
+			r.Keywords = append(r.Keywords, k)
+		}
+	}
+	if len(r.Keywords) == 0 {
+		r.Keywords = DeriveKeywords(re)
+		if r.Keywords == nil {
+			return Rule{}, errors.New("keywords are required: the scanner runs a rule's regex only near one of its keywords, " +
+				"and the regex has no literal of 3 or more characters that every match contains; " +
+				`add keywords = ["..."] with lower-case literals every match contains`)
+		}
+	}
+	if tr.Path != "" {
+		if r.Path, err = regexp.Compile(tr.Path); err != nil {
+			return Rule{}, fmt.Errorf("bad path regex: %w", err)
+		}
+	}
+	var lists []tomlAllowlist
+	if tr.Allowlist != nil {
+		lists = append(lists, *tr.Allowlist)
+	}
+	lists = append(lists, tr.Allowlists...)
+	for i, tl := range lists {
+		if len(tl.TargetRules) > 0 {
+			return Rule{}, fmt.Errorf("allowlist %d: targetRules belongs in a top-level [[allowlists]]", i+1)
+		}
+		al, err := buildAllowlist(tl)
+		if err != nil {
+			return Rule{}, fmt.Errorf("allowlist %d: %w", i+1, err)
+		}
+		al.applyTo(&r)
+	}
+	return r, nil
+}
+
+type allowlist struct {
+	paths, regexes     []*regexp.Regexp
+	stopWords, commits []string
+}
+
+func (a allowlist) applyTo(r *Rule) {
+	r.AllowPaths = append(r.AllowPaths, a.paths...)
+	r.Allow = append(r.Allow, a.regexes...)
+	r.StopWords = append(r.StopWords, a.stopWords...)
+	r.AllowCommits = append(r.AllowCommits, a.commits...)
+}
+
+func buildAllowlist(tl tomlAllowlist) (allowlist, error) {
+	var a allowlist
+	switch strings.ToLower(tl.RegexTarget) {
+	case "", "secret":
+	default:
+		return a, fmt.Errorf("regexTarget %q is not supported: allowlist regexes match the secret", tl.RegexTarget)
+	}
+	kinds := 0
+	for _, n := range []int{len(tl.Regexes), len(tl.Paths), len(tl.Commits), len(tl.StopWords)} {
+		if n > 0 {
+			kinds++
+		}
+	}
+	switch strings.ToUpper(tl.Condition) {
+	case "", "OR":
+	case "AND":
+		// AND across a single kind of criterion is the same as OR.
+		if kinds > 1 {
+			return a, errors.New(`condition = "AND" across different criteria (regexes, paths, commits, stopwords) is not supported; split them into separate allowlists or use "OR"`)
+		}
+	default:
+		return a, fmt.Errorf("condition %q must be OR or AND", tl.Condition)
+	}
+	for _, p := range tl.Regexes {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return a, fmt.Errorf("bad regex %q: %w", p, err)
+		}
+		a.regexes = append(a.regexes, re)
+	}
+	for _, p := range tl.Paths {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return a, fmt.Errorf("bad path regex %q: %w", p, err)
+		}
+		a.paths = append(a.paths, re)
+	}
+	for _, w := range tl.StopWords {
+		if w != "" {
+			a.stopWords = append(a.stopWords, strings.ToLower(w))
+		}
+	}
+	for _, sha := range tl.Commits {
+		if sha != "" {
+			a.commits = append(a.commits, strings.ToLower(sha))
+		}
+	}
+	return a, nil
+}
+
+// minKeywordLen is the shortest keyword worth deriving: shorter ones would
+// make the prefilter match almost everything.
+const minKeywordLen = 3
+
+// DeriveKeywords returns lower-case literals such that every match of re
+// contains at least one of them, or nil if it finds none of at least
+// minKeywordLen bytes. It walks the regex syntax tree: a concatenation needs
+// the best literal of any of its parts, an alternation one literal from each
+// branch.
+func DeriveKeywords(re *regexp.Regexp) []string {
+	tree, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	lits := requiredLiterals(tree.Simplify())
+	for _, l := range lits {
+		if len(l) < minKeywordLen {
+			return nil
+		}
+	}
+	sort.Strings(lits)
+	return slices.Compact(lits)
+}
+
+// requiredLiterals returns a set of literals one of which every match
+// contains, or nil.
+func requiredLiterals(re *syntax.Regexp) []string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return []string{strings.ToLower(string(re.Rune))}
+	case syntax.OpCapture, syntax.OpPlus:
+		return requiredLiterals(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return requiredLiterals(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		var best []string
+		var run strings.Builder
+		flush := func() {
+			if run.Len() > 0 {
+				best = betterLiterals(best, []string{strings.ToLower(run.String())})
+				run.Reset()
+			}
+		}
+		for _, sub := range re.Sub {
+			if sub.Op == syntax.OpLiteral {
+				run.WriteString(string(sub.Rune))
+				continue
+			}
+			if sub.Op == syntax.OpAlternate && run.Len() > 0 {
+				// The parser factors common prefixes out of alternations
+				// (AKIA|ASIA becomes A(?:KIA|SIA)); put them back.
+				if leads := leadingLiterals(sub); leads != nil {
+					joined := make([]string, len(leads))
+					for i, l := range leads {
+						joined[i] = strings.ToLower(run.String() + l)
+					}
+					best = betterLiterals(best, joined)
+				}
+			}
+			flush()
+			best = betterLiterals(best, requiredLiterals(sub))
+		}
+		flush()
+		return best
+	case syntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			l := requiredLiterals(sub)
+			if l == nil {
+				return nil
+			}
+			out = append(out, l...)
+		}
+		return out
+	}
+	return nil
+}
+
+// leadingLiterals returns, for each branch of an alternation, the literal
+// that branch starts with, or nil if a branch starts otherwise.
+func leadingLiterals(alt *syntax.Regexp) []string {
+	var out []string
+	for _, b := range alt.Sub {
+		var lead strings.Builder
+		parts := []*syntax.Regexp{b}
+		if b.Op == syntax.OpConcat {
+			parts = b.Sub
+		}
+		for _, p := range parts {
+			if p.Op != syntax.OpLiteral {
+				break
+			}
+			lead.WriteString(string(p.Rune))
+		}
+		if lead.Len() == 0 {
+			return nil
+		}
+		out = append(out, lead.String())
+	}
+	return out
+}
+
+// betterLiterals prefers the set whose shortest literal is longest (the
+// prefilter is only as selective as its least selective keyword).
+func betterLiterals(a, b []string) []string {
+	if b == nil {
+		return a
+	}
+	if a == nil {
+		return b
+	}
+	if shortest(b) > shortest(a) {
+		return b
+	}
+	return a
+}
+
+func shortest(s []string) int {
+	n := -1
+	for _, l := range s {
+		if n < 0 || len(l) < n {
+			n = len(l)
+		}
+	}
+	return n
+}
