@@ -93,6 +93,24 @@ type Page struct {
 	StartingAfter string // id of the last item of the previous page
 }
 
+// Page sizes (Stripe's).
+const (
+	DefaultPageLimit = 10
+	MaxPageLimit     = 100
+)
+
+// Size is the number of items the page holds: Limit clamped to
+// 1..MaxPageLimit, DefaultPageLimit when Limit is not positive.
+func (p Page) Size() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultPageLimit
+	case p.Limit > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return p.Limit
+}
+
 // KeyUse is one authenticated use of a key, batched for last-used updates.
 type KeyUse struct {
 	KeyID string
@@ -205,10 +223,13 @@ type Store interface {
 	// is (a revocation is never changed or undone).
 	RevokeKey(ctx context.Context, id string, reason RevokeReason, at time.Time) (Key, error)
 	// RotateKey inserts next and, in the same transaction, makes old expire
-	// at oldExpiresAt (revoked with reason rotated if that is not after at).
+	// at oldExpiresAt (revoked with reason rotated if that is not after at;
+	// an earlier existing expiry is kept). It returns the old key as
+	// updated. A revoked or expired old key is ErrConflict.
 	RotateKey(ctx context.Context, oldID string, next Key, oldExpiresAt, at time.Time) (Key, error)
-	// KeysChangedSince lists keys revoked or given an expiry after since,
-	// so API processes can drop cached records.
+	// KeysChangedSince lists keys created, revoked or given an expiry after
+	// since (by the times passed to those writes), so API processes can drop
+	// cached records. Pollers should overlap their windows a little.
 	KeysChangedSince(ctx context.Context, since time.Time) ([]Key, error)
 
 	// Usage.

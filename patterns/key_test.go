@@ -9,9 +9,9 @@ import (
 	"testing"
 )
 
-// refChecksum computes the checksum straight from CONTRACT §1 with
+// refKeyChecksum computes the checksum straight from CONTRACT §1 with
 // big-number base conversion, independent of Checksum.
-func refChecksum(prefixAndRandom string) string {
+func refKeyChecksum(prefixAndRandom string) string {
 	v := new(big.Int).SetUint64(uint64(crc32.ChecksumIEEE([]byte(prefixAndRandom))))
 	s := ""
 	base := big.NewInt(62)
@@ -23,7 +23,7 @@ func refChecksum(prefixAndRandom string) string {
 	return strings.Repeat("0", KeyChecksumLen-len(s)) + s
 }
 
-func mustKey(t testing.TB, typ KeyType, m Mode) string {
+func keyForTest(t testing.TB, typ KeyType, m Mode) string {
 	t.Helper()
 	k, err := GenerateKey(typ, m)
 	if err != nil {
@@ -37,7 +37,7 @@ func TestGenerateKeyFollowsTheContract(t *testing.T) {
 	for _, typ := range []KeyType{Secret, Restricted, Publishable} {
 		for _, m := range []Mode{Live, Test} {
 			for range 50 {
-				k := mustKey(t, typ, m)
+				k := keyForTest(t, typ, m)
 				if len(k) != KeyLength || !strings.HasPrefix(k, typ.Prefix()+"_"+string(m)+"_") {
 					t.Fatalf("key %q: wrong shape", k)
 				}
@@ -46,7 +46,7 @@ func TestGenerateKeyFollowsTheContract(t *testing.T) {
 						t.Fatalf("key %q: %q is not base62", k, c)
 					}
 				}
-				if got, want := k[KeyPrefixLen+KeyRandomLen:], refChecksum(k[:KeyPrefixLen+KeyRandomLen]); got != want {
+				if got, want := k[KeyPrefixLen+KeyRandomLen:], refKeyChecksum(k[:KeyPrefixLen+KeyRandomLen]); got != want {
 					t.Fatalf("key %q: checksum %s, want %s", k, got, want)
 				}
 				info, err := ParseKey([]byte(k))
@@ -81,13 +81,13 @@ func TestChecksumPadding(t *testing.T) {
 		}
 	}
 	cs := Checksum(body)
-	if cs[0] != '0' || string(cs[:]) != refChecksum(string(body)) {
-		t.Fatalf("checksum %s, want left-padded %s", cs, refChecksum(string(body)))
+	if cs[0] != '0' || string(cs[:]) != refKeyChecksum(string(body)) {
+		t.Fatalf("checksum %s, want left-padded %s", cs, refKeyChecksum(string(body)))
 	}
 }
 
 func TestParseKeyErrors(t *testing.T) {
-	k := mustKey(t, Secret, Live)
+	k := keyForTest(t, Secret, Live)
 	flip := func(s string, i int) string {
 		c := byte('A')
 		if s[i] == 'A' {
@@ -133,7 +133,7 @@ func TestParseKeyErrors(t *testing.T) {
 }
 
 func TestKeyAtBoundaries(t *testing.T) {
-	k := mustKey(t, Restricted, Test)
+	k := keyForTest(t, Restricted, Test)
 	cases := []struct {
 		name   string
 		before string
@@ -195,9 +195,9 @@ func TestKeyAtBoundaries(t *testing.T) {
 }
 
 func TestFindKeysOrderAndMix(t *testing.T) {
-	a := mustKey(t, Secret, Test)
-	b := mustKey(t, Publishable, Live)
-	c := mustKey(t, Secret, Live)
+	a := keyForTest(t, Secret, Test)
+	b := keyForTest(t, Publishable, Live)
+	c := keyForTest(t, Secret, Live)
 	data := []byte(a + "\n" + b + " sk_live_abc123xyz789 " + c + "x " + c)
 	got := FindKeys(data)
 	want := []KeyMatch{
@@ -214,7 +214,7 @@ func TestFindKeysOrderAndMix(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	k := mustKey(t, Secret, Live)
+	k := keyForTest(t, Secret, Live)
 	cases := []struct {
 		secret string
 		prefix int

@@ -1,15 +1,21 @@
 // Package scanner matches secrets in bytes: files, folders, archives and
 // streams. It knows the rules in patterns and nothing of NATS or the store.
+//
+// Input is scanned in bounded chunks that overlap, so memory does not grow
+// with file size and no secret is split. Platform keys are found by a
+// fixed-infix search plus checksum; third-party rules run their regex only in
+// a window around a keyword hit found by one multi-keyword prefilter pass.
 package scanner
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/leakguard/leakguard/patterns"
 )
@@ -18,9 +24,9 @@ import (
 // this process: it is never serialised (json:"-").
 type Finding struct {
 	RuleID       string `json:"rule"`
-	Path         string `json:"file"` // relative; archive members joined with "!"
-	Line         int    `json:"line"` // 1-based
-	Column       int    `json:"column"`
+	Path         string `json:"file"`   // relative; archive members joined with "!"
+	Line         int    `json:"line"`   // 1-based
+	Column       int    `json:"column"` // 1-based, in bytes from the line start
 	Commit       string `json:"commit"`
 	SecretSHA256 string `json:"secret_sha256"`
 	Redacted     string `json:"redacted"`
@@ -35,10 +41,67 @@ type Options struct {
 	RuleIDs []string
 	// ExtraRules are custom rules (from --config), added to the defaults.
 	ExtraRules []patterns.Rule
+	// NoDefaultRules drops the built-in third-party rules: only ExtraRules
+	// and the platform rules are known (a config that does not extend the
+	// defaults).
+	NoDefaultRules bool
+	// Allow is a config's global allowlist: files whose path matches
+	// Allow.Paths are not scanned, secrets matching Allow.Regexes or
+	// Allow.StopWords are not reported, for every rule. (Allow.Commits is
+	// for history scans, which know the commit.)
+	Allow patterns.GlobalAllow
 	// IncludePublishable reports pk_ keys too.
 	IncludePublishable bool
-	// Workers bounds parallelism for ScanPaths; 0 means GOMAXPROCS.
+	// Workers bounds parallelism for ScanPaths and for one large input;
+	// 0 means GOMAXPROCS.
 	Workers int
+	// Progress, if set, is called by ScanPaths with running totals, from one
+	// goroutine, at most about ten times a second and once at the end. It is
+	// never called concurrently with emit or warn.
+	Progress func(Stats)
+	// Limits bound archive expansion and file size; zero fields take the
+	// defaults (DefaultLimits()).
+	Limits Limits
+}
+
+// Limits bound what one input may cost. A zero field means the default; a
+// negative one means no limit.
+type Limits struct {
+	// MaxArchiveDepth is how deep archives nest (a zip in a tar.gz is 2).
+	MaxArchiveDepth int
+	// MaxDecompressedBytes bounds the bytes produced by decompression and
+	// archive members, in total, for one top-level input.
+	MaxDecompressedBytes int64
+	// MaxRatio bounds decompressed/compressed bytes of one stream or member
+	// once it has produced more than 1 MiB.
+	MaxRatio int64
+	// MaxFileSize skips larger files and archive members (with a warning).
+	MaxFileSize int64
+}
+
+// DefaultLimits are the limits used for zero fields of Options.Limits:
+// archives nest 8 deep, one input expands to at most 4 GiB, a stream or
+// member may not expand more than 200:1, files of any size are scanned
+// (memory does not grow with size).
+func DefaultLimits() Limits {
+	return Limits{MaxArchiveDepth: 8, MaxDecompressedBytes: 4 << 30, MaxRatio: 200, MaxFileSize: -1}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxArchiveDepth == 0 {
+		l.MaxArchiveDepth = d.MaxArchiveDepth
+	}
+	if l.MaxDecompressedBytes == 0 {
+		l.MaxDecompressedBytes = d.MaxDecompressedBytes
+	}
+	if l.MaxRatio == 0 {
+		l.MaxRatio = d.MaxRatio
+	}
+	if l.MaxFileSize == 0 {
+		l.MaxFileSize = d.MaxFileSize
+	}
+	return l
 }
 
 // Warning is a problem that skipped part of the input but not the scan.
@@ -49,27 +112,109 @@ type Warning struct {
 
 func (w Warning) Error() string { return w.Path + ": " + w.Err.Error() }
 
+func (w Warning) Unwrap() error { return w.Err }
+
 // Stats summarise a scan.
 type Stats struct {
-	Files    int64
-	Bytes    int64
+	Files    int64 // files on disk scanned
+	Bytes    int64 // bytes of the files on disk scanned so far
 	Findings int64
-	Skipped  int64
+	Skipped  int64 // files not scanned at all (special, unreadable, too big)
+	// Binary counts files with a NUL byte in their first block: only the
+	// platform key rules (a fixed-string search) run over them.
+	Binary   int64
+	Warnings int64
+	// FoundFiles and FoundBytes are what the walk has found so far; with
+	// Files and Bytes they give a progress fraction. FoundBytes is counted
+	// only when Options.Progress is set.
+	FoundFiles int64
+	FoundBytes int64
+}
+
+// Errors wrapped by warnings about archives.
+var (
+	ErrArchiveDepth = errors.New("archive nested too deep")
+	ErrExpansion    = errors.New("archive expands past the decompressed-bytes limit")
+	ErrRatio        = errors.New("archive compression ratio past the limit (zip bomb?)")
+	ErrTooLarge     = errors.New("file larger than the size limit")
+)
+
+// compiledRule is a selected third-party rule with what the scanner derives
+// from it.
+type compiledRule struct {
+	patterns.Rule
+	window    int      // bytes of context each side of a keyword hit
+	stopWords [][]byte // lower case
+	// anchored, if set, must match at a keyword hit for the hit to count;
+	// the match then starts at most lead bytes before the hit.
+	anchored *regexp.Regexp
+	lead     int
 }
 
 // Engine is safe for concurrent use.
 type Engine struct {
 	opts     Options
-	platform map[string]bool // platform rule ids in force
-	rules    []patterns.Rule
+	limits   Limits
+	workers  int
+	platform [3]bool // by keyIndex: secret, restricted, publishable
+	anyPlat  bool
+	rules    []compiledRule
+	pf       *prefilter // keyword prefilter over rules; nil without rules
+	// margin is the context each chunk carries on both sides of the part it
+	// owns: enough for the longest rule window and a key's boundaries.
+	margin int
+	chunk  int // bytes each chunk owns
+	bufs   *bufPool
+	// spoolMem is how much of a streamed zip is kept in memory before it
+	// goes to a temporary file.
+	spoolMem int
+	// scratches recycles per-goroutine working memory.
+	scratches sync.Pool
+	// bigSem lets one large input at a time fan out over the workers, which
+	// bounds the buffers in flight when ScanPaths meets several.
+	bigSem chan struct{}
 }
+
+// DefaultWindow is the context, in bytes each side of a keyword hit, that a
+// rule's regex sees when Rule.MaxLen is 0.
+const DefaultWindow = 512
+
+// maxWindow caps Rule.MaxLen so a rule cannot make chunks huge.
+const maxWindow = 64 << 10
+
+// defaultChunk is how many bytes of input one chunk owns.
+const defaultChunk = 1 << 20
 
 // New builds an engine for the selected rules.
 func New(opts Options) (*Engine, error) {
-	e := &Engine{opts: opts, platform: map[string]bool{}}
-	all := append(patterns.DefaultRules(), opts.ExtraRules...)
+	e := &Engine{opts: opts, limits: opts.Limits.withDefaults(), workers: opts.Workers}
+	if e.workers <= 0 {
+		e.workers = runtime.GOMAXPROCS(0)
+	}
+	var all []patterns.Rule
+	if !opts.NoDefaultRules {
+		all = patterns.DefaultRules()
+	}
+	// An extra rule with a default rule's id replaces it.
+	at := map[string]int{}
+	for i, r := range all {
+		at[r.ID] = i
+	}
+	for _, r := range opts.ExtraRules {
+		if i, ok := at[r.ID]; ok {
+			all[i] = r
+			continue
+		}
+		at[r.ID] = len(all)
+		all = append(all, r)
+	}
+
 	want := map[string]bool{}
 	for _, id := range opts.RuleIDs {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			continue
+		}
 		if id == "platform" {
 			for _, p := range patterns.PlatformRuleIDs() {
 				want[p] = true
@@ -79,125 +224,128 @@ func New(opts Options) (*Engine, error) {
 		want[id] = true
 	}
 	known := map[string]bool{}
-	for _, p := range patterns.PlatformRuleIDs() {
+	for i, p := range patterns.PlatformRuleIDs() {
 		known[p] = true
 		if len(want) == 0 || want[p] {
-			e.platform[p] = true
+			e.platform[i] = true
 		}
 	}
 	if !opts.IncludePublishable {
-		delete(e.platform, patterns.RulePublishableKey)
+		e.platform[keyIndex(patterns.Publishable)] = false
 	}
+	e.anyPlat = e.platform[0] || e.platform[1] || e.platform[2]
+
+	maxWin := 0
 	for _, r := range all {
-		known[r.ID] = true
-		if (len(want) == 0 && !r.Disabled) || want[r.ID] {
-			e.rules = append(e.rules, r)
+		if r.ID == "" {
+			return nil, errors.New("rule with an empty id")
 		}
+		known[r.ID] = true
+		if !((len(want) == 0 && !r.Disabled) || want[r.ID]) {
+			continue
+		}
+		if r.Regex == nil {
+			return nil, fmt.Errorf("rule %q has no regex", r.ID)
+		}
+		if r.SecretGroup < 0 || r.SecretGroup > r.Regex.NumSubexp() {
+			return nil, fmt.Errorf("rule %q: secret group %d out of range", r.ID, r.SecretGroup)
+		}
+		// The window is the most context a match containing the keyword can
+		// need: the regex's own bound when it has one, else Rule.MaxLen,
+		// else DefaultWindow; two more bytes let anchors see real context.
+		cr := compiledRule{Rule: r, window: DefaultWindow}
+		if r.MaxLen > 0 {
+			cr.window = min(r.MaxLen, maxWindow)
+		}
+		if w := regexWidth(r.Regex.String()); w >= 0 && (r.MaxLen <= 0 || w < cr.window) {
+			cr.window = min(w, maxWindow)
+		}
+		cr.window += 2
+		if q, lead, ok := anchorAtKeyword(r.Regex.String(), r.Keywords); ok {
+			cr.anchored, cr.lead = q, lead
+		}
+		for _, w := range r.StopWords {
+			cr.stopWords = append(cr.stopWords, []byte(strings.ToLower(w)))
+		}
+		maxWin = max(maxWin, cr.window)
+		e.rules = append(e.rules, cr)
 	}
 	for id := range want {
 		if !known[id] {
 			return nil, fmt.Errorf("unknown rule %q", id)
 		}
 	}
+	if len(e.rules) > 0 {
+		e.pf = newPrefilter(e.rules)
+		maxWin += e.pf.maxKeyword
+	}
+	e.margin = max(maxWin, patterns.KeyLength) + 64
+	e.chunk = defaultChunk
+	e.spoolMem = 8 << 20
+	e.bufs = newBufPool(e.chunk + 2*e.margin)
+	e.scratches.New = func() any { return e.newScratch() }
+	e.bigSem = make(chan struct{}, 1)
 	return e, nil
 }
 
-// ScanBytes reports every finding in one in-memory buffer.
-func (e *Engine) ScanBytes(path string, data []byte, emit func(Finding)) {
-	for _, m := range patterns.FindKeys(data) {
-		id := m.Type.RuleID()
-		if !e.platform[id] {
-			continue
+// RuleIDs lists the rules this engine reports, platform rules first.
+func (e *Engine) RuleIDs() []string {
+	var ids []string
+	for i, p := range patterns.PlatformRuleIDs() {
+		if e.platform[i] {
+			ids = append(ids, p)
 		}
-		e.emit(path, data, m.Start, m.Start+patterns.KeyLength, id, patterns.KeyPrefixLen, emit)
 	}
-	lower := bytes.ToLower(data)
 	for _, r := range e.rules {
-		hit := false
-		for _, k := range r.Keywords {
-			if bytes.Contains(lower, []byte(k)) {
-				hit = true
-				break
-			}
-		}
-		if !hit {
-			continue
-		}
-		for _, loc := range r.Regex.FindAllSubmatchIndex(data, -1) {
-			s, end := loc[0], loc[1]
-			if r.SecretGroup > 0 && 2*r.SecretGroup+1 < len(loc) {
-				s, end = loc[2*r.SecretGroup], loc[2*r.SecretGroup+1]
-			}
-			if s < 0 {
-				continue
-			}
-			if r.Validate != nil && !r.Validate(data[s:end]) {
-				continue
-			}
-			e.emit(path, data, s, end, r.ID, r.RedactPrefix, emit)
-		}
+		ids = append(ids, r.ID)
 	}
+	return ids
 }
 
-func (e *Engine) emit(path string, data []byte, s, end int, id string, redact int, emit func(Finding)) {
-	secret := bytes.Clone(data[s:end])
-	line := bytes.Count(data[:s], []byte{'\n'}) + 1
-	col := s - (bytes.LastIndexByte(data[:s], '\n') + 1) + 1
-	emit(Finding{RuleID: id, Path: path, Line: line, Column: col, Offset: int64(s),
-		Secret: secret, SecretSHA256: patterns.Fingerprint(secret),
-		Redacted: patterns.Redact(secret, redact)})
+// ScanBytes reports every finding in one in-memory buffer. Archives are
+// opened by content, as in ScanReader; problems inside them are dropped (use
+// ScanStream to see them).
+func (e *Engine) ScanBytes(path string, data []byte, emit func(Finding)) {
+	s := e.newInput(context.Background(), emit, nil)
+	s.scanMem(path, data, 0)
 }
 
-// ScanReader scans one stream named path. Archives are opened by content.
+// ScanReader scans one stream named path, in bounded chunks. Archives are
+// opened by content. Problems inside archives (a corrupt member, a zip bomb)
+// do not stop the scan: they are returned at the end, joined, as Warnings.
 func (e *Engine) ScanReader(ctx context.Context, path string, r io.Reader, emit func(Finding)) error {
-	data, err := io.ReadAll(r)
+	var warns []error
+	err := e.ScanStream(ctx, path, r, emit, func(w Warning) {
+		if len(warns) < 16 {
+			warns = append(warns, w)
+		}
+	})
 	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return err
 	}
-	e.ScanBytes(path, data, emit)
+	return errors.Join(warns...)
+}
+
+// ScanStream is ScanReader with problems inside archives reported to warn
+// (which may be nil) as they happen. It returns an error only when reading r
+// failed or ctx ended.
+func (e *Engine) ScanStream(ctx context.Context, path string, r io.Reader, emit func(Finding), warn func(Warning)) error {
+	s := e.newInput(ctx, emit, warn)
+	if err := s.scanStream(path, r, 0); err != nil {
+		return fmt.Errorf("scan %s: %w", path, err)
+	}
 	return ctx.Err()
 }
 
-// ScanPaths scans files and folders. Paths in findings are relative to the
-// root they were found under. emit and warn are never called concurrently.
-func (e *Engine) ScanPaths(ctx context.Context, roots []string, emit func(Finding), warn func(Warning)) (Stats, error) {
-	var st Stats
-	for _, root := range roots {
-		if _, err := os.Stat(root); err != nil {
-			return st, fmt.Errorf("scan %s: %w", root, err)
-		}
-		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				warn(Warning{Path: p, Err: err})
-				return nil
-			}
-			if d.IsDir() {
-				if d.Name() == ".git" {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if !d.Type().IsRegular() {
-				return nil
-			}
-			rel, _ := filepath.Rel(root, p)
-			if rel == "." {
-				rel = filepath.Base(p)
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				warn(Warning{Path: p, Err: err})
-				return nil
-			}
-			st.Files++
-			st.Bytes += int64(len(data))
-			e.ScanBytes(filepath.ToSlash(rel), data, func(f Finding) { st.Findings++; emit(f) })
-			return ctx.Err()
-		})
-		if err != nil {
-			return st, err
-		}
-	}
-	_ = strings.TrimSpace
-	return st, nil
+// withLayout is a copy of e with other worker and chunk sizes, sharing the
+// compiled rules (tests use small chunks to put many chunk edges in little
+// data).
+func (e *Engine) withLayout(workers, chunk int) *Engine {
+	c := &Engine{opts: e.opts, limits: e.limits, workers: workers, platform: e.platform, anyPlat: e.anyPlat,
+		rules: e.rules, pf: e.pf, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem}
+	c.opts.Workers = workers
+	c.bufs = newBufPool(c.chunk + 2*c.margin)
+	c.scratches.New = func() any { return c.newScratch() }
+	c.bigSem = make(chan struct{}, 1)
+	return c
 }

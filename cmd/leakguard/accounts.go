@@ -1,7 +1,172 @@
 package main
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
 
-func runAccounts(_ context.Context, e *env, _ []string) int {
-	return fail(e, "accounts: %v", errNotYet)
+	"github.com/leakguard/leakguard/keystore"
+	"github.com/leakguard/leakguard/patterns"
+)
+
+const accountsUsage = `usage: leakguard accounts create --email ADDRESS [--mode live|test] [--json]
+
+Creates an account and its first full-access secret key, shown once.
+With --json it prints {"account_id": "...", "key_id": "...", "secret": "..."}.
+Uses the same store settings as 'leakguard serve' (LEAKGUARD_DATABASE_URL,
+LEAKGUARD_DATA_DIR).`
+
+func runAccounts(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 {
+		return fail(e, "accounts: missing subcommand (want: accounts create --email ADDRESS)")
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprintln(e.stdout, accountsUsage)
+		return exitOK
+	case "create":
+		return accountsCreate(ctx, e, args[1:])
+	}
+	return fail(e, "accounts: unknown subcommand %q (want: create)", args[0])
+}
+
+func accountsCreate(ctx context.Context, e *env, args []string) int {
+	fs := newFlagSet("accounts create")
+	email := fs.String("email", "", "the account owner's email address (leak notices go there)")
+	mode := fs.String("mode", "test", "mode of the first key: live or test")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	rest, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(e.stdout, accountsUsage)
+		return exitOK
+	}
+	if err != nil {
+		return fail(e, "accounts create: %v", err)
+	}
+	switch {
+	case len(rest) > 0:
+		return fail(e, "accounts create: unexpected argument %q", rest[0])
+	case strings.TrimSpace(*email) == "":
+		return fail(e, "accounts create: --email is required")
+	case !patterns.Mode(*mode).Valid():
+		return fail(e, "accounts create: --mode must be live or test, not %q", *mode)
+	}
+	svc, closeStore, code := openService(ctx, e, "accounts create")
+	if svc == nil {
+		return code
+	}
+	defer closeStore()
+	acct, nk, err := svc.CreateAccount(ctx, *email, patterns.Mode(*mode))
+	if err != nil {
+		return fail(e, "accounts create: %s", errMessage(err))
+	}
+	if *asJSON {
+		return printJSON(e, createdJSON{AccountID: acct.ID, KeyID: nk.Key.ID, Secret: nk.Secret})
+	}
+	fmt.Fprintf(e.stdout, "Created account %s (%s, %s mode).\n", acct.ID, acct.Email, acct.Mode)
+	printNewKey(e.stdout, nk)
+	return exitOK
+}
+
+// createdJSON is what --json prints for anything that creates a key.
+type createdJSON struct {
+	AccountID string `json:"account_id"`
+	KeyID     string `json:"key_id"`
+	Secret    string `json:"secret"`
+}
+
+func printNewKey(w io.Writer, nk keystore.NewKey) {
+	fmt.Fprintf(w, "Key %s (%s, %s mode).\n", nk.Key.ID, nk.Key.Type, nk.Key.Mode)
+	fmt.Fprintf(w, "Secret, shown only this once; store it now:\n\n    %s\n\n", nk.Secret)
+}
+
+func printJSON(e *env, v any) int {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fail(e, "write output: %v", err)
+	}
+	return exitOK
+}
+
+// openService opens the store like `serve` does and builds the key service
+// over it. On failure it prints the error and returns a nil service.
+func openService(ctx context.Context, e *env, what string) (*keystore.Service, func(), int) {
+	cfg, err := keystore.ConfigFromEnv(e.getenv)
+	if err != nil {
+		return nil, nil, fail(e, "%s: %v", what, err)
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.Logger = logger
+	store, err := openStore(ctx, e.getenv, logger)
+	if err != nil {
+		return nil, nil, fail(e, "%s: open store: %v", what, err)
+	}
+	svc, err := keystore.NewService(store, cfg)
+	if err != nil {
+		store.Close()
+		return nil, nil, fail(e, "%s: %v", what, err)
+	}
+	return svc, func() { store.Close() }, exitOK
+}
+
+// errMessage is the message for a user: a refusal's own words, else the
+// wrapped error (which never holds a plaintext key).
+func errMessage(err error) string {
+	var ue *keystore.Error
+	if errors.As(err, &ue) {
+		return ue.Message
+	}
+	if errors.Is(err, keystore.ErrUnavailable) {
+		return "the store is unavailable: " + err.Error()
+	}
+	return err.Error()
+}
+
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported in one line by the caller
+	return fs
+}
+
+// parseFlags parses flags wherever they stand among the arguments
+// ("keys revoke KEY_ID --account A" and "keys revoke --account A KEY_ID"
+// both work) and returns the positional arguments. "--" ends flags.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// fs.Parse stops at the first non-flag, or just after "--".
+		if i := len(args) - len(rest) - 1; i >= 0 && args[i] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// listFlag collects a repeatable flag (--scope a --scope b); a value may
+// also hold a comma list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
 }

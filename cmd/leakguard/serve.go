@@ -236,12 +236,21 @@ func buildRunners(ctx context.Context, cfg serveConfig, store keystore.Store, b 
 			HTTP:      hc,
 			Logger:    logger.With("source", name),
 		}
+		if name == leakguard.SourceDockerHub && len(cfg.DockerHubNamespaces) == 0 {
+			logger.Warn("dockerhub source not started: LEAKGUARD_DOCKERHUB_NAMESPACES names no namespace to watch (Docker Hub has no firehose)")
+			continue
+		}
 		src, err := newSource(name, cfg, env)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", name, err)
 		}
+		// LEAKGUARD_POLL_INTERVAL wins; otherwise each source's own pace.
+		interval := cfg.PollInterval
+		if p, ok := src.(interface{ PollInterval() time.Duration }); ok && interval == 0 {
+			interval = p.PollInterval()
+		}
 		lease := sources.NewKVLease(kv, name, holder, leaseTTL)
-		runners = append(runners, sources.NewRunner(src, sources.RunnerConfig{Interval: cfg.PollInterval}, store, lease, m, logger))
+		runners = append(runners, sources.NewRunner(src, sources.RunnerConfig{Interval: interval}, store, lease, m, logger))
 	}
 	return runners, nil
 }
@@ -255,9 +264,6 @@ func newSource(name string, cfg serveConfig, env sources.Env) (sources.Source, e
 	case leakguard.SourceNPM:
 		return npm.New(npm.Config{ReplicateURL: cfg.NPMReplicateURL, RegistryURL: cfg.NPMRegistryURL, PollInterval: cfg.PollInterval}, env), nil
 	case leakguard.SourceDockerHub:
-		if len(cfg.DockerHubNamespaces) == 0 {
-			return nil, errors.New("LEAKGUARD_DOCKERHUB_NAMESPACES names no namespace to watch (Docker Hub has no firehose)")
-		}
 		return dockerhub.New(dockerhub.Config{HubURL: cfg.DockerHubURL, RegistryURL: cfg.DockerRegistryURL, AuthURL: cfg.DockerAuthURL,
 			Namespaces: cfg.DockerHubNamespaces, PollInterval: cfg.PollInterval}, env), nil
 	case leakguard.SourcePastebin:

@@ -1,0 +1,430 @@
+package fakeupstream
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Media types of a `docker push` with the classic builder.
+const (
+	MediaDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+	MediaDockerConfig   = "application/vnd.docker.container.image.v1+json"
+	MediaDockerLayer    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+)
+
+// DockerHub is a fake of Docker Hub on three servers, as on the real thing:
+//
+//   - Hub API (hub.docker.com): GET /v2/namespaces/{ns}/repositories and
+//     GET /v2/namespaces/{ns}/repositories/{repo}/tags (page_size at most
+//     100, page, ordering=last_updated newest first), answering
+//     {"count","next","previous","results"} with absolute next/previous
+//     links on https://hub.docker.com, as Hub writes them; 404 for an
+//     unknown namespace or repository.
+//   - Registry v2 (registry-1.docker.io): every request without a pull
+//     token for its repository gets 401 UNAUTHORIZED and
+//     WWW-Authenticate: Bearer realm="<auth>/token",service="registry.docker.io",scope="repository:<ns>/<repo>:pull".
+//     GET|HEAD /v2/<ns>/<repo>/manifests/<tag|digest> (404 MANIFEST_UNKNOWN
+//     when no accepted media type matches), GET /v2/<ns>/<repo>/blobs/<digest>
+//     answered with a 307 to a CDN path, as Docker Hub does.
+//   - Token service (auth.docker.io): GET /token?service=registry.docker.io&scope=repository:<ns>/<repo>:pull
+//     → {"token","access_token","expires_in":300,"issued_at"}.
+//
+// Digests are real: the manifest's sha256 is Docker-Content-Digest, the
+// layer is a gzip'd tar whose sha256 is its digest, and the config's
+// rootfs.diff_ids hold the uncompressed tar's sha256.
+type DockerHub struct {
+	fault
+	t    testing.TB
+	hub  *httptest.Server
+	reg  *httptest.Server
+	auth *httptest.Server
+
+	mu        sync.Mutex
+	repos     map[string]map[string][]hubTag // ns → repo → tags
+	manifests map[string][]byte              // digest → body
+	tagRefs   map[string]string              // "ns/repo:tag" → digest
+	blobs     map[string][]byte              // digest → bytes
+	tokens    map[string]string              // token → scope
+	requests  int
+}
+
+type hubTag struct {
+	name, digest string
+	updated      time.Time
+	size         int
+}
+
+// Image is what PlantImage pushed.
+type Image struct {
+	Namespace, Repo, Tag string
+	ManifestDigest       string
+	ConfigDigest         string
+	LayerDigest          string
+	HubURL               string // https://hub.docker.com/r/<ns>/<repo>/tags
+}
+
+// NewDockerHub starts the three servers; they stop when the test ends.
+func NewDockerHub(t testing.TB) *DockerHub {
+	d := &DockerHub{t: t, repos: map[string]map[string][]hubTag{}, manifests: map[string][]byte{},
+		tagRefs: map[string]string{}, blobs: map[string][]byte{}, tokens: map[string]string{}}
+	d.hub = httptest.NewServer(http.HandlerFunc(d.serveHub))
+	d.reg = httptest.NewServer(http.HandlerFunc(d.serveRegistry))
+	d.auth = httptest.NewServer(http.HandlerFunc(d.serveToken))
+	t.Cleanup(func() { d.hub.Close(); d.reg.Close(); d.auth.Close() })
+	return d
+}
+
+// HubURL is the Hub API base (LEAKGUARD_DOCKERHUB_URL).
+func (d *DockerHub) HubURL() string { return d.hub.URL + "/" }
+
+// RegistryURL is the registry v2 base (LEAKGUARD_DOCKER_REGISTRY_URL).
+func (d *DockerHub) RegistryURL() string { return d.reg.URL + "/" }
+
+// AuthURL is the token endpoint (LEAKGUARD_DOCKER_AUTH_URL); the
+// registry's challenge names it as its realm too.
+func (d *DockerHub) AuthURL() string { return d.auth.URL + "/token" }
+
+// Requests counts requests served on the three servers, broken ones included.
+func (d *DockerHub) Requests() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.requests
+}
+
+// AddNamespace creates an (empty) namespace, as signing up does.
+func (d *DockerHub) AddNamespace(ns string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.repos[ns] == nil {
+		d.repos[ns] = map[string][]hubTag{}
+	}
+}
+
+// PlantImage pushes ns/repo:tag: one gzip'd layer holding files (path →
+// content) and a config whose Env is env.
+func (d *DockerHub) PlantImage(ns, repo, tag string, files map[string]string, env []string) Image {
+	var tarBuf bytes.Buffer
+	writeTar(d.t, &tarBuf, "", files)
+	diffID := digestOf(tarBuf.Bytes())
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(tarBuf.Bytes())
+	if err := zw.Close(); err != nil {
+		d.t.Fatalf("fakeupstream: gzip: %v", err)
+	}
+	layer := gz.Bytes()
+	layerDigest := digestOf(layer)
+	now := time.Now().UTC()
+	cfg, err := json.Marshal(map[string]any{
+		"architecture": "amd64", "os": "linux", "created": now.Format(time.RFC3339Nano),
+		"config": map[string]any{"Env": env, "Cmd": []string{"/bin/sh"}, "WorkingDir": "/"},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffID}},
+		"history": []map[string]any{{"created": now.Format(time.RFC3339Nano),
+			"created_by": "COPY . / # buildkit", "comment": "buildkit.dockerfile.v0"}},
+	})
+	if err != nil {
+		d.t.Fatalf("fakeupstream: config: %v", err)
+	}
+	cfgDigest := digestOf(cfg)
+	manifest, err := json.Marshal(map[string]any{
+		"schemaVersion": 2, "mediaType": MediaDockerManifest,
+		"config": map[string]any{"mediaType": MediaDockerConfig, "size": len(cfg), "digest": cfgDigest},
+		"layers": []map[string]any{{"mediaType": MediaDockerLayer, "size": len(layer), "digest": layerDigest}},
+	})
+	if err != nil {
+		d.t.Fatalf("fakeupstream: manifest: %v", err)
+	}
+	mDigest := digestOf(manifest)
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.blobs[layerDigest] = layer
+	d.blobs[cfgDigest] = cfg
+	d.manifests[mDigest] = manifest
+	d.tagRefs[ns+"/"+repo+":"+tag] = mDigest
+	if d.repos[ns] == nil {
+		d.repos[ns] = map[string][]hubTag{}
+	}
+	rows := d.repos[ns][repo]
+	for i := range rows {
+		if rows[i].name == tag {
+			rows = append(rows[:i], rows[i+1:]...)
+			break
+		}
+	}
+	d.repos[ns][repo] = append(rows, hubTag{name: tag, digest: mDigest, updated: now, size: len(layer) + len(cfg)})
+	return Image{Namespace: ns, Repo: repo, Tag: tag, ManifestDigest: mDigest, ConfigDigest: cfgDigest,
+		LayerDigest: layerDigest, HubURL: "https://hub.docker.com/r/" + ns + "/" + repo + "/tags"}
+}
+
+func digestOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func hubJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (d *DockerHub) count() {
+	d.mu.Lock()
+	d.requests++
+	d.mu.Unlock()
+}
+
+func (d *DockerHub) serveHub(w http.ResponseWriter, r *http.Request) {
+	d.count()
+	if d.intercept(w, r) {
+		return
+	}
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) < 4 || parts[0] != "v2" || parts[1] != "namespaces" || parts[3] != "repositories" || (len(parts) != 4 && (len(parts) != 6 || parts[5] != "tags")) {
+		hubJSON(w, http.StatusNotFound, map[string]any{"message": "page not found", "errinfo": map[string]any{}})
+		return
+	}
+	ns := parts[2]
+	q := r.URL.Query()
+	size, _ := strconv.Atoi(q.Get("page_size"))
+	if size <= 0 {
+		size = 10
+	}
+	if size > 100 {
+		hubJSON(w, http.StatusBadRequest, map[string]any{"message": "page_size: ensure this value is less than or equal to 100", "errinfo": map[string]any{}})
+		return
+	}
+	pg, _ := strconv.Atoi(q.Get("page"))
+	if pg <= 0 {
+		pg = 1
+	}
+	d.mu.Lock()
+	repos, ok := d.repos[ns]
+	var rows []any
+	status, msg := http.StatusOK, ""
+	switch {
+	case !ok:
+		status, msg = http.StatusNotFound, "namespace not found"
+	case len(parts) == 4:
+		names := make([]string, 0, len(repos))
+		for n := range repos {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			var last time.Time
+			for _, t := range repos[n] {
+				if t.updated.After(last) {
+					last = t.updated
+				}
+			}
+			rows = append(rows, map[string]any{"name": n, "namespace": ns, "repository_type": "image",
+				"status": 1, "status_description": "active", "description": "", "is_private": false,
+				"star_count": 0, "pull_count": 0, "last_updated": last.Format(time.RFC3339Nano),
+				"date_registered": "2024-01-01T00:00:00Z", "affiliation": "", "media_types": []string{MediaDockerManifest},
+				"content_types": []string{"image"}, "categories": []any{}, "storage_size": 0})
+		}
+	default:
+		tags, ok := repos[parts[4]]
+		if !ok {
+			status, msg = http.StatusNotFound, "object not found"
+			break
+		}
+		sorted := append([]hubTag(nil), tags...)
+		if q.Get("ordering") == "last_updated" {
+			sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].updated.After(sorted[j].updated) })
+		}
+		for i, t := range sorted {
+			ts := t.updated.Format(time.RFC3339Nano)
+			rows = append(rows, map[string]any{"creator": 1, "id": i + 1, "last_updated": ts, "last_updater": 1,
+				"last_updater_username": ns, "name": t.name, "repository": 1, "full_size": t.size, "v2": true,
+				"tag_status": "active", "tag_last_pulled": nil, "tag_last_pushed": ts,
+				"media_type": MediaDockerManifest, "content_type": "image", "digest": t.digest,
+				"images": []map[string]any{{"architecture": "amd64", "os": "linux", "digest": t.digest,
+					"size": t.size, "status": "active", "last_pulled": nil, "last_pushed": ts}}})
+		}
+	}
+	d.mu.Unlock()
+	if status != http.StatusOK {
+		hubJSON(w, status, map[string]any{"message": msg, "errinfo": map[string]any{}})
+		return
+	}
+	start := (pg - 1) * size
+	if start > 0 && start >= len(rows) {
+		hubJSON(w, http.StatusNotFound, map[string]any{"message": "Invalid page.", "errinfo": map[string]any{}})
+		return
+	}
+	end := min(start+size, len(rows))
+	var next, prev any
+	link := func(p int) string {
+		nq := r.URL.Query()
+		nq.Set("page", strconv.Itoa(p))
+		nq.Set("page_size", strconv.Itoa(size))
+		return "https://hub.docker.com" + r.URL.Path + "?" + nq.Encode()
+	}
+	if end < len(rows) {
+		next = link(pg + 1)
+	}
+	if pg > 1 {
+		prev = link(pg - 1)
+	}
+	res := rows[start:end]
+	if res == nil {
+		res = []any{}
+	}
+	hubJSON(w, http.StatusOK, map[string]any{"count": len(rows), "next": next, "previous": prev, "results": res})
+}
+
+func (d *DockerHub) serveToken(w http.ResponseWriter, r *http.Request) {
+	d.count()
+	if d.intercept(w, r) {
+		return
+	}
+	if r.URL.Path != "/token" {
+		http.NotFound(w, r)
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("service") != "registry.docker.io" {
+		hubJSON(w, http.StatusBadRequest, map[string]any{"details": "invalid service"})
+		return
+	}
+	scope := q.Get("scope")
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	tok := "dckr_jwt_" + hex.EncodeToString(b[:])
+	d.mu.Lock()
+	d.tokens[tok] = scope
+	d.mu.Unlock()
+	hubJSON(w, http.StatusOK, map[string]any{"token": tok, "access_token": tok, "expires_in": 300,
+		"issued_at": time.Now().UTC().Format(time.RFC3339Nano)})
+}
+
+func registryError(w http.ResponseWriter, status int, code, msg string) {
+	hubJSON(w, status, map[string]any{"errors": []map[string]any{{"code": code, "message": msg, "detail": nil}}})
+}
+
+func (d *DockerHub) serveRegistry(w http.ResponseWriter, r *http.Request) {
+	d.count()
+	if d.intercept(w, r) {
+		return
+	}
+	p := r.URL.Path
+	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
+	if strings.HasPrefix(p, "/cdn/") {
+		// The CDN a blob redirect points at: no token needed.
+		d.mu.Lock()
+		b, ok := d.blobs[strings.TrimPrefix(p, "/cdn/")]
+		d.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
+		return
+	}
+	var repo, kind, ref string
+	for _, k := range []string{"/manifests/", "/blobs/"} {
+		if i := strings.LastIndex(p, k); i > len("/v2/") && strings.HasPrefix(p, "/v2/") {
+			repo, kind, ref = p[len("/v2/"):i], strings.Trim(k, "/"), p[i+len(k):]
+		}
+	}
+	realm := `Bearer realm="` + d.AuthURL() + `",service="registry.docker.io"`
+	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	d.mu.Lock()
+	scope, tokOK := d.tokens[tok]
+	d.mu.Unlock()
+	if repo == "" {
+		if p == "/v2/" || p == "/v2" {
+			if !tokOK {
+				w.Header().Set("WWW-Authenticate", realm)
+				registryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+				return
+			}
+			hubJSON(w, http.StatusOK, map[string]any{})
+			return
+		}
+		registryError(w, http.StatusNotFound, "NOT_FOUND", "not found")
+		return
+	}
+	want := "repository:" + repo + ":pull"
+	if !tokOK || !scopeAllows(scope, want) {
+		w.Header().Set("WWW-Authenticate", realm+`,scope="`+want+`"`)
+		if tokOK {
+			w.Header().Set("WWW-Authenticate", realm+`,scope="`+want+`",error="insufficient_scope"`)
+		}
+		registryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+		return
+	}
+	switch kind {
+	case "manifests":
+		d.mu.Lock()
+		digest := ref
+		if !strings.HasPrefix(ref, "sha256:") {
+			digest = d.tagRefs[repo+":"+ref]
+		}
+		body, ok := d.manifests[digest]
+		if ok && strings.HasPrefix(ref, "sha256:") {
+			// A digest belongs to the repositories it was pushed to.
+			ok = false
+			for k, v := range d.tagRefs {
+				if v == digest && strings.HasPrefix(k, repo+":") {
+					ok = true
+				}
+			}
+		}
+		d.mu.Unlock()
+		if !ok {
+			registryError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "manifest unknown")
+			return
+		}
+		if acc := r.Header.Get("Accept"); acc != "" && !strings.Contains(acc, MediaDockerManifest) && !strings.Contains(acc, "*/*") {
+			registryError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "OCI index found, but accept header does not support OCI indexes")
+			return
+		}
+		w.Header().Set("Content-Type", MediaDockerManifest)
+		w.Header().Set("Docker-Content-Digest", digest)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Header().Set("Etag", `"`+digest+`"`)
+		if r.Method == http.MethodHead {
+			return
+		}
+		_, _ = w.Write(body)
+	case "blobs":
+		d.mu.Lock()
+		_, ok := d.blobs[ref]
+		d.mu.Unlock()
+		if !ok {
+			registryError(w, http.StatusNotFound, "BLOB_UNKNOWN", "blob unknown to registry")
+			return
+		}
+		w.Header().Set("Docker-Content-Digest", ref)
+		w.Header().Set("Location", d.reg.URL+"/cdn/"+url.PathEscape(ref))
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}
+}
+
+// scopeAllows reports whether a token's scope (space-separated) grants want.
+func scopeAllows(scope, want string) bool {
+	for _, s := range strings.Fields(scope) {
+		if s == want {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,225 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keystore"
+	"github.com/leakguard/leakguard/patterns"
+)
+
+// maxErrLen bounds a notice's stored last error.
+const maxErrLen = 1000
+
+// RecordExposure applies a hit in one round trip and one transaction: the
+// function leakguard_record_exposure (migration 00002) locks the key row by
+// hash, then revokes, records the incident, the sighting and the notices.
+func (s *Store) RecordExposure(ctx context.Context, hit leakguard.Hit, at time.Time) (keystore.Exposure, error) {
+	if err := s.check(); err != nil {
+		return keystore.Exposure{}, fmt.Errorf("record exposure of %s: %w", hit.Redacted, err)
+	}
+	foundAt := hit.FoundAt
+	if foundAt.IsZero() {
+		foundAt = at
+	}
+	msgID := hit.MsgID() // of the hit as reported, before cleaning
+	hit = cleanHit(hit)
+	l := hit.Location
+	var exp keystore.Exposure
+	var outcome string
+	err := s.pool.QueryRow(ctx, `SELECT outcome, coalesce(key_id, ''), coalesce(account_id, ''),
+			coalesce(incident_id, '')
+		FROM leakguard_record_exposure($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		hit.SecretSHA256, at, foundAt, keystore.NewID("inc", at), keystore.NewID("ntc", at),
+		keystore.NewID("ntc", at), msgID, hit.Rule, hit.Source, l.URL, l.Repository, l.Commit, l.Path,
+		int32(l.Line), l.Layer).Scan(&outcome, &exp.KeyID, &exp.AccountID, &exp.IncidentID)
+	if err != nil {
+		return keystore.Exposure{}, fmt.Errorf("record exposure of %s: %w", hit.Redacted, classify(err))
+	}
+	exp.Outcome = keystore.ExposureOutcome(outcome)
+	return exp, nil
+}
+
+const incidentCols = `i.id, i.account_id, i.key_id, i.redacted, i.rule, i.source, i.url, i.repository,
+	i.commit_sha, i.path, i.line, i.layer, i.action, i.first_seen_at, i.revoked_at, i.notified_at, i.sightings`
+
+// incidentRow receives a row of incidentCols.
+type incidentRow struct {
+	in                keystore.Incident
+	action            string
+	line, sightings   int32
+	revoked, notified *time.Time
+}
+
+func (r *incidentRow) dest() []any {
+	in, l := &r.in, &r.in.Location
+	return []any{&in.ID, &in.AccountID, &in.KeyID, &in.Redacted, &in.Rule, &in.Source, &l.URL,
+		&l.Repository, &l.Commit, &l.Path, &r.line, &l.Layer, &r.action, &in.FirstSeenAt, &r.revoked,
+		&r.notified, &r.sightings}
+}
+
+func (r *incidentRow) incident() keystore.Incident {
+	in := r.in
+	in.Location.Line = int(r.line)
+	in.Sightings = int(r.sightings)
+	in.Action = keystore.ExposureOutcome(r.action)
+	in.FirstSeenAt = in.FirstSeenAt.UTC()
+	in.RevokedAt, in.NotifiedAt = utc(r.revoked), utc(r.notified)
+	return in
+}
+
+// ListIncidents lists an account's incidents, newest first.
+func (s *Store) ListIncidents(ctx context.Context, accountID string, p keystore.Page) ([]keystore.Incident, error) {
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("list incidents of %s: %w", accountID, err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+incidentCols+` FROM incidents i
+		WHERE i.account_id = $1 AND ($2 = '' OR i.id < $2) ORDER BY i.id DESC LIMIT $3`,
+		accountID, p.StartingAfter, p.Size())
+	if err != nil {
+		return nil, fmt.Errorf("list incidents of %s: %w", accountID, classify(err))
+	}
+	defer rows.Close()
+	out := []keystore.Incident{}
+	for rows.Next() {
+		var r incidentRow
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, fmt.Errorf("list incidents of %s: %w", accountID, classify(err))
+		}
+		out = append(out, r.incident())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list incidents of %s: %w", accountID, classify(err))
+	}
+	return out, nil
+}
+
+// ClaimNotices leases up to limit due notices until leaseUntil in one
+// statement; rows another notifier is claiming are skipped (SKIP LOCKED).
+func (s *Store) ClaimNotices(ctx context.Context, limit int, now, leaseUntil time.Time) ([]keystore.Notice, error) {
+	if limit <= 0 {
+		return []keystore.Notice{}, nil
+	}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("claim notices: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `WITH due AS (
+			SELECT id FROM notices WHERE sent_at IS NULL AND next_attempt_at <= $1
+			ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED
+		), n AS (
+			UPDATE notices SET next_attempt_at = $3, attempts = notices.attempts + 1
+			FROM due WHERE notices.id = due.id
+			RETURNING notices.id, notices.channel, notices.attempts, notices.incident_id
+		)
+		SELECT n.id, n.channel, n.attempts, `+incidentCols+`,
+			a.id, a.email, a.mode, a.webhook_url, a.webhook_secret, a.created_at, `+keyCols+`
+		FROM n JOIN incidents i ON i.id = n.incident_id JOIN accounts a ON a.id = i.account_id
+			JOIN api_keys k ON k.id = i.key_id
+		ORDER BY n.id`, now, limit, leaseUntil)
+	if err != nil {
+		return nil, fmt.Errorf("claim notices: %w", classify(err))
+	}
+	defer rows.Close()
+	out := []keystore.Notice{}
+	for rows.Next() {
+		var n keystore.Notice
+		var ch, mode string
+		var attempts int32
+		var ir incidentRow
+		var kr keyRow
+		dest := []any{&n.ID, &ch, &attempts}
+		dest = append(dest, ir.dest()...)
+		dest = append(dest, &n.Account.ID, &n.Account.Email, &mode, &n.Account.WebhookURL,
+			&n.Account.WebhookSecret, &n.Account.CreatedAt)
+		dest = append(dest, kr.dest()...)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("claim notices: %w", classify(err))
+		}
+		n.Channel = keystore.Channel(ch)
+		n.Attempts = int(attempts)
+		n.Incident = ir.incident()
+		n.Account.Mode = patterns.Mode(mode)
+		n.Account.CreatedAt = n.Account.CreatedAt.UTC()
+		if n.Key, err = kr.key(); err != nil {
+			return nil, fmt.Errorf("claim notices: %w", err)
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim notices: %w", classify(err))
+	}
+	return out, nil
+}
+
+// MarkNoticeSent marks the notice sent and its incident notified; marking
+// it again changes nothing.
+func (s *Store) MarkNoticeSent(ctx context.Context, id string, at time.Time) error {
+	if err := s.check(); err != nil {
+		return fmt.Errorf("mark notice %s sent: %w", id, err)
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH n AS (
+			UPDATE notices SET sent_at = coalesce(sent_at, $2) WHERE id = $1 RETURNING incident_id
+		), i AS (
+			UPDATE incidents SET notified_at = $2
+			WHERE id IN (SELECT incident_id FROM n) AND notified_at IS NULL
+		)
+		SELECT count(*) FROM n`, id, at).Scan(&n)
+	if err == nil && n == 0 {
+		err = keystore.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("mark notice %s sent: %w", id, classify(err))
+	}
+	return nil
+}
+
+// RetryNotice keeps an unsent notice pending until nextAttempt.
+func (s *Store) RetryNotice(ctx context.Context, id string, nextAttempt time.Time, lastErr string) error {
+	if err := s.check(); err != nil {
+		return fmt.Errorf("retry notice %s: %w", id, err)
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH u AS (
+			UPDATE notices SET next_attempt_at = $2, last_error = $3 WHERE id = $1 AND sent_at IS NULL
+		)
+		SELECT count(*) FROM notices WHERE id = $1`, id, nextAttempt, truncate(text(lastErr), maxErrLen)).Scan(&n)
+	if err == nil && n == 0 {
+		err = keystore.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("retry notice %s: %w", id, classify(err))
+	}
+	return nil
+}
+
+// text makes s storable as PostgreSQL text (and the same in SQLite, so both
+// stores hold the same): no NUL bytes, valid UTF-8. Paths found in git
+// trees or HTTP headers are bytes, and one bad byte must not turn a hit or
+// a log batch into a poison message.
+func text(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
+
+// cleanHit applies text to every stored field of a hit.
+func cleanHit(h leakguard.Hit) leakguard.Hit {
+	h.Rule, h.Source = text(h.Rule), text(h.Source)
+	l := &h.Location
+	l.URL, l.Repository, l.Commit, l.Path, l.Layer = text(l.URL), text(l.Repository), text(l.Commit), text(l.Path), text(l.Layer)
+	return h
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

@@ -1,0 +1,268 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// UsageConfig bounds and paces the usage batcher. Zero fields take the
+// defaults shown.
+type UsageConfig struct {
+	FlushInterval time.Duration // 1s: how often last-used and logs reach the store
+	MaxKeys       int           // 100,000 distinct keys pending; more uses are dropped (counted)
+	MaxLogs       int           // 100,000 log entries pending; more are dropped (counted)
+	FlushAt       int           // 5,000 pending logs start a flush before the tick
+	InsertBatch   int           // 5,000 log entries per InsertAPILogs call
+	LogRetention  time.Duration // 30 days: API logs older than this are purged
+	PurgeInterval time.Duration // 1h between purges
+	StoreTimeout  time.Duration // 10s per store call of a flush or purge
+}
+
+func (c *UsageConfig) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt := func(d *int, v int) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.FlushInterval, time.Second)
+	def(&c.LogRetention, 30*24*time.Hour)
+	def(&c.PurgeInterval, time.Hour)
+	def(&c.StoreTimeout, 10*time.Second)
+	defInt(&c.MaxKeys, 100_000)
+	defInt(&c.MaxLogs, 100_000)
+	defInt(&c.FlushAt, 5_000)
+	defInt(&c.InsertBatch, 5_000)
+}
+
+// Usage batches what every authenticated request leaves behind, so a
+// request costs no store write: the latest use of each key (for
+// last_used_at / last_used_ip) and one API log entry. Both buffers are
+// bounded; when full, new items are dropped and counted, never queued
+// without limit. Entries that fail to flush are kept for the next flush
+// while room allows. Run flushes on a timer and once more when it ends.
+type Usage struct {
+	store  Store
+	cfg    UsageConfig
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu    sync.Mutex
+	uses  map[string]KeyUse
+	logs  []APILogEntry
+	spare []APILogEntry // the other half of a double buffer, reused
+
+	kick    chan struct{}
+	flushMu sync.Mutex // one flush at a time
+
+	droppedUses atomic.Uint64
+	droppedLogs atomic.Uint64
+	purged      atomic.Int64
+}
+
+// NewUsage returns a batcher writing to store. now may be nil (time.Now).
+func NewUsage(store Store, cfg UsageConfig, logger *slog.Logger, now func() time.Time) *Usage {
+	cfg.defaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Usage{
+		store:  store,
+		cfg:    cfg,
+		logger: logger,
+		now:    now,
+		uses:   make(map[string]KeyUse, 64),
+		logs:   make([]APILogEntry, 0, min(cfg.FlushAt, cfg.MaxLogs)),
+		spare:  make([]APILogEntry, 0, min(cfg.FlushAt, cfg.MaxLogs)),
+		kick:   make(chan struct{}, 1),
+	}
+}
+
+// RecordUse notes that a key was used; only the latest use per key is kept.
+func (u *Usage) RecordUse(use KeyUse) {
+	u.mu.Lock()
+	prev, ok := u.uses[use.KeyID]
+	switch {
+	case ok && prev.At.After(use.At):
+	case ok || len(u.uses) < u.cfg.MaxKeys:
+		u.uses[use.KeyID] = use
+	default:
+		u.droppedUses.Add(1)
+	}
+	u.mu.Unlock()
+}
+
+// Log queues one API log entry. Its ID is assigned at flush time if empty.
+func (u *Usage) Log(e APILogEntry) {
+	u.mu.Lock()
+	if len(u.logs) >= u.cfg.MaxLogs {
+		u.mu.Unlock()
+		u.droppedLogs.Add(1)
+		return
+	}
+	u.logs = append(u.logs, e)
+	n := len(u.logs)
+	u.mu.Unlock()
+	if n == u.cfg.FlushAt {
+		select {
+		case u.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Dropped reports how many key uses and log entries were dropped because
+// the buffers were full.
+func (u *Usage) Dropped() (uses, logs uint64) { return u.droppedUses.Load(), u.droppedLogs.Load() }
+
+// Pending reports how many key uses and log entries wait for a flush.
+func (u *Usage) Pending() (uses, logs int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.uses), len(u.logs)
+}
+
+// Purged is the number of API log entries the purge loop deleted so far.
+func (u *Usage) Purged() int64 { return u.purged.Load() }
+
+// Run flushes every FlushInterval (sooner when many logs are pending) and
+// purges old API logs every PurgeInterval, until ctx ends; then it flushes
+// one last time with a fresh deadline and returns.
+func (u *Usage) Run(ctx context.Context) error {
+	flush := time.NewTicker(u.cfg.FlushInterval)
+	defer flush.Stop()
+	purge := time.NewTicker(u.cfg.PurgeInterval)
+	defer purge.Stop()
+	u.purge(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.cfg.StoreTimeout)
+			err := u.Flush(fctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("final usage flush: %w", err)
+			}
+			return nil
+		case <-flush.C:
+		case <-u.kick:
+		case <-purge.C:
+			u.purge(ctx)
+			continue
+		}
+		if err := u.Flush(ctx); err != nil && ctx.Err() == nil {
+			u.logger.Warn("usage flush failed; will retry", "err", err)
+		}
+	}
+}
+
+func (u *Usage) purge(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, u.cfg.StoreTimeout)
+	defer cancel()
+	n, err := u.store.PurgeAPILogs(pctx, u.now().Add(-u.cfg.LogRetention))
+	if err != nil {
+		if ctx.Err() == nil {
+			u.logger.Warn("purge API logs failed", "err", err)
+		}
+		return
+	}
+	u.purged.Add(n)
+	if n > 0 {
+		u.logger.Info("purged old API logs", "count", n)
+	}
+}
+
+// Flush writes everything pending now. What fails to reach the store is
+// put back (as room allows) and the first error returned.
+func (u *Usage) Flush(ctx context.Context) error {
+	u.flushMu.Lock()
+	defer u.flushMu.Unlock()
+
+	u.mu.Lock()
+	uses := u.uses
+	logs := u.logs
+	if len(uses) > 0 {
+		u.uses = make(map[string]KeyUse, len(uses))
+	}
+	u.logs = u.spare[:0]
+	u.mu.Unlock()
+
+	var errs []error
+	if len(uses) > 0 {
+		batch := make([]KeyUse, 0, len(uses))
+		for _, use := range uses {
+			batch = append(batch, use)
+		}
+		if err := u.call(ctx, func(ctx context.Context) error { return u.store.RecordKeyUses(ctx, batch) }); err != nil {
+			errs = append(errs, fmt.Errorf("record %d key uses: %w", len(batch), err))
+			u.putBackUses(batch)
+		}
+	}
+	for start := 0; start < len(logs); start += u.cfg.InsertBatch {
+		chunk := logs[start:min(start+u.cfg.InsertBatch, len(logs))]
+		for i := range chunk {
+			if chunk[i].ID == "" {
+				chunk[i].ID = NewID("log", chunk[i].Time)
+			}
+		}
+		if err := u.call(ctx, func(ctx context.Context) error { return u.store.InsertAPILogs(ctx, chunk) }); err != nil {
+			errs = append(errs, fmt.Errorf("insert %d API log entries: %w", len(logs)-start, err))
+			u.putBackLogs(logs[start:])
+			break
+		}
+	}
+	clear(logs) // drop string references before reuse
+	u.mu.Lock()
+	u.spare = logs[:0]
+	u.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (u *Usage) call(ctx context.Context, f func(context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, u.cfg.StoreTimeout)
+	defer cancel()
+	return f(cctx)
+}
+
+func (u *Usage) putBackUses(batch []KeyUse) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, use := range batch {
+		prev, ok := u.uses[use.KeyID]
+		switch {
+		case ok && !use.At.After(prev.At):
+		case ok || len(u.uses) < u.cfg.MaxKeys:
+			u.uses[use.KeyID] = use
+		default:
+			u.droppedUses.Add(1)
+		}
+	}
+}
+
+func (u *Usage) putBackLogs(entries []APILogEntry) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	room := max(u.cfg.MaxLogs-len(u.logs), 0)
+	keep := entries
+	if len(keep) > room {
+		u.droppedLogs.Add(uint64(len(keep) - room))
+		keep = keep[len(keep)-room:] // keep the newest
+	}
+	// Older entries go first so IDs stay in time order.
+	merged := make([]APILogEntry, 0, max(cap(u.logs), len(keep)+len(u.logs)))
+	merged = append(merged, keep...)
+	merged = append(merged, u.logs...)
+	u.logs = merged
+}

@@ -1,0 +1,231 @@
+package notifier
+
+import (
+	"bytes"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	texttemplate "text/template"
+
+	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keystore"
+	"github.com/leakguard/leakguard/patterns"
+)
+
+// Email is a rendered leak notice.
+type Email struct {
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// view is what the templates see. Every string in it comes from the store
+// (hash-free, plaintext-free) or from a public page, so the HTML template
+// escapes it all.
+type view struct {
+	Redacted   string
+	KeyName    string
+	KeyID      string
+	KeyType    string
+	Mode       string
+	Revoked    bool // revoked now, because of this exposure
+	StateLine  string
+	Source     string
+	URL        string
+	Repository string
+	Commit     string
+	Path       string
+	Line       int
+	Layer      string
+	Rule       string
+	FoundAt    string
+	RevokedAt  string
+	IncidentID string
+	Activity   *keystore.Activity
+	Since      string
+}
+
+const timeLayout = "2006-01-02 15:04:05 MST"
+
+// sourceName is how a source is shown to people.
+func sourceName(s string) string {
+	switch s {
+	case leakguard.SourceGitHub:
+		return "GitHub (public commits)"
+	case leakguard.SourceGists:
+		return "GitHub Gists"
+	case leakguard.SourceNPM:
+		return "npm (published package)"
+	case leakguard.SourceDockerHub:
+		return "Docker Hub (public image)"
+	case leakguard.SourcePastebin:
+		return "Pastebin"
+	case leakguard.SourceGitHubScanning:
+		return "GitHub secret scanning"
+	}
+	return s
+}
+
+func keyTypeName(t patterns.KeyType) string {
+	switch t {
+	case patterns.Secret:
+		return "secret key"
+	case patterns.Restricted:
+		return "restricted key"
+	case patterns.Publishable:
+		return "publishable key"
+	}
+	return "API key"
+}
+
+// oneLine strips what must not reach a header: line breaks and other
+// control characters (a key name is user input).
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func newView(msg Message) view {
+	n := msg.Notice
+	in, k := n.Incident, n.Key
+	redacted := in.Redacted
+	if redacted == "" {
+		redacted = k.Redacted()
+	}
+	v := view{
+		Redacted: redacted, KeyName: oneLine(k.Name), KeyID: k.ID, KeyType: keyTypeName(k.Type),
+		Mode: string(k.Mode), Revoked: in.Action == keystore.OutcomeRevoked,
+		Source: sourceName(in.Source), URL: in.Location.URL, Repository: in.Location.Repository,
+		Commit: in.Location.Commit, Path: in.Location.Path, Line: in.Location.Line, Layer: in.Location.Layer,
+		Rule: in.Rule, FoundAt: in.FirstSeenAt.UTC().Format(timeLayout), IncidentID: in.ID,
+		Activity: msg.Activity, Since: in.FirstSeenAt.UTC().Format(timeLayout),
+	}
+	revokedAt := in.RevokedAt
+	if revokedAt == nil {
+		revokedAt = k.RevokedAt
+	}
+	if revokedAt != nil {
+		v.RevokedAt = revokedAt.UTC().Format(timeLayout)
+	}
+	switch {
+	case v.Revoked:
+		v.StateLine = fmt.Sprintf("We revoked it at %s. It no longer works: every request made with it is refused.", v.RevokedAt)
+	case k.RevokedAt != nil:
+		v.StateLine = fmt.Sprintf("It had already been revoked (%s) at %s, before it was found, so it did not work for whoever found it.",
+			k.RevokedReason, v.RevokedAt)
+	case k.ExpiresAt != nil:
+		v.StateLine = fmt.Sprintf("It had already expired at %s, before it was found, so it did not work for whoever found it.",
+			k.ExpiresAt.UTC().Format(timeLayout))
+	default:
+		v.StateLine = "It was already inactive when it was found."
+	}
+	return v
+}
+
+// Subject is the subject line of a notice's email.
+func Subject(msg Message) string {
+	v := newView(msg)
+	name := ""
+	if v.KeyName != "" {
+		name = fmt.Sprintf(" (%q)", v.KeyName)
+	}
+	if v.Revoked {
+		return fmt.Sprintf("Your API key %s%s was found in public and has been revoked", v.Redacted, name)
+	}
+	return fmt.Sprintf("Your API key %s%s was found in public; it was already inactive", v.Redacted, name)
+}
+
+// Render renders the email of a notice: subject, plain text and HTML.
+func Render(msg Message) (Email, error) {
+	v := newView(msg)
+	var text, html bytes.Buffer
+	if err := textBody.Execute(&text, v); err != nil {
+		return Email{}, fmt.Errorf("render text of notice %s: %w", msg.Notice.ID, err)
+	}
+	if err := htmlBody.Execute(&html, v); err != nil {
+		return Email{}, fmt.Errorf("render html of notice %s: %w", msg.Notice.ID, err)
+	}
+	return Email{Subject: Subject(msg), Text: text.String(), HTML: html.String()}, nil
+}
+
+var textBody = texttemplate.Must(texttemplate.New("text").Funcs(texttemplate.FuncMap{"join": strings.Join}).Parse(`Hello,
+
+We found your {{.KeyType}} {{.Redacted}}{{if .KeyName}} ("{{.KeyName}}"){{end}} in public.
+{{.StateLine}}
+
+Where it was found
+  Source:      {{.Source}}
+  URL:         {{.URL}}
+{{- if .Repository}}
+  Repository:  {{.Repository}}{{end}}
+{{- if .Commit}}
+  Commit:      {{.Commit}}{{end}}
+{{- if .Path}}
+  File:        {{.Path}}{{end}}
+{{- if .Line}}
+  Line:        {{.Line}}{{end}}
+{{- if .Layer}}
+  Image layer: {{.Layer}}{{end}}
+  Detected by: {{.Rule}}
+  Found at:    {{.FoundAt}}
+{{- if .RevokedAt}}
+  Revoked at:  {{.RevokedAt}}{{end}}
+
+What to do next
+  1. Create a new key (POST /v1/api-keys, or: leakguard keys create) and use it
+     wherever the old one was used{{if not .Revoked}}, if you have not already{{end}}.
+  2. Update every integration, deployment and CI secret that held the old key.
+  3. Review your API logs (GET /v1/api-logs?key_id={{.KeyID}}) for requests you
+     do not recognise.
+  4. Remove the key from where it was published, including the history of the
+     repository or package: it stays visible in old commits and versions.
+
+API activity with this key since it was exposed ({{.Since}})
+{{- if .Activity}}
+  Requests:                       {{.Activity.Requests}}
+  IP addresses never seen before: {{if .Activity.NewIPs}}{{join .Activity.NewIPs ", "}}{{else}}none{{end}}
+{{- else}}
+  Not available right now: check your API logs.
+{{- end}}
+
+Incident {{.IncidentID}}, key {{.KeyID}} ({{.Mode}} mode).
+-- 
+leakguard
+`))
+
+var htmlBody = htmltemplate.Must(htmltemplate.New("html").Funcs(htmltemplate.FuncMap{"join": strings.Join}).Parse(`<!DOCTYPE html>
+<html><body style="font-family: sans-serif; line-height: 1.4">
+<p>Hello,</p>
+<p>We found your {{.KeyType}} <code>{{.Redacted}}</code>{{if .KeyName}} (&ldquo;{{.KeyName}}&rdquo;){{end}} in public.
+<strong>{{.StateLine}}</strong></p>
+<h3>Where it was found</h3>
+<table cellpadding="3">
+<tr><td>Source</td><td>{{.Source}}</td></tr>
+<tr><td>URL</td><td><a href="{{.URL}}">{{.URL}}</a></td></tr>
+{{if .Repository}}<tr><td>Repository</td><td>{{.Repository}}</td></tr>{{end}}
+{{if .Commit}}<tr><td>Commit</td><td><code>{{.Commit}}</code></td></tr>{{end}}
+{{if .Path}}<tr><td>File</td><td><code>{{.Path}}</code></td></tr>{{end}}
+{{if .Line}}<tr><td>Line</td><td>{{.Line}}</td></tr>{{end}}
+{{if .Layer}}<tr><td>Image layer</td><td><code>{{.Layer}}</code></td></tr>{{end}}
+<tr><td>Detected by</td><td>{{.Rule}}</td></tr>
+<tr><td>Found at</td><td>{{.FoundAt}}</td></tr>
+{{if .RevokedAt}}<tr><td>Revoked at</td><td>{{.RevokedAt}}</td></tr>{{end}}
+</table>
+<h3>What to do next</h3>
+<ol>
+<li>Create a new key (<code>POST /v1/api-keys</code>, or <code>leakguard keys create</code>) and use it wherever the old one was used{{if not .Revoked}}, if you have not already{{end}}.</li>
+<li>Update every integration, deployment and CI secret that held the old key.</li>
+<li>Review your API logs (<code>GET /v1/api-logs?key_id={{.KeyID}}</code>) for requests you do not recognise.</li>
+<li>Remove the key from where it was published, including the history of the repository or package: it stays visible in old commits and versions.</li>
+</ol>
+<h3>API activity with this key since it was exposed ({{.Since}})</h3>
+{{if .Activity}}<p>Requests: {{.Activity.Requests}}<br>
+IP addresses never seen before: {{if .Activity.NewIPs}}{{join .Activity.NewIPs ", "}}{{else}}none{{end}}</p>
+{{else}}<p>Not available right now: check your API logs.</p>{{end}}
+<p style="color: #666">Incident {{.IncidentID}}, key {{.KeyID}} ({{.Mode}} mode).</p>
+</body></html>
+`))

@@ -1,0 +1,59 @@
+package notifier
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/leakguard/leakguard/keystore"
+)
+
+// LogSender "delivers" a notice by logging it, for a daemon with no mail
+// relay: the owner's notice is at least in the operator's logs. It logs the
+// redacted key only (nothing else of a key ever reaches the store).
+type LogSender struct {
+	logger *slog.Logger
+}
+
+// NewLogSender returns a sender logging to logger.
+func NewLogSender(logger *slog.Logger) *LogSender {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &LogSender{logger: logger}
+}
+
+// Send logs the notice at warning level, with what the email would say.
+func (s *LogSender) Send(ctx context.Context, msg Message) error {
+	n := msg.Notice
+	l := n.Incident.Location
+	attrs := []any{
+		"notice_id", n.ID, "channel", n.Channel, "to", n.Account.Email, "subject", Subject(msg),
+		"incident_id", n.Incident.ID, "account_id", n.Account.ID, "key_id", n.Key.ID,
+		"redacted", n.Incident.Redacted, "key_name", oneLine(n.Key.Name), "action", n.Incident.Action,
+		"source", n.Incident.Source, "rule", n.Incident.Rule, "url", l.URL, "repository", l.Repository,
+		"commit", l.Commit, "path", l.Path, "line", l.Line, "found_at", n.Incident.FirstSeenAt,
+	}
+	if msg.Activity != nil {
+		attrs = append(attrs, "requests_since", msg.Activity.Requests, "new_ips", msg.Activity.NewIPs)
+	}
+	s.logger.WarnContext(ctx, "leak notice (no SMTP relay configured: LEAKGUARD_SMTP_ADDR)", attrs...)
+	return nil
+}
+
+// SendersFromEnv builds the senders of `leakguard serve` from its
+// environment (CONTRACT §3): email through LEAKGUARD_SMTP_ADDR from
+// LEAKGUARD_SMTP_FROM, or logged when no relay is set; webhooks signed
+// with each account's secret.
+func SendersFromEnv(getenv func(string) string, logger *slog.Logger) (map[keystore.Channel]Sender, error) {
+	senders := map[keystore.Channel]Sender{keystore.ChannelWebhook: NewWebhookSender(nil)}
+	if addr := getenv("LEAKGUARD_SMTP_ADDR"); addr != "" {
+		s, err := NewSMTPSender(addr, getenv("LEAKGUARD_SMTP_FROM"))
+		if err != nil {
+			return nil, err
+		}
+		senders[keystore.ChannelEmail] = s
+	} else {
+		senders[keystore.ChannelEmail] = NewLogSender(logger)
+	}
+	return senders, nil
+}

@@ -1,0 +1,173 @@
+// Package report turns scanner findings into what a user or a program reads:
+// text lines (coloured on a terminal), a JSON array (CONTRACT §2) and SARIF
+// 2.1.0 for code scanning. It also holds the filters that sit between the
+// scanner and the output: baseline, .leakguardignore and the config's global
+// allow-list.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/leakguard/leakguard/scanner"
+)
+
+// Format is an output format.
+type Format string
+
+// Output formats of --format.
+const (
+	Text  Format = "text"
+	JSON  Format = "json"
+	SARIF Format = "sarif"
+)
+
+// ParseFormat checks a --format value.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(s)); f {
+	case Text, JSON, SARIF:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown format %q (want text, json or sarif)", s)
+}
+
+// Options shape the output.
+type Options struct {
+	Format Format
+	// NoRedact prints the plaintext secret too (--no-redact).
+	NoRedact bool
+	// Color uses ANSI colours in text output.
+	Color bool
+	// ToolVersion is the leakguard version in SARIF.
+	ToolVersion string
+	// Descriptions maps a rule id to its one-line description.
+	Descriptions map[string]string
+}
+
+// Entry is one finding as printed in JSON (CONTRACT §2).
+type Entry struct {
+	Rule         string `json:"rule"`
+	Description  string `json:"description,omitempty"`
+	File         string `json:"file"`
+	Line         int    `json:"line"`
+	Column       int    `json:"column"`
+	Commit       string `json:"commit"`
+	SecretSHA256 string `json:"secret_sha256"`
+	Redacted     string `json:"redacted"`
+	// Fingerprint is what a user copies into .leakguardignore to ignore
+	// this secret at this place.
+	Fingerprint string `json:"fingerprint"`
+	Secret      string `json:"secret,omitempty"`
+}
+
+// Fingerprint identifies a secret at a place: "file:rule:secret_sha256".
+func Fingerprint(f scanner.Finding) string {
+	return f.Path + ":" + f.RuleID + ":" + f.SecretSHA256
+}
+
+// Sort orders findings by file, line, column, rule, commit so output is
+// stable whatever order the workers finished in.
+func Sort(fs []scanner.Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		if a.RuleID != b.RuleID {
+			return a.RuleID < b.RuleID
+		}
+		return a.Commit < b.Commit
+	})
+}
+
+// Write prints findings in opts.Format.
+func Write(w io.Writer, fs []scanner.Finding, opts Options) error {
+	switch opts.Format {
+	case JSON:
+		return WriteJSON(w, fs, opts)
+	case SARIF:
+		return WriteSARIF(w, fs, opts)
+	case Text, "":
+		return WriteText(w, fs, opts)
+	}
+	return fmt.Errorf("write report: unknown format %q", opts.Format)
+}
+
+// Entries converts findings to their JSON form.
+func Entries(fs []scanner.Finding, opts Options) []Entry {
+	out := make([]Entry, 0, len(fs))
+	for _, f := range fs {
+		e := Entry{Rule: f.RuleID, Description: opts.Descriptions[f.RuleID], File: f.Path,
+			Line: f.Line, Column: f.Column, Commit: f.Commit, SecretSHA256: f.SecretSHA256,
+			Redacted: f.Redacted, Fingerprint: Fingerprint(f)}
+		if opts.NoRedact {
+			e.Secret = string(f.Secret)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// WriteJSON prints one JSON array, "[]" when there are no findings.
+func WriteJSON(w io.Writer, fs []scanner.Finding, opts Options) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(Entries(fs, opts)); err != nil {
+		return fmt.Errorf("write json report: %w", err)
+	}
+	return nil
+}
+
+// ANSI colours for text output on a terminal.
+const (
+	ansiReset = "\x1b[0m"
+	ansiBold  = "\x1b[1m"
+	ansiRed   = "\x1b[31m"
+	ansiDim   = "\x1b[2m"
+	ansiCyan  = "\x1b[36m"
+)
+
+// WriteText prints one finding per line:
+// "file:line:col rule redacted [commit] fingerprint".
+func WriteText(w io.Writer, fs []scanner.Finding, opts Options) error {
+	var b strings.Builder
+	for _, f := range fs {
+		b.Reset()
+		loc := fmt.Sprintf("%s:%d:%d", f.Path, f.Line, f.Column)
+		secret := f.Redacted
+		if opts.NoRedact {
+			secret = string(f.Secret)
+		}
+		if opts.Color {
+			fmt.Fprintf(&b, "%s%s%s %s%s%s %s", ansiBold, loc, ansiReset, ansiRed, f.RuleID, ansiReset, secret)
+		} else {
+			fmt.Fprintf(&b, "%s %s %s", loc, f.RuleID, secret)
+		}
+		if f.Commit != "" {
+			if opts.Color {
+				fmt.Fprintf(&b, " %scommit %s%s", ansiCyan, f.Commit, ansiReset)
+			} else {
+				fmt.Fprintf(&b, " commit %s", f.Commit)
+			}
+		}
+		if opts.Color {
+			fmt.Fprintf(&b, " %sfingerprint %s%s\n", ansiDim, Fingerprint(f), ansiReset)
+		} else {
+			fmt.Fprintf(&b, " fingerprint %s\n", Fingerprint(f))
+		}
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return fmt.Errorf("write text report: %w", err)
+		}
+	}
+	return nil
+}

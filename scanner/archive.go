@@ -1,0 +1,311 @@
+package scanner
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+type archiveKind int
+
+const (
+	plainKind archiveKind = iota
+	gzipKind
+	zstdKind
+	zipKind
+	tarKind
+)
+
+func (k archiveKind) String() string {
+	return [...]string{"plain", "gzip", "zstd", "zip", "tar"}[k]
+}
+
+// detect tells archives by their content, never by their name alone.
+func detect(head []byte) archiveKind {
+	switch {
+	case len(head) >= 3 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 8:
+		return gzipKind
+	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return zstdKind
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
+		return zipKind
+	case isTarHeader(head):
+		return tarKind
+	}
+	return plainKind
+}
+
+// isTarHeader checks the header checksum of a first tar block: it holds for
+// ustar, GNU and old v7 archives alike and practically never for text.
+func isTarHeader(h []byte) bool {
+	if len(h) < 512 || h[0] == 0 {
+		return false
+	}
+	field := strings.Trim(string(h[148:156]), " \x00")
+	want, err := strconv.ParseUint(field, 8, 32)
+	if err != nil {
+		return false
+	}
+	var sum uint64
+	for i, c := range h[:512] {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		sum += uint64(c)
+	}
+	return sum == want
+}
+
+// innerName is the name of what a compressed file holds: x.gz holds x,
+// y.tgz holds y.tar.
+func innerName(path string) string {
+	base := path[strings.LastIndexAny(path, "/!")+1:]
+	lower := strings.ToLower(base)
+	for _, ext := range [...][2]string{{".tgz", ".tar"}, {".tzst", ".tar"}, {".gz", ""}, {".gzip", ""},
+		{".zst", ""}, {".zstd", ""}} {
+		if strings.HasSuffix(lower, ext[0]) && len(base) > len(ext[0]) {
+			return base[:len(base)-len(ext[0])] + ext[1]
+		}
+	}
+	return base
+}
+
+// openArchive scans the members of an archive; rest reads the whole archive
+// from its first byte. Problems inside it are warnings; only fatal errors
+// (the top-level reader failing, ctx ending) are returned.
+func (s *input) openArchive(k archiveKind, src source, rest io.Reader) error {
+	if s.e.limits.MaxArchiveDepth >= 0 && src.depth >= s.e.limits.MaxArchiveDepth {
+		s.warnf(src.path, fmt.Errorf("%w (%s at depth %d)", ErrArchiveDepth, k, src.depth))
+		return nil
+	}
+	var err error
+	switch k {
+	case gzipKind, zstdKind:
+		err = s.openCompressed(k, src, rest)
+	case tarKind:
+		err = s.openTar(src, rest)
+	case zipKind:
+		err = s.openZip(src, rest)
+	}
+	if err != nil && fatal(err) {
+		return err
+	}
+	if err != nil {
+		name := src.path
+		if k == tarKind && src.tarPath != "" {
+			name = src.tarPath // x.tar.gz, not x.tar.gz!x.tar
+		}
+		s.warnf(name, err)
+	}
+	return nil
+}
+
+// openCompressed decodes a gzip or zstd stream. A tar inside (x.tar.gz) is
+// one archive: its members are named x.tar.gz!member; anything else is the
+// single file x.gz!x.
+func (s *input) openCompressed(k archiveKind, src source, rest io.Reader) error {
+	cr := &countReader{r: rest}
+	var dec io.Reader
+	switch k {
+	case gzipKind:
+		zr, err := gzip.NewReader(cr)
+		if err != nil {
+			return fmt.Errorf("open gzip: %w", err)
+		}
+		defer zr.Close()
+		dec = zr
+	default:
+		zr, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(32<<20))
+		if err != nil {
+			return fmt.Errorf("open zstd: %w", err)
+		}
+		defer zr.Close()
+		dec = zr
+	}
+	x := s.expand(dec, func() int64 { return cr.n })
+	err := s.scan(source{path: src.path + "!" + innerName(src.path), tarPath: src.path, r: x, depth: src.depth + 1})
+	if err != nil && !fatal(err) {
+		return fmt.Errorf("decompress %s: %w", k, err)
+	}
+	return err
+}
+
+func (s *input) openTar(src source, rest io.Reader) error {
+	prefix := src.path
+	if src.tarPath != "" {
+		prefix = src.tarPath
+	}
+	tr := tar.NewReader(rest)
+	for {
+		if err := s.ctx.Err(); err != nil {
+			return err
+		}
+		if s.expired {
+			return nil
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
+			return fmt.Errorf("read tar: %w", err)
+		}
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != '\x00' {
+			continue // directories, links, devices: no content
+		}
+		name := prefix + "!" + hdr.Name
+		if max := s.e.limits.MaxFileSize; max >= 0 && hdr.Size > max {
+			s.warnf(name, fmt.Errorf("%w (%d bytes)", ErrTooLarge, hdr.Size))
+			continue
+		}
+		err = s.scan(source{path: name, r: tr, depth: src.depth + 1})
+		if err != nil {
+			if fatal(err) {
+				return err
+			}
+			// The tar stream itself is broken past this point.
+			return fmt.Errorf("read tar member %s: %w", hdr.Name, err)
+		}
+	}
+}
+
+// openZip reads a zip's central directory, which needs random access: the
+// file itself when there is one, else a bounded spool (memory, then a
+// temporary file).
+func (s *input) openZip(src source, rest io.Reader) error {
+	ra, size := src.ra, src.size
+	if ra == nil {
+		sp, n, cleanup, err := s.spool(rest)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		ra, size = sp, n
+	}
+	zr, err := zip.NewReader(ra, size)
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		return fmt.Errorf("read zip: %w", err)
+	}
+	for _, f := range zr.File {
+		if err := s.ctx.Err(); err != nil {
+			return err
+		}
+		if s.expired {
+			return nil
+		}
+		if strings.HasSuffix(f.Name, "/") || !f.Mode().IsRegular() {
+			continue
+		}
+		name := src.path + "!" + f.Name
+		if max := s.e.limits.MaxFileSize; max >= 0 && f.UncompressedSize64 > uint64(max) {
+			s.warnf(name, fmt.Errorf("%w (%d bytes)", ErrTooLarge, f.UncompressedSize64))
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			s.warnf(name, fmt.Errorf("open zip member: %w", err))
+			continue
+		}
+		csize := int64(min(f.CompressedSize64, 1<<62))
+		err = s.scan(source{path: name, r: s.expand(rc, func() int64 { return csize }), depth: src.depth + 1})
+		rc.Close()
+		if err != nil {
+			if fatal(err) {
+				return err
+			}
+			s.warnf(name, err)
+		}
+	}
+	return nil
+}
+
+func (s *input) spool(r io.Reader) (io.ReaderAt, int64, func(), error) {
+	limit := s.e.limits.MaxDecompressedBytes
+	if max := s.e.limits.MaxFileSize; max >= 0 && (limit < 0 || max < limit) {
+		limit = max
+	}
+	var mem bytes.Buffer
+	n, err := io.Copy(&mem, io.LimitReader(r, int64(s.e.spoolMem)+1))
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if n <= int64(s.e.spoolMem) {
+		return bytes.NewReader(mem.Bytes()), n, func() {}, nil
+	}
+	f, err := os.CreateTemp("", "leakguard-spool-*")
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("spool zip: %w", err)
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	var src io.Reader = io.MultiReader(&mem, r)
+	if limit >= 0 {
+		src = io.LimitReader(src, limit+1)
+	}
+	n, err = io.Copy(f, src)
+	if err != nil {
+		cleanup()
+		if fatal(err) {
+			return nil, 0, nil, err
+		}
+		return nil, 0, nil, fmt.Errorf("spool zip: %w", err)
+	}
+	if limit >= 0 && n > limit {
+		cleanup()
+		return nil, 0, nil, fmt.Errorf("spool zip: %w", ErrExpansion)
+	}
+	return f, n, cleanup, nil
+}
+
+// expand wraps a decompressed stream: it charges the input's budget and
+// stops a stream whose ratio to its compressed size is past the limit.
+func (s *input) expand(r io.Reader, compressed func() int64) io.Reader {
+	return &expandReader{s: s, r: r, compressed: compressed, ratio: s.e.limits.MaxRatio}
+}
+
+type expandReader struct {
+	s          *input
+	r          io.Reader
+	compressed func() int64
+	produced   int64
+	ratio      int64
+}
+
+func (x *expandReader) Read(p []byte) (int, error) {
+	if x.s.budget <= 0 {
+		return 0, ErrExpansion
+	}
+	if int64(len(p)) > x.s.budget {
+		p = p[:x.s.budget+1]
+	}
+	n, err := x.r.Read(p)
+	x.produced += int64(n)
+	x.s.budget -= int64(n)
+	if x.s.budget < 0 {
+		return n, ErrExpansion
+	}
+	if x.ratio > 0 && x.produced > 1<<20 && x.produced/max(x.compressed(), 1) > x.ratio {
+		return n, fmt.Errorf("%w (%d bytes from %d)", ErrRatio, x.produced, x.compressed())
+	}
+	return n, err
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,369 @@
+package scanner
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/leakguard/leakguard/patterns"
+)
+
+// chunk is one bounded piece of an input. buf[own0:own1] is the part this
+// chunk reports findings for (by the secret's first byte); the rest is
+// context shared with the neighbouring chunks, at least e.margin bytes on
+// each side unless that side is the true start or end of the input.
+type chunk struct {
+	buf        []byte
+	base       int64 // offset of buf[0] in the input
+	own0, own1 int
+	atStart    bool // buf[0] is the first byte of the input
+	atEnd      bool // buf ends where the input ends
+	binary     bool // only the platform rules run
+}
+
+// pending is a finding whose line and column the resolver completes: it
+// knows the line at the start of the owned region and the last newline
+// before it.
+type pending struct {
+	rule      int // -1..-3: platform key type; >= 0: index into e.rules
+	off       int // in buf
+	end       int
+	nlBefore  int   // newlines in buf[own0:off]
+	lineStart int64 // input offset of the line's first byte; -1: before own0
+	f         Finding
+}
+
+// chunkResult is what scanning a chunk yields.
+type chunkResult struct {
+	finds []pending
+	nl    int   // newlines in the owned region
+	lastN int64 // input offset of its last newline, -1 if none
+}
+
+type window struct{ lo, hi int }
+
+type keySpan struct {
+	start int
+	typ   int // keyIndex
+}
+
+// scratch is per-goroutine working memory, reused across chunks.
+type scratch struct {
+	keys    []keySpan
+	windows [][]window // per rule
+	touched []int32    // rules with windows
+	finds   []pending
+	allow   []int
+	hit     func(pos int, kw int32)
+	cur     *chunk
+}
+
+const allowMarker = "leakguard:allow"
+
+func keyIndex(t patterns.KeyType) int {
+	switch t {
+	case patterns.Secret:
+		return 0
+	case patterns.Restricted:
+		return 1
+	}
+	return 2
+}
+
+func (e *Engine) newScratch() *scratch {
+	s := &scratch{windows: make([][]window, len(e.rules))}
+	s.hit = func(pos int, kw int32) {
+		c := s.cur
+		w := e.pf.words[kw]
+		for _, ri := range w.rules {
+			r := &e.rules[ri]
+			lo := max(pos-r.window, 0)
+			hi := min(pos+len(w.word)+r.window, len(c.buf))
+			if r.anchored != nil {
+				if !r.anchored.Match(c.buf[pos:min(pos+r.window+1, len(c.buf))]) {
+					continue
+				}
+				lo, hi = max(pos-r.lead-2, 0), min(pos+r.window, len(c.buf))
+			}
+			ws := s.windows[ri]
+			if n := len(ws); n > 0 && lo <= ws[n-1].hi {
+				ws[n-1].hi = max(ws[n-1].hi, hi)
+				continue
+			}
+			if len(ws) == 0 {
+				s.touched = append(s.touched, ri)
+			}
+			s.windows[ri] = append(ws, window{lo, hi})
+		}
+	}
+	return s
+}
+
+// findKeys appends every well-formed standalone platform key in buf, in
+// order. One pass finds each '_' (SIMD) and checks for "_live_"/"_test_"
+// after it; text dense in underscores (snake_case, __dunder__) switches to
+// one bytes.Index pass per infix, which skips them faster.
+func findKeys(buf []byte, out []keySpan) []keySpan {
+	n0 := len(out)
+	off, seen := 2, 0
+	for off < len(buf) {
+		j := bytes.IndexByte(buf[off:], '_')
+		if j < 0 {
+			return out
+		}
+		j += off
+		off = j + 1
+		if seen++; seen > 64 && seen > (j>>4) {
+			break // dense: about one '_' in 16 bytes or more
+		}
+		if j+6 > len(buf) || buf[j+5] != '_' {
+			continue
+		}
+		if s := string(buf[j+1 : j+5]); s != "live" && s != "test" {
+			continue
+		}
+		if info, ok := patterns.KeyAt(buf, j-2); ok {
+			out = append(out, keySpan{start: j - 2, typ: keyIndex(info.Type)})
+		}
+	}
+	if off >= len(buf) {
+		return out
+	}
+	from := off - 1
+	for _, infix := range [...][]byte{[]byte("_live_"), []byte("_test_")} {
+		for o := from; o < len(buf); {
+			j := bytes.Index(buf[o:], infix)
+			if j < 0 {
+				break
+			}
+			j += o
+			o = j + 1
+			if info, ok := patterns.KeyAt(buf, j-2); ok {
+				out = append(out, keySpan{start: j - 2, typ: keyIndex(info.Type)})
+			}
+		}
+	}
+	if len(out)-n0 > 1 {
+		slices.SortFunc(out[n0:], func(a, b keySpan) int { return a.start - b.start })
+	}
+	return out
+}
+
+// scanChunk finds what chunk c owns and returns it in offset order.
+func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
+	s.finds = s.finds[:0]
+	s.keys = s.keys[:0]
+	rules := !c.binary && len(e.rules) > 0
+	if e.anyPlat || rules {
+		s.keys = findKeys(c.buf, s.keys)
+		for _, k := range s.keys {
+			if k.start >= c.own0 && k.start < c.own1 && e.platform[k.typ] {
+				s.finds = append(s.finds, pending{rule: -1 - k.typ, off: k.start, end: k.start + patterns.KeyLength})
+			}
+		}
+	}
+	if rules {
+		e.scanRules(s, c)
+	}
+	res := chunkResult{lastN: -1}
+	if len(s.finds) > 1 {
+		slices.SortFunc(s.finds, func(a, b pending) int {
+			if a.off != b.off {
+				return a.off - b.off
+			}
+			return a.rule - b.rule
+		})
+		s.finds = slices.CompactFunc(s.finds, func(a, b pending) bool { return a.off == b.off && a.rule == b.rule })
+	}
+	// Lines: count newlines incrementally between findings, once over the
+	// owned region in all.
+	cur, lastNL := c.own0, -1
+	for i := range s.finds {
+		f := &s.finds[i]
+		seg := c.buf[cur:f.off]
+		if n := bytes.Count(seg, nl); n > 0 {
+			res.nl += n
+			lastNL = cur + bytes.LastIndexByte(seg, '\n')
+		}
+		cur = f.off
+		f.nlBefore = res.nl
+		f.lineStart = -1
+		if lastNL >= 0 {
+			f.lineStart = c.base + int64(lastNL) + 1
+		}
+	}
+	seg := c.buf[cur:c.own1]
+	if n := bytes.Count(seg, nl); n > 0 {
+		res.nl += n
+		lastNL = cur + bytes.LastIndexByte(seg, '\n')
+	}
+	if lastNL >= 0 {
+		res.lastN = c.base + int64(lastNL)
+	}
+	if len(s.finds) > 0 {
+		s.finds = e.dropAllowed(s, c)
+	}
+	// Copy the secrets out now: the buffer is reused once this returns.
+	for i := range s.finds {
+		p := &s.finds[i]
+		secret := bytes.Clone(c.buf[p.off:p.end])
+		id, redact := e.ruleInfo(p.rule)
+		p.f = Finding{RuleID: id, Offset: c.base + int64(p.off), Secret: secret,
+			SecretSHA256: patterns.Fingerprint(secret), Redacted: patterns.Redact(secret, redact)}
+	}
+	res.finds = s.finds
+	return res
+}
+
+var nl = []byte{'\n'}
+
+// scanRules runs each rule's regex in the windows around its keyword hits.
+func (e *Engine) scanRules(s *scratch, c *chunk) {
+	for _, ri := range s.touched {
+		s.windows[ri] = s.windows[ri][:0]
+	}
+	s.touched = s.touched[:0]
+	s.cur = c
+	if e.pf != nil {
+		e.pf.scan(c.buf, 0, len(c.buf), s.hit)
+	}
+	s.cur = nil
+	for _, ri := range s.touched {
+		r := &e.rules[ri]
+		for _, w := range s.windows[ri] {
+			e.matchWindow(s, c, int(ri), r, w)
+		}
+	}
+	for ri := range e.rules {
+		if len(e.rules[ri].Keywords) == 0 {
+			// A rule without keywords (possible in a custom config) sees the
+			// whole chunk.
+			e.matchWindow(s, c, ri, &e.rules[ri], window{0, len(c.buf)})
+		}
+	}
+}
+
+func (e *Engine) matchWindow(s *scratch, c *chunk, ri int, r *compiledRule, w window) {
+	text := c.buf[w.lo:w.hi]
+	// A window edge that is not the input's own edge is artificial: a match
+	// touching it may be a cut-off token, and anchors (\b, ^, $) see a false
+	// edge there. Real matches (up to the window's length) never touch it.
+	cutLeft := w.lo > 0 || !c.atStart
+	cutRight := w.hi < len(c.buf) || !c.atEnd
+	// Most windows hold no match: Match is much cheaper than collecting
+	// submatches, so ask it first.
+	if !r.Regex.Match(text) {
+		return
+	}
+	for _, loc := range r.Regex.FindAllSubmatchIndex(text, -1) {
+		if (cutLeft && loc[0] == 0) || (cutRight && loc[1] == len(text)) {
+			continue
+		}
+		a, b := loc[0], loc[1]
+		if g := r.SecretGroup; g > 0 {
+			a, b = loc[2*g], loc[2*g+1]
+		}
+		if a < 0 || a >= b {
+			continue
+		}
+		a, b = a+w.lo, b+w.lo
+		if a < c.own0 || a >= c.own1 {
+			continue
+		}
+		secret := c.buf[a:b]
+		if !e.keep(r, secret) || overlapsKey(s.keys, a, b) {
+			continue
+		}
+		s.finds = append(s.finds, pending{rule: ri, off: a, end: b})
+	}
+}
+
+// keep applies a rule's filters to one candidate secret.
+func (e *Engine) keep(r *compiledRule, secret []byte) bool {
+	if r.Entropy > 0 && patterns.ShannonEntropy(secret) < r.Entropy {
+		return false
+	}
+	for _, sw := range r.stopWords {
+		if containsFold(secret, sw) {
+			return false
+		}
+	}
+	for _, a := range r.Allow {
+		if a.Match(secret) {
+			return false
+		}
+	}
+	if r.Validate != nil && !r.Validate(secret) {
+		return false
+	}
+	return true
+}
+
+// overlapsKey reports whether [a,b) overlaps a well-formed platform key: a
+// third-party rule (a Stripe-like sk_live_ pattern) must not report the
+// platform's own keys, publishable ones included.
+func overlapsKey(keys []keySpan, a, b int) bool {
+	i, _ := slices.BinarySearchFunc(keys, a-patterns.KeyLength+1, func(k keySpan, t int) int { return k.start - t })
+	return i < len(keys) && keys[i].start < b
+}
+
+// dropAllowed removes findings on a line holding leakguard:allow. The line
+// is looked at within the chunk and its context.
+func (e *Engine) dropAllowed(s *scratch, c *chunk) []pending {
+	s.allow = s.allow[:0]
+	for off := 0; off < len(c.buf); {
+		j := bytes.Index(c.buf[off:], []byte(allowMarker))
+		if j < 0 {
+			break
+		}
+		s.allow = append(s.allow, off+j)
+		off += j + 1
+	}
+	if len(s.allow) == 0 {
+		return s.finds
+	}
+	// A finding with no newline between own0 and itself starts its line
+	// after the last newline of the left context.
+	left := bytes.LastIndexByte(c.buf[:c.own0], '\n') + 1
+	out := s.finds[:0]
+	for _, f := range s.finds {
+		if !lineHasAllow(s.allow, c, f, left) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func lineHasAllow(allow []int, c *chunk, f pending, left int) bool {
+	ls := left
+	if f.lineStart >= 0 {
+		ls = int(f.lineStart - c.base)
+	}
+	i, _ := slices.BinarySearch(allow, ls)
+	if i == len(allow) {
+		return false
+	}
+	a := allow[i]
+	if a < f.off {
+		return true // between line start and the secret
+	}
+	return bytes.IndexByte(c.buf[f.off:a], '\n') < 0
+}
+
+// ruleInfo names a pending finding's rule and how much of it Redact shows.
+func (e *Engine) ruleInfo(rule int) (string, int) {
+	if rule < 0 {
+		return platformRuleID(-1 - rule), patterns.KeyPrefixLen
+	}
+	r := &e.rules[rule]
+	return r.ID, r.RedactPrefix
+}
+
+func platformRuleID(typ int) string {
+	switch typ {
+	case 0:
+		return patterns.RuleSecretKey
+	case 1:
+		return patterns.RuleRestrictedKey
+	}
+	return patterns.RulePublishableKey
+}

@@ -1,0 +1,255 @@
+// Package gitscan finds secrets in git repositories: the whole history, the
+// staged changes, and the commits a push is about to send. Each blob is
+// scanned once, and each finding names the commit that introduced it.
+package gitscan
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-billy/v5"
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/leakguard/leakguard/scanner"
+)
+
+// Repo is an open repository. It is not safe for concurrent use; the scans
+// open their own readers per worker.
+type Repo struct {
+	repo  *git.Repository
+	dotfs billy.Filesystem // the .git directory, with the common dir of a worktree
+	root  string           // the worktree root, or the git dir of a bare repository
+	bare  bool
+	// odb, during a history scan, holds every commit and tree of the packs,
+	// read in one pass; readers look there first.
+	odb *objectIndex
+}
+
+// Open opens the repository holding path (path or any parent; linked
+// worktrees work too).
+func Open(path string) (*Repo, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", path, err)
+	}
+	repo, err := git.PlainOpenWithOptions(abs, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if errors.Is(err, git.ErrRepositoryNotExists) && isGitDir(abs) {
+		// A bare repository: path is the git directory itself.
+		repo, err = git.PlainOpenWithOptions(abs, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
+	}
+	if err != nil {
+		if errors.Is(err, git.ErrRepositoryNotExists) {
+			return nil, fmt.Errorf("%s is not in a git repository", path)
+		}
+		return nil, fmt.Errorf("open repository %s: %w", path, err)
+	}
+	st, ok := repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil, fmt.Errorf("open repository %s: unsupported storage %T", path, repo.Storer)
+	}
+	r := &Repo{repo: repo, dotfs: st.Filesystem()}
+	wt, err := repo.Worktree()
+	switch {
+	case err == nil:
+		r.root = wt.Filesystem.Root()
+	case errors.Is(err, git.ErrIsBareRepository):
+		r.bare = true
+		r.root = st.Filesystem().Root()
+	default:
+		return nil, fmt.Errorf("open repository %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// isGitDir reports whether dir looks like a git directory (HEAD, objects,
+// refs), as git itself checks before treating a path as a bare repository.
+func isGitDir(dir string) bool {
+	for _, name := range []string{"HEAD", "objects", "refs"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Root is the top of the worktree (the git dir for a bare repository):
+// where .leakguardignore is looked for.
+func (r *Repo) Root() string { return r.root }
+
+// Bare reports whether the repository has no worktree.
+func (r *Repo) Bare() bool { return r.bare }
+
+// Git is the underlying go-git repository.
+func (r *Repo) Git() *git.Repository { return r.repo }
+
+// reader is one worker's view of the object database. go-git storage is not
+// safe for concurrent use, so every worker owns a reader with its own caches
+// and file descriptors.
+type reader struct {
+	st    *filesystem.Storage
+	odb   *objectIndex // may be nil
+	trees map[plumbing.Hash][]object.TreeEntry
+}
+
+// maxCachedTrees bounds a reader's decoded-tree cache.
+const maxCachedTrees = 1 << 15
+
+func (r *Repo) newReader() *reader {
+	st := filesystem.NewStorageWithOptions(r.dotfs, cache.NewObjectLRU(32*cache.MiByte),
+		filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true})
+	return &reader{st: st, odb: r.odb, trees: map[plumbing.Hash][]object.TreeEntry{}}
+}
+
+func (rd *reader) close() { _ = rd.st.Close() }
+
+func (rd *reader) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
+	if rd.odb != nil {
+		if t, ok := rd.odb.trees[h]; ok {
+			return t, nil
+		}
+	}
+	if t, ok := rd.trees[h]; ok {
+		return t, nil
+	}
+	t, err := object.GetTree(rd.st, h)
+	if err != nil {
+		return nil, fmt.Errorf("read tree %s: %w", h, err)
+	}
+	if len(rd.trees) >= maxCachedTrees {
+		clear(rd.trees)
+	}
+	rd.trees[h] = t.Entries
+	return t.Entries, nil
+}
+
+// isBlob reports a tree entry whose content is a file to scan. Submodules
+// point at commits of other repositories; symlinks hold only a path.
+func isBlob(m filemode.FileMode) bool {
+	return m == filemode.Regular || m == filemode.Executable || m == filemode.Deprecated
+}
+
+// compareEntries orders tree entries as git does: a directory sorts as if
+// its name ended in "/".
+func compareEntries(a, b *object.TreeEntry) int {
+	an, bn := a.Name, b.Name
+	n := min(len(an), len(bn))
+	if c := strings.Compare(an[:n], bn[:n]); c != 0 {
+		return c
+	}
+	ca, cb := nameEnd(a, n), nameEnd(b, n)
+	switch {
+	case ca < cb:
+		return -1
+	case ca > cb:
+		return 1
+	}
+	return 0
+}
+
+// nameEnd is the byte of e's sort name at i past the shared prefix: the
+// next name byte, '/' just past a directory's name, or -1 at the end.
+func nameEnd(e *object.TreeEntry, i int) int {
+	if i < len(e.Name) {
+		return int(e.Name[i])
+	}
+	if i == len(e.Name) && e.Mode == filemode.Dir {
+		return '/'
+	}
+	return -1
+}
+
+// diff calls fn for every file of tree b that tree a (zero: the empty tree)
+// lacks or holds with other content, with a's blob there (zero if none).
+// Subtrees with equal hashes are skipped without being read.
+func (rd *reader) diff(a, b plumbing.Hash, prefix string, fn func(path string, old, new plumbing.Hash)) error {
+	if a == b {
+		return nil
+	}
+	be, err := rd.tree(b)
+	if err != nil {
+		return err
+	}
+	var ae []object.TreeEntry
+	if !a.IsZero() {
+		if ae, err = rd.tree(a); err != nil {
+			return err
+		}
+	}
+	i := 0
+	for k := range be {
+		e := &be[k]
+		for i < len(ae) && compareEntries(&ae[i], e) < 0 {
+			i++
+		}
+		var old *object.TreeEntry
+		if i < len(ae) && compareEntries(&ae[i], e) == 0 {
+			old = &ae[i]
+		}
+		switch {
+		case e.Mode == filemode.Dir:
+			var oldTree plumbing.Hash
+			if old != nil {
+				oldTree = old.Hash
+			}
+			if err := rd.diff(oldTree, e.Hash, prefix+e.Name+"/", fn); err != nil {
+				return err
+			}
+		case isBlob(e.Mode):
+			var oldBlob plumbing.Hash
+			if old != nil && isBlob(old.Mode) {
+				if old.Hash == e.Hash {
+					continue
+				}
+				oldBlob = old.Hash
+			}
+			fn(prefix+e.Name, oldBlob, e.Hash)
+		}
+	}
+	return nil
+}
+
+// files calls fn for every file in tree h.
+func (rd *reader) files(h plumbing.Hash, fn func(path string, blob plumbing.Hash)) error {
+	return rd.diff(plumbing.ZeroHash, h, "", func(p string, _, b plumbing.Hash) { fn(p, b) })
+}
+
+// Stats summarise a git scan.
+type Stats struct {
+	Commits  int64 // commits examined
+	Blobs    int64 // distinct blobs scanned
+	Bytes    int64 // bytes of those blobs
+	Findings int64 // findings emitted
+}
+
+// Progress is reported while a scan runs.
+type Progress struct {
+	Phase string // "commits" while diffing trees, "blobs" while scanning
+	Done  int64
+	Total int64
+	Bytes int64
+}
+
+// Options tune a git scan.
+type Options struct {
+	// Workers bounds parallelism; 0 means GOMAXPROCS.
+	Workers int
+	// Progress, if set, is called now and then; never concurrently.
+	Progress func(Progress)
+	// Warn, if set, receives problems that skipped a blob or a commit;
+	// never concurrently.
+	Warn func(scanner.Warning)
+	// PathKey, if set, names the class of a path for the engine's
+	// path-dependent choices (rules limited to some paths, allowlisted
+	// paths). A blob found at several paths is scanned once per class, so
+	// it is reported at each path exactly as a file there would be. Nil
+	// means the engine treats every path alike.
+	PathKey func(path string) string
+}

@@ -1,0 +1,29 @@
+//go:build !unix
+
+package scanner
+
+import (
+	"fmt"
+	"os"
+)
+
+type osFile struct{ *os.File }
+
+func openFile(name string) (fileHandle, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+func (f osFile) stat() (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("%w (%s)", ErrNotRegular, fi.Mode().Type())
+	}
+	return fi.Size(), nil
+}

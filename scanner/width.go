@@ -1,0 +1,153 @@
+package scanner
+
+import (
+	"regexp"
+	"regexp/syntax"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// regexWidth is the most bytes a match of expr can span, or -1 when it is
+// unbounded (a star, a plus, an open repeat). A rule whose regex is bounded
+// needs no more context around a keyword than that, which keeps the regex
+// work per keyword hit small.
+func regexWidth(expr string) int {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return -1
+	}
+	return width(re)
+}
+
+func width(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpNoMatch, syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine,
+		syntax.OpBeginText, syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return 0
+	case syntax.OpLiteral:
+		n := 0
+		for _, r := range re.Rune {
+			n += runeWidth(r, re.Flags&syntax.FoldCase != 0)
+		}
+		return n
+	case syntax.OpCharClass:
+		if len(re.Rune) == 0 {
+			return 0
+		}
+		return utf8.RuneLen(min(re.Rune[len(re.Rune)-1], unicode.MaxRune))
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return utf8.UTFMax
+	case syntax.OpCapture, syntax.OpQuest:
+		return width(re.Sub[0])
+	case syntax.OpStar, syntax.OpPlus:
+		return -1
+	case syntax.OpRepeat:
+		w := width(re.Sub[0])
+		if re.Max < 0 || w < 0 {
+			return -1
+		}
+		return re.Max * w
+	case syntax.OpConcat, syntax.OpAlternate:
+		total := 0
+		for _, s := range re.Sub {
+			w := width(s)
+			if w < 0 {
+				return -1
+			}
+			if re.Op == syntax.OpConcat {
+				total += w
+			} else {
+				total = max(total, w)
+			}
+		}
+		return total
+	}
+	return -1
+}
+
+// runeWidth is the UTF-8 length of r, or of its longest case variant
+// (k matches the 3-byte Kelvin sign under (?i)).
+func runeWidth(r rune, fold bool) int {
+	n := utf8.RuneLen(r)
+	if n < 0 {
+		n = utf8.UTFMax
+	}
+	if fold {
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			n = max(n, utf8.RuneLen(f))
+		}
+	}
+	return n
+}
+
+// anchorAtKeyword looks for the common rule shape "bounded prefix, then a
+// part that always starts with one of the keywords", e.g.
+// `(?:\b|\\[nrt])(ghp_[0-9A-Za-z]{36})`. For such a rule every match has a
+// keyword hit exactly where that part starts, so a hit can be checked first
+// with the part alone, anchored at the hit ("ghp_" followed by 36
+// alphanumerics?), which rejects the many keyword hits inside ordinary
+// words (pat in path, sk in task) at a fraction of the cost of searching a
+// window. It returns the anchored regex and the prefix's width.
+func anchorAtKeyword(expr string, keywords []string) (*regexp.Regexp, int, bool) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil, 0, false
+	}
+	items := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		items = re.Sub
+	}
+	lower := make([]string, 0, len(keywords))
+	for _, k := range keywords {
+		if k != "" {
+			lower = append(lower, strings.ToLower(k))
+		}
+	}
+	if len(lower) == 0 {
+		return nil, 0, false
+	}
+	for i, it := range items {
+		prefix := &syntax.Regexp{Op: syntax.OpConcat, Sub: items[:i]}
+		pw := width(prefix)
+		if pw < 0 {
+			return nil, 0, false
+		}
+		if !startsWithKeyword(it, lower) {
+			continue
+		}
+		rest := &syntax.Regexp{Op: syntax.OpConcat, Sub: items[i:]}
+		q, err := regexp.Compile(`\A(?:` + rest.String() + `)`)
+		if err != nil {
+			return nil, 0, false
+		}
+		return q, pw, true
+	}
+	return nil, 0, false
+}
+
+// startsWithKeyword reports whether every match of re begins with one of
+// the (lower-case) keywords.
+func startsWithKeyword(re *syntax.Regexp, keywords []string) bool {
+	switch re.Op {
+	case syntax.OpCapture:
+		return startsWithKeyword(re.Sub[0], keywords)
+	case syntax.OpConcat:
+		return len(re.Sub) > 0 && startsWithKeyword(re.Sub[0], keywords)
+	case syntax.OpAlternate:
+		for _, s := range re.Sub {
+			if !startsWithKeyword(s, keywords) {
+				return false
+			}
+		}
+		return len(re.Sub) > 0
+	case syntax.OpLiteral:
+		lit := strings.ToLower(string(re.Rune))
+		for _, k := range keywords {
+			if strings.HasPrefix(lit, k) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,89 @@
+package dockerhub
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/leakguard/leakguard/sources"
+)
+
+// permanentError marks a failure that retrying cannot fix: a bad manifest,
+// a digest mismatch, a broken archive, a 4xx.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error { return &permanentError{err: err} }
+
+func isPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p) || errors.Is(err, sources.ErrTooLarge)
+}
+
+// classify marks HTTP answers that will not change on retry as permanent;
+// rate limits, 5xx, 408 and network errors stay transient.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *sources.RateLimitedError
+	if errors.As(err, &rl) {
+		return err
+	}
+	code := sources.HTTPStatus(err)
+	if code != 0 && code != http.StatusRequestTimeout && code < 500 {
+		return permanent(err)
+	}
+	return err
+}
+
+func sha256Digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// validDigest accepts sha256:<64 lowercase hex>, the only algorithm Docker
+// Hub uses.
+func validDigest(d string) bool {
+	const p = "sha256:"
+	if len(d) != len(p)+64 || d[:len(p)] != p {
+		return false
+	}
+	for _, c := range d[len(p):] {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// errRecorder remembers a read error of the connection itself, to tell a
+// dropped download (retry) from a broken archive (discard).
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// countingReader counts bytes for the scanned-bytes metric.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,108 @@
+package npm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/leakguard/leakguard/sources"
+)
+
+// errNotFound is a 404 or 410: the package or tarball is gone.
+var errNotFound = errors.New("not found")
+
+// permanentError marks a failure that retrying the same bytes cannot fix
+// (bad JSON, bad integrity, a truncated archive, a 4xx).
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error { return &permanentError{err: err} }
+
+func isPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p) || errors.Is(err, errNotFound) || errors.Is(err, sources.ErrTooLarge)
+}
+
+// get performs one GET and returns the response when the status is 2xx.
+// Anything else is an error the caller can classify: 404/410 errNotFound,
+// 429 a *sources.RateLimitedError, 5xx and 408 transient, other 4xx
+// permanent. The caller closes the body.
+func get(ctx context.Context, client *http.Client, url, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, permanent(fmt.Errorf("build request for %s: %w", sources.RedactURL(url), err))
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	req.Header.Set("User-Agent", sources.UserAgent)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", sources.RedactURL(url), err)
+	}
+	if err := sources.CheckResponse(resp, time.Now()); err != nil {
+		resp.Body.Close()
+		switch code := sources.HTTPStatus(err); {
+		case code == http.StatusNotFound || code == http.StatusGone:
+			return nil, fmt.Errorf("%w: %w", errNotFound, err)
+		case !sources.IsTransient(err):
+			return nil, permanent(err)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// getJSON fetches url and decodes at most max bytes of JSON into v.
+func getJSON(ctx context.Context, client *http.Client, url, accept string, max int64, v any) error {
+	resp, err := get(ctx, client, url, accept)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return decodeJSON(resp.Body, max, sources.RedactURL(url), v)
+}
+
+func decodeJSON(r io.Reader, max int64, what string, v any) error {
+	data, err := sources.ReadBody(r, max)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", what, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return permanent(fmt.Errorf("decode %s: %w", what, err))
+	}
+	return nil
+}
+
+// errRecorder remembers a read error of the connection itself, to tell a
+// dropped download (retry) from a broken archive (discard).
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// countingReader counts bytes for the scanned-bytes metric.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
