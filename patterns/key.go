@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/big"
+	"slices"
 )
 
 // KeyType is the kind of a platform API key.
@@ -247,12 +248,10 @@ func indexFrom(data []byte, s string, off int) int {
 	return off + j
 }
 
+// sortMatches orders matches by position (O(n log n): a file may hold
+// very many keys).
 func sortMatches(m []KeyMatch) {
-	for i := 1; i < len(m); i++ {
-		for j := i; j > 0 && m[j].Start < m[j-1].Start; j-- {
-			m[j], m[j-1] = m[j-1], m[j]
-		}
-	}
+	slices.SortFunc(m, func(a, b KeyMatch) int { return a.Start - b.Start })
 }
 
 // isAlnum reports an ASCII letter or digit.

@@ -239,3 +239,21 @@ func TestRedact(t *testing.T) {
 		t.Errorf("Fingerprint(abc) = %s", f)
 	}
 }
+
+func TestFindKeysManyKeys(t *testing.T) {
+	live := keyForTest(t, Secret, Live)
+	test := keyForTest(t, Restricted, Test)
+	var b strings.Builder
+	for range 20_000 {
+		b.WriteString(live + " " + test + "\n")
+	}
+	got := FindKeys([]byte(b.String()))
+	if len(got) != 40_000 {
+		t.Fatalf("found %d keys, want 40000", len(got))
+	}
+	for i := range got {
+		if got[i].Start != i*(KeyLength+1) {
+			t.Fatalf("match %d at %d, want %d", i, got[i].Start, i*(KeyLength+1))
+		}
+	}
+}

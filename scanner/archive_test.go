@@ -227,6 +227,10 @@ func TestArchiveLimits(t *testing.T) {
 			}
 		})
 	}
+	// A nil warn is allowed.
+	if err := mustNew(t, Options{}).ScanStream(context.Background(), "b.zip", bytes.NewReader(bomb), func(Finding) {}, nil); err != nil {
+		t.Fatalf("ScanStream with nil warn: %v", err)
+	}
 	// ScanReader returns the warnings as its error after scanning the rest.
 	e, _ := New(Options{})
 	var n int

@@ -269,6 +269,10 @@ func (e *Engine) matchWindow(s *scratch, c *chunk, ri int, r *compiledRule, w wi
 		if a < c.own0 || a >= c.own1 {
 			continue
 		}
+		// A token glued to a preceding word is part of something else.
+		if r.Standalone && !patterns.BoundaryBefore(c.buf, a) {
+			continue
+		}
 		secret := c.buf[a:b]
 		if !e.keep(r, secret) || overlapsKey(s.keys, a, b) {
 			continue

@@ -287,3 +287,48 @@ func TestRSSOfFile(t *testing.T) {
 	t.Logf("%d MB in %v (%.0f MB/s), %d findings, heap sys %d MB", st.Bytes>>20, time.Since(start),
 		float64(st.Bytes)/time.Since(start).Seconds()/1e6, n, ms.HeapSys>>20)
 }
+
+// TestKeysAtRealChunkEdges plants keys right at the edges of full-size
+// chunks of the default engine (owned-region edges, buffer edges) and
+// checks each is found once, streamed in parallel and in memory.
+func TestKeysAtRealChunkEdges(t *testing.T) {
+	e := mustNew(t, Options{})
+	r := rand.New(rand.NewPCG(13, 14))
+	data := filler(r, 9*e.chunk)
+	keyLen := patterns.KeyLength
+	var offs []int
+	deltas := []int{-keyLen - 1, -keyLen, -keyLen + 1, -23, -1, 0, 1}
+	for k := 1; k <= 8; k++ {
+		d := deltas[(k-1)%len(deltas)]
+		for _, edge := range []int{k*e.chunk + e.margin, k * e.chunk, k*e.chunk + 2*e.margin} { // stream, memory, buffer end
+			p := edge + d
+			if len(offs) > 0 && p < offs[len(offs)-1]+keyLen+2 {
+				continue
+			}
+			offs = append(offs, p)
+		}
+	}
+	keys := map[int]string{}
+	for _, p := range offs {
+		k := newKey(t, patterns.Restricted, patterns.Live)
+		data[p-1] = '\n'
+		copy(data[p:], k)
+		data[p+keyLen] = ' '
+		keys[p] = k
+	}
+	for way, got := range map[string][]Finding{
+		"parallel": collectReader(t, e, "f", bytes.NewReader(data)),
+		"memory":   collectBytes(e, "f", data),
+		"one core": collectReader(t, e.withLayout(1, e.chunk), "f", iotestHalf(bytes.NewReader(data))),
+	} {
+		if len(got) != len(offs) {
+			t.Fatalf("%s: %d findings, want %d", way, len(got), len(offs))
+		}
+		for i, f := range got {
+			line, col := lineCol(data, offs[i])
+			if f.Offset != int64(offs[i]) || f.Line != line || f.Column != col || string(f.Secret) != keys[offs[i]] {
+				t.Fatalf("%s: finding %d at %d line %d col %d, want %d line %d col %d", way, i, f.Offset, f.Line, f.Column, offs[i], line, col)
+			}
+		}
+	}
+}

@@ -183,6 +183,18 @@ func TestHookInstall(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(repo.dir, "githooks", "pre-push")); err != nil {
 		t.Fatalf("hook not in core.hooksPath: %v", err)
 	}
+	// A linked worktree shares the main repository's hooks.
+	repo.git("config", "--unset", "core.hooksPath")
+	repo.commit("first")
+	wt := filepath.Join(t.TempDir(), "wt")
+	repo.git("worktree", "add", "-q", "-b", "wt", wt)
+	os.Remove(hook)
+	if r := runCLI(t, "", "hook", "install", "--repo", wt); r.code != exitOK {
+		t.Fatalf("install in a worktree: exit %d %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(hook); err != nil {
+		t.Fatalf("worktree install did not write the shared hook: %v", err)
+	}
 	assertOneLineError(t, runCLI(t, "", "hook", "install", "--repo", t.TempDir()), "hooks directory")
 	assertOneLineError(t, runCLI(t, "", "hook", "install", "--repo", repo.dir, "extra"), "extra")
 }

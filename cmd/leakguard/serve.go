@@ -235,6 +235,7 @@ func buildRunners(ctx context.Context, cfg serveConfig, store keystore.Store, b 
 			Seen:      sources.NewSeen(store, name, 100_000),
 			HTTP:      hc,
 			Logger:    logger.With("source", name),
+			Metrics:   m,
 		}
 		if name == leakguard.SourceDockerHub && len(cfg.DockerHubNamespaces) == 0 {
 			logger.Warn("dockerhub source not started: LEAKGUARD_DOCKERHUB_NAMESPACES names no namespace to watch (Docker Hub has no firehose)")

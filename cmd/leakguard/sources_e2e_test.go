@@ -124,7 +124,7 @@ func revocations(t *testing.T, addr string, keys map[string]string, timeout time
 				at[name] = time.Now()
 				continue
 			}
-			if code != http.StatusOK {
+			if code != http.StatusOK && code != http.StatusTooManyRequests {
 				t.Fatalf("%s: GET /v1/account answered %d %s", name, code, body)
 			}
 		}
@@ -223,6 +223,12 @@ func TestSourcesEverySourceOneDaemon(t *testing.T) {
 	accts["restricted"] = createAccount(t, getenv, owner["restricted"])
 	keys["restricted"] = createKey(t, getenv, accts["restricted"].AccountID, "--type", "restricted", "--scope", "account:read")
 	publishable := createKey(t, getenv, accts["pastebin"].AccountID, "--type", "publishable")
+	// Most images are pushed by buildx today: an OCI index over one
+	// manifest per platform plus provenance attestations.
+	names = append(names, "multiarch")
+	owner["multiarch"] = "multiarch-owner@example.com"
+	accts["multiarch"] = createAccount(t, getenv, owner["multiarch"])
+	keys["multiarch"] = accts["multiarch"].Secret
 
 	// The upstreams aren't empty when leakguard starts: what was there is
 	// scanned (clean), and the leaks arrive on top of it, so GitHub's is
@@ -240,8 +246,8 @@ func TestSourcesEverySourceOneDaemon(t *testing.T) {
 			t.Fatalf("%s key before planting: %d %s", n, code, body)
 		}
 	}
-	// Let every source make its first, empty poll: the keys then arrive
-	// the way real publishes do, after the watch began.
+	// Let every source make its first poll (of the clean content): the
+	// keys then arrive the way real publishes do, after the watch began.
 	time.Sleep(2 * e2ePoll)
 
 	planted := map[string]time.Time{}
@@ -269,6 +275,10 @@ func TestSourcesEverySourceOneDaemon(t *testing.T) {
 	planted["dockerhub"] = time.Now()
 	planted["restricted"] = planted["dockerhub"]
 
+	_, platforms := up.hub.PlantMultiPlatformImage("acme-e2e", "web", "2.0", []string{"amd64", "arm64"},
+		map[string]string{"srv/settings.toml": "[api]\nkey = \"" + keys["multiarch"] + "\"\n"}, nil)
+	planted["multiarch"] = time.Now()
+
 	paste := up.pb.PlantPaste("E2eP4st3", "my staging config, don't share:\npublishable = "+publishable+"\nkey = "+keys["pastebin"]+"\n")
 	planted["pastebin"] = time.Now()
 
@@ -278,10 +288,13 @@ func TestSourcesEverySourceOneDaemon(t *testing.T) {
 		if n == "github" {
 			interval = time.Second // the fake's X-Poll-Interval wins
 		}
-		t.Logf("%-9s planted → revoked in %v (target: one poll interval + 2s = %v)", n,
+		t.Logf("%-10s planted → revoked in %v (target: one poll interval + 2s = %v)", n,
 			revoked[n].Sub(planted[n]).Round(time.Millisecond), interval+2*time.Second)
 	}
 
+	if up.gh.RequestsTo("/repos/acme-e2e/shop/compare/"+push.Before+"...") == 0 {
+		t.Errorf("the second push to acme-e2e/shop was not read through the compare API")
+	}
 	if code, body := getAccount(t, d.info.Addr, publishable); code != http.StatusOK {
 		t.Errorf("a publishable key found in public answers %d %s; it must keep working", code, body)
 	}
@@ -301,6 +314,8 @@ func TestSourcesEverySourceOneDaemon(t *testing.T) {
 		"dockerhub": {"acme-e2e/billing-api:v2.3.0", img.ManifestDigest, img.LayerDigest, "app/config/.env",
 			"https://hub.docker.com/r/acme-e2e/billing-api", "Line:        2"},
 		"pastebin": {paste.FullURL, "Line:        3"},
+		"multiarch": {"acme-e2e/web:2.0", platforms[0].LayerDigest, "srv/settings.toml", "Line:        2",
+			"https://hub.docker.com/r/acme-e2e/web"},
 		"restricted": {"restricted key", "acme-e2e/billing-api:v2.3.0", img.ManifestDigest, "config:Env",
 			"https://hub.docker.com/r/acme-e2e/billing-api"},
 	}
@@ -311,6 +326,9 @@ func TestSourcesEverySourceOneDaemon(t *testing.T) {
 			if !strings.Contains(text, w) {
 				t.Errorf("%s email lacks %q:\n%s", n, w, text)
 			}
+		}
+		if n == "multiarch" && !strings.Contains(text, platforms[0].ManifestDigest) && !strings.Contains(text, platforms[1].ManifestDigest) {
+			t.Errorf("the multi-platform image's email names neither platform manifest:\n%s", text)
 		}
 		for other, k := range keys {
 			if testenv.Contains(k, msg.Header.Get("Subject"), text, msg.Parts["text/html"]) {

@@ -89,9 +89,14 @@ func genHistory(tb testing.TB, dir string, commits, files int) int {
 }
 
 // BenchmarkHistory scans the whole history of a generated repository of
-// 3000 commits. Run:
+// 3000 commits (300 files, 9269 distinct blobs, 7 MB packed). Run:
 //
 //	go test -run='^$' -bench=History -benchtime=5x ./scanner/gitscan/
+//
+// To compare with gitleaks on the same repository, keep it with
+// LEAKGUARD_BENCH_REPO=/some/empty/dir, then time
+// "leakguard scan --history --format json DIR" against
+// "gitleaks git DIR --report-format json --report-path out.json".
 func BenchmarkHistory(b *testing.B) {
 	dir := os.Getenv("LEAKGUARD_BENCH_REPO")
 	if dir == "" {

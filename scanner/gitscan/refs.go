@@ -65,6 +65,11 @@ func (r *Repo) tips(keep func(plumbing.ReferenceName) bool) ([]plumbing.Hash, er
 // peel follows annotated tags to the commit they name.
 func (r *Repo) peel(h plumbing.Hash) (plumbing.Hash, bool) {
 	for range 16 {
+		if r.odb != nil {
+			if _, ok := r.odb.commits[h]; ok {
+				return h, true
+			}
+		}
 		obj, err := r.repo.Storer.EncodedObject(plumbing.AnyObject, h)
 		if err != nil {
 			return plumbing.ZeroHash, false
@@ -137,11 +142,11 @@ func (rd *reader) walk(ctx context.Context, tips []plumbing.Hash, stop func(plum
 // History scans every commit reachable from every ref and reports each
 // secret with the commit that introduced it.
 func (r *Repo) History(ctx context.Context, eng *scanner.Engine, opts Options, emit func(scanner.Finding)) (Stats, error) {
+	defer r.useIndex(true, opts)()
 	tips, err := r.Tips()
 	if err != nil {
 		return Stats{}, err
 	}
-	defer r.useIndex(true, opts)()
 	commits, err := r.Reachable(ctx, tips, nil)
 	if err != nil {
 		return Stats{}, err
