@@ -225,6 +225,9 @@ func (r *Runner) PollOnce(ctx context.Context) (time.Duration, error) {
 		r.count(ResultOK)
 		r.backof.Reset()
 		wait := max(r.cfg.Interval, batch.Wait)
+		if batch.More {
+			wait = batch.Wait
+		}
 		r.log.Debug("source polled", "items", batch.Items, "took", time.Since(start), "next_in", wait)
 		return wait, nil
 	}

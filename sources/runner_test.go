@@ -31,6 +31,7 @@ type feedSource struct {
 	failAt  int
 	err     error
 	wait    time.Duration
+	more    bool // report a full page: more is ready now
 	handled []int
 	polls   int
 	cursors []string
@@ -51,7 +52,7 @@ func (f *feedSource) Poll(ctx context.Context, cursor string) (sources.Batch, er
 		}
 		last = n
 	}
-	b := sources.Batch{Wait: f.wait}
+	b := sources.Batch{Wait: f.wait, More: f.more}
 	for i := last + 1; i <= f.head; i++ {
 		if f.failAt != 0 && i >= f.failAt {
 			return b, f.err
@@ -148,6 +149,7 @@ func TestRunnerWaits(t *testing.T) {
 	tests := []struct {
 		name     string
 		wait     time.Duration
+		more     bool
 		err      error
 		min, max time.Duration
 		result   string
@@ -155,6 +157,8 @@ func TestRunnerWaits(t *testing.T) {
 		{name: "interval", wait: 0, min: 10 * time.Second, max: 10 * time.Second, result: "ok"},
 		{name: "upstream hint longer wins", wait: 60 * time.Second, min: 60 * time.Second, max: 60 * time.Second, result: "ok"},
 		{name: "upstream hint shorter loses", wait: time.Second, min: 10 * time.Second, max: 10 * time.Second, result: "ok"},
+		{name: "backlog: poll again at once", more: true, min: 0, max: 0, result: "ok"},
+		{name: "backlog at the upstream's pace", more: true, wait: 2 * time.Second, min: 2 * time.Second, max: 2 * time.Second, result: "ok"},
 		{name: "rate limited until", err: &sources.RateLimitedError{Until: now.Add(90 * time.Second), Err: errors.New("429")},
 			min: 60 * time.Second, max: 90 * time.Second, result: "rate_limited"},
 		{name: "rate limit capped", err: &sources.RateLimitedError{Until: now.Add(48 * time.Hour), Err: errors.New("429")},
@@ -165,7 +169,7 @@ func TestRunnerWaits(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			src := &feedSource{name: "w", wait: tc.wait, err: tc.err}
+			src := &feedSource{name: "w", wait: tc.wait, more: tc.more, err: tc.err}
 			m := metrics.New()
 			r := sources.NewRunner(src, sources.RunnerConfig{Interval: 10 * time.Second, BaseBackoff: time.Second,
 				ForbiddenBackoff: 2 * time.Hour}, sourcetest.Store(t), nil, m, nil)

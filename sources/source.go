@@ -31,6 +31,10 @@ type Batch struct {
 	Cursor string        // "" keeps the previous cursor
 	Wait   time.Duration // upstream's hint before the next poll (X-Poll-Interval); 0 = none
 	Items  int           // items examined, for metrics
+	// More says the upstream has more ready now (a full page was read):
+	// the runner polls again at once, honouring only Wait, so a backlog
+	// drains at the upstream's pace rather than one page per interval.
+	More bool
 }
 
 // SeenSet remembers content already scanned (commit, blob, layer digest,

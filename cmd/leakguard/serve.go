@@ -93,7 +93,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 	}
 	defer store.Close()
 
-	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Logger: logger})
+	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Logger: logger, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}
@@ -168,18 +168,29 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 		})
 	}
 
-	if roles["revoker"] {
-		r := revoker.New(revoker.Config{Stream: b.StreamName(), Subjects: b.Subjects()}, b.JetStream(), store, m, logger)
-		g.Go(func() error { return r.Run(gctx) })
-	}
-
+	var n *notifier.Notifier
 	if roles["notifier"] {
 		senders, err := notifier.SendersFromEnv(getenv, logger)
 		if err != nil {
 			return err
 		}
-		n := notifier.New(notifier.Config{}, store, senders, m, logger)
+		n = notifier.New(notifier.Config{}, store, senders, m, logger)
 		g.Go(func() error { return n.Run(gctx) })
+	}
+
+	if roles["revoker"] {
+		rcfg := revoker.Config{Stream: b.StreamName(), Subjects: b.Subjects()}
+		if n != nil {
+			// In one process, a new incident is mailed at once rather than
+			// on the notifier's next poll of the outbox.
+			rcfg.OnRecorded = func(_ leakguard.Hit, x keystore.Exposure) {
+				if x.Outcome == keystore.OutcomeRevoked || x.Outcome == keystore.OutcomeInactive {
+					n.Kick()
+				}
+			}
+		}
+		r := revoker.New(rcfg, b.JetStream(), store, m, logger)
+		g.Go(func() error { return r.Run(gctx) })
 	}
 
 	if roles["sources"] && len(cfg.Sources) > 0 {
