@@ -121,7 +121,7 @@ type Source struct {
 
 	// failures counts failed polls per tag, so one broken image cannot
 	// hold its repository back forever.
-	failures *counter
+	failures *sources.FailureCounter
 }
 
 // New builds the Docker Hub source. A bad URL is reported by Poll.
@@ -131,20 +131,14 @@ func New(cfg Config, env sources.Env) sources.Source {
 
 func newSource(cfg Config, env sources.Env) *Source {
 	cfg = cfg.withDefaults()
-	client := &http.Client{}
-	if env.HTTP != nil {
-		// Layers can take many minutes; per-request contexts bound each
-		// call instead of one client-wide timeout.
-		c := *env.HTTP
-		c.Timeout = 0
-		client = &c
-	}
+	// Layers can take many minutes; per-request contexts bound each call.
+	client := sources.DownloadClient(env.HTTP)
 	log := env.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Source{cfg: cfg, env: env, client: client, log: log.With("source", leakguard.SourceDockerHub),
-		failures: newCounter(maxTrackedFailed)}
+		failures: sources.NewFailureCounter(maxTrackedFailed)}
 	hub, err := url.Parse(strings.TrimRight(cfg.HubURL, "/") + "/")
 	if err != nil || (hub.Scheme != "http" && hub.Scheme != "https") || hub.Host == "" {
 		s.cfgErr = fmt.Errorf("dockerhub: Hub URL %q is not an http(s) URL", cfg.HubURL)
@@ -325,7 +319,9 @@ func keepFirst(first, err error) error {
 // processTag pulls one tag. A nil error means it needs no more work.
 func (s *Source) processTag(ctx context.Context, ns, repo string, tag hubTag) error {
 	err := s.pullTag(ctx, ns, repo, tag)
-	if err == nil || fatal(ctx, err) {
+	// A bus outage is not the tag's fault: never give up on it for that,
+	// or its hits would be lost.
+	if err == nil || fatal(ctx, err) || errors.Is(err, sources.ErrPublish) {
 		return err
 	}
 	if isPermanent(err) {
@@ -333,8 +329,8 @@ func (s *Source) processTag(ctx context.Context, ns, repo string, tag hubTag) er
 		return nil
 	}
 	key := ns + "/" + repo + ":" + tag.Name + "@" + tag.Digest
-	if s.failures.inc(key) >= maxTagAttempts {
-		s.failures.del(key)
+	if s.failures.Inc(key) >= maxTagAttempts {
+		s.failures.Forget(key)
 		s.log.Error("dockerhub: giving up on a tag after repeated failures", "repository", ns+"/"+repo, "tag", tag.Name, "attempts", maxTagAttempts, "err", err)
 		return nil
 	}
@@ -349,7 +345,7 @@ func (s *Source) pullTag(ctx context.Context, ns, repo string, tag hubTag) error
 		ref = tag.Digest
 		// An image already scanned under another tag or repository costs
 		// no pull: its config and layers are deduped anyway.
-		if s.seen("dockerhub:manifest:" + tag.Digest) {
+		if sources.SeenHas(s.env.Seen, "dockerhub:manifest:"+tag.Digest) {
 			s.log.Debug("dockerhub: image already scanned", "repository", repoPath, "tag", tag.Name, "digest", tag.Digest)
 			return nil
 		}

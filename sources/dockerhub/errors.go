@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/leakguard/leakguard/sources"
@@ -59,31 +58,4 @@ func validDigest(d string) bool {
 		}
 	}
 	return true
-}
-
-// errRecorder remembers a read error of the connection itself, to tell a
-// dropped download (retry) from a broken archive (discard).
-type errRecorder struct {
-	r   io.Reader
-	err error
-}
-
-func (e *errRecorder) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF && e.err == nil {
-		e.err = err
-	}
-	return n, err
-}
-
-// countingReader counts bytes for the scanned-bytes metric.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

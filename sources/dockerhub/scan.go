@@ -1,23 +1,15 @@
 package dockerhub
 
 import (
-	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
-	"sync"
-	"time"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/scanner"
@@ -27,7 +19,7 @@ import (
 // scanImage scans an image's config and layers, each blob once.
 func (s *Source) scanImage(ctx context.Context, img imageRef, m manifest) error {
 	repoPath := img.ns + "/" + img.repo
-	if id := "dockerhub:config:" + m.Config.Digest; !s.seen(id) {
+	if id := "dockerhub:config:" + m.Config.Digest; !sources.SeenHas(s.env.Seen, id) {
 		item, err := s.scanConfig(ctx, img, *m.Config)
 		if err == nil {
 			err = s.publish(ctx, item, id)
@@ -52,7 +44,7 @@ func (s *Source) scanImage(ctx context.Context, img imageRef, m manifest) error 
 			continue
 		}
 		id := "dockerhub:layer:" + l.Digest
-		if s.seen(id) {
+		if sources.SeenHas(s.env.Seen, id) {
 			continue
 		}
 		if l.Size > s.cfg.MaxLayerBytes {
@@ -80,13 +72,6 @@ func isTarLayer(mt string) bool {
 		strings.HasPrefix(mt, "application/vnd.docker.image.rootfs.")
 }
 
-// seen reports whether a blob was already scanned, without recording it
-// (sources.Seen's Has); a SeenSet without Has never skips.
-func (s *Source) seen(id string) bool {
-	h, ok := s.env.Seen.(interface{ Has(string) bool })
-	return ok && h.Has(id)
-}
-
 // publish puts a blob's hits on the bus, then marks the blob scanned: a
 // blob whose hits did not all get out is scanned again.
 func (s *Source) publish(ctx context.Context, item *sources.Item, id string) error {
@@ -100,10 +85,7 @@ func (s *Source) publish(ctx context.Context, item *sources.Item, id string) err
 // markSeen records content as scanned. Failing to record costs only a
 // re-scan, so it is logged, not returned.
 func (s *Source) markSeen(ctx context.Context, id string) {
-	if s.env.Seen == nil {
-		return
-	}
-	if _, err := s.env.Seen.FirstSeen(ctx, id); err != nil {
+	if err := sources.MarkSeen(ctx, s.env.Seen, id); err != nil {
 		s.log.Warn("dockerhub: record scanned content", "id", id, "err", err)
 	}
 }
@@ -187,102 +169,51 @@ func (s *Source) scanLayer(ctx context.Context, img imageRef, d descriptor) (*so
 	if resp.ContentLength > s.cfg.MaxLayerBytes {
 		return nil, permanent(fmt.Errorf("layer is %d bytes, over the %d byte limit", resp.ContentLength, s.cfg.MaxLayerBytes))
 	}
-	h := sha256.New()
-	conn := &errRecorder{r: resp.Body}
-	raw := bufio.NewReaderSize(io.TeeReader(sources.LimitBody(io.NopCloser(conn), s.cfg.MaxLayerBytes), h), 64<<10)
-
 	base := img.location()
 	base.Layer = d.Digest
-	item := sources.NewItem(s.env, leakguard.SourceDockerHub)
-	var (
-		mu      sync.Mutex
-		dropped int
-	)
-	now := time.Now()
-	emit := func(f scanner.Finding) {
-		l := base
-		l.Path = f.Path
-		f.Secret = nil
-		hit := sources.HitFromFinding(f, leakguard.SourceDockerHub, l, now)
-		mu.Lock()
-		defer mu.Unlock()
-		if len(item.Hits()) >= maxHitsPerBlob {
-			dropped++
-			return
-		}
-		item.Add(hit)
-	}
-	unpacked, err := s.scanTar(ctx, raw, emit)
-	if err == nil {
-		// Bytes after the tar end marker still count for the digest.
-		_, err = io.Copy(io.Discard, raw)
-		err = wrapRead("read layer", err)
-	}
-	if s.env.Metrics != nil && unpacked > 0 {
-		s.env.Metrics.BytesScanned.WithLabelValues(leakguard.SourceDockerHub).Add(float64(unpacked))
-	}
+	v, err := sources.ScanVerified(ctx, s.env, leakguard.SourceDockerHub, resp.Body, sources.VerifiedScan{
+		What:    "layer",
+		Wrap:    wrapRead,
+		Limit:   s.cfg.MaxLayerBytes,
+		Hash:    sha256.New(),
+		MaxHits: maxHitsPerBlob,
+		Location: func(f scanner.Finding) leakguard.Location {
+			l := base
+			l.Path = f.Path
+			return l
+		},
+		Scan: s.scanTar,
+	})
 	if err != nil {
-		if conn.err != nil && !errors.Is(err, sources.ErrTooLarge) {
-			return nil, fmt.Errorf("download layer %s: %w", d.Digest, conn.err)
+		var de *sources.DownloadError
+		if errors.As(err, &de) {
+			return nil, fmt.Errorf("download layer %s: %w", d.Digest, de.Err)
 		}
 		return nil, fmt.Errorf("layer %s: %w", d.Digest, err)
 	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != d.Digest {
+	if got := "sha256:" + hex.EncodeToString(v.Sum); got != d.Digest {
 		return nil, permanent(fmt.Errorf("layer digest mismatch: got %s, want %s", got, d.Digest))
 	}
-	if dropped > 0 {
-		s.log.Warn("dockerhub: too many findings in one layer; reporting the first ones", "layer", d.Digest, "reported", len(item.Hits()), "dropped", dropped)
+	if v.Dropped > 0 {
+		s.log.Warn("dockerhub: too many findings in one layer; reporting the first ones", "layer", d.Digest, "reported", len(v.Item.Hits()), "dropped", v.Dropped)
 	}
-	return item, nil
+	return v.Item, nil
 }
 
-// scanTar opens a gzip, zstd or plain tar stream (by its magic bytes, not
-// the media type, which images get wrong) and scans each regular file.
-// Member names are only names: nothing is written anywhere.
+// scanTar scans a layer's tar stream, whatever its compression. A problem
+// inside one member (a broken nested archive) is logged and the scan goes
+// on; only a failure to read the stream itself is fatal.
 func (s *Source) scanTar(ctx context.Context, raw *bufio.Reader, emit func(scanner.Finding)) (int64, error) {
-	magic, _ := raw.Peek(4)
-	var r io.Reader = raw
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		gz, err := gzip.NewReader(raw)
-		if err != nil {
-			return 0, wrapRead("open gzip", err)
-		}
-		defer gz.Close()
-		r = gz
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(128<<20))
-		if err != nil {
-			return 0, wrapRead("open zstd", err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	// A problem inside one member (a broken nested archive) is logged and
-	// the scan goes on; only a failure to read the stream itself is fatal.
 	warnings := 0
 	warn := func(w scanner.Warning) {
 		if warnings++; warnings <= 10 {
 			s.log.Warn("dockerhub: skipped part of a member", "path", w.Path, "err", w.Err)
 		}
 	}
-	counted := &countingReader{r: sources.LimitBody(io.NopCloser(r), s.cfg.MaxUnpackedBytes)}
-	tr := tar.NewReader(counted)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return counted.n, nil
-		}
-		if err != nil {
-			return counted.n, wrapRead("read tar", err)
-		}
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
-			continue
-		}
-		if err := s.env.Scanner.ScanStream(ctx, hdr.Name, tr, emit, warn); err != nil {
-			return counted.n, wrapRead("scan "+hdr.Name, err)
-		}
-	}
+	unpacked, _, err := sources.ScanTar(ctx, s.env.Scanner, raw, sources.TarScan{
+		MaxUnpacked: s.cfg.MaxUnpackedBytes, ZstdWindow: 128 << 20, Wrap: wrapRead, Warn: warn,
+	}, emit)
+	return unpacked, err
 }
 
 // wrapRead names what failed; a broken or short archive is the content's

@@ -44,6 +44,9 @@ type fakeNPM struct {
 	docStatus map[string]int
 	docHeader map[string]http.Header
 	feedBody  []byte // when set, the feed answers this instead
+	// dbInfo makes GET /registry/ answer CouchDB's database information
+	// with update_seq = the newest change's seq, as the real feed does.
+	dbInfo bool
 }
 
 type fakeChange struct {
@@ -79,6 +82,15 @@ func (f *fakeNPM) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case r.URL.Path == "/registry/" && f.dbInfo:
+		f.mu.Lock()
+		var head any = 0
+		if n := len(f.changes); n > 0 {
+			head = f.changes[n-1].seq
+		}
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"db_name": "registry", "update_seq": head})
 	case r.URL.Path == "/registry/_changes":
 		f.serveChanges(w, r)
 	case strings.Contains(r.URL.Path, "/-/"):

@@ -79,30 +79,3 @@ func decodeJSON(r io.Reader, max int64, what string, v any) error {
 	}
 	return nil
 }
-
-// errRecorder remembers a read error of the connection itself, to tell a
-// dropped download (retry) from a broken archive (discard).
-type errRecorder struct {
-	r   io.Reader
-	err error
-}
-
-func (e *errRecorder) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF && e.err == nil {
-		e.err = err
-	}
-	return n, err
-}
-
-// countingReader counts bytes for the scanned-bytes metric.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}

@@ -17,25 +17,19 @@
 package npm
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/scanner"
@@ -129,7 +123,7 @@ type Source struct {
 
 	// attempts counts failed polls per change, so one poisoned package
 	// cannot hold the feed back forever.
-	attempts *counter
+	attempts *sources.FailureCounter
 }
 
 // New builds the npm source.
@@ -139,20 +133,14 @@ func New(cfg Config, env sources.Env) sources.Source {
 
 func newSource(cfg Config, env sources.Env) *Source {
 	cfg = cfg.withDefaults()
-	client := &http.Client{}
-	if env.HTTP != nil {
-		// Tarballs can take minutes; per-request contexts bound each call
-		// instead of one client-wide timeout.
-		c := *env.HTTP
-		c.Timeout = 0
-		client = &c
-	}
+	// Tarballs can take minutes; per-request contexts bound each call.
+	client := sources.DownloadClient(env.HTTP)
 	log := env.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Source{cfg: cfg, env: env, client: client, log: log.With("source", leakguard.SourceNPM),
-		attempts: newCounter(maxTrackedIDs)}
+		attempts: sources.NewFailureCounter(maxTrackedIDs)}
 }
 
 // Name is "npm".
@@ -177,6 +165,14 @@ type change struct {
 // of every changed package. The returned cursor is the seq of the last
 // change whose hits are all published; it is valid even with an error.
 func (s *Source) Poll(ctx context.Context, cursor string) (sources.Batch, error) {
+	if strings.TrimSpace(cursor) == "" {
+		// A leak hunter wants what is published from now on, not npm's whole
+		// history: start at the feed's head, persisted as the cursor so no
+		// change after it is missed, and read on at once.
+		if head, ok := s.feedHead(ctx); ok {
+			return sources.Batch{Cursor: head, More: true}, nil
+		}
+	}
 	since, err := sinceParam(cursor)
 	if err != nil {
 		return sources.Batch{}, err
@@ -217,6 +213,8 @@ func (s *Source) Poll(ctx context.Context, cursor string) (sources.Batch, error)
 	batch := sources.Batch{Items: done}
 	if err == nil {
 		batch.Cursor = lastSeq(page)
+		// A full page means a backlog: the runner reads on without waiting.
+		batch.More = len(page.Results) >= s.cfg.BatchSize
 	} else {
 		stop := page.Results[at[done]]
 		if at[done] > 0 {
@@ -257,13 +255,15 @@ func (s *Source) processChange(ctx context.Context, c change) error {
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
+	// A rate limit or a bus outage is not the package's fault: never give
+	// up on it for those, or its hits would be lost.
 	var rl *sources.RateLimitedError
-	if errors.As(err, &rl) {
+	if errors.As(err, &rl) || errors.Is(err, sources.ErrPublish) {
 		return err
 	}
 	key := string(c.Seq) + " " + c.ID
-	if s.attempts.inc(key) >= maxAttempts {
-		s.attempts.del(key)
+	if s.attempts.Inc(key) >= maxAttempts {
+		s.attempts.Forget(key)
 		s.log.Error("npm: giving up on a package after repeated failures", "package", c.ID, "seq", string(c.Seq), "attempts", maxAttempts, "err", err)
 		return nil
 	}
@@ -434,7 +434,7 @@ func (s *Source) processPackage(ctx context.Context, name string) error {
 		return nil
 	}
 	id := "npm:" + integ.String()
-	if s.seen(id) {
+	if sources.SeenHas(s.env.Seen, id) {
 		s.log.Debug("npm: tarball already scanned", "package", name, "version", rel.version, "integrity", integ.String())
 		return nil
 	}
@@ -451,22 +451,13 @@ func (s *Source) processPackage(ctx context.Context, name string) error {
 	}
 	// Marked only now: a tarball whose download or publishing failed is
 	// scanned again when its change is retried.
-	if s.env.Seen != nil {
-		if _, err := s.env.Seen.FirstSeen(ctx, id); err != nil {
-			s.log.Warn("npm: record scanned tarball", "package", name, "err", err)
-		}
+	if err := sources.MarkSeen(ctx, s.env.Seen, id); err != nil {
+		s.log.Warn("npm: record scanned tarball", "package", name, "err", err)
 	}
 	if n := len(item.Hits()); n > 0 {
 		s.log.Info("npm: leaks found", "package", name, "version", rel.version, "tarball", sources.RedactURL(tarURL), "hits", n)
 	}
 	return nil
-}
-
-// seen reports whether the tarball was already scanned, without recording
-// it (sources.Seen's Has); a SeenSet without Has never skips.
-func (s *Source) seen(id string) bool {
-	h, ok := s.env.Seen.(interface{ Has(string) bool })
-	return ok && h.Has(id)
 }
 
 // resolveTarball makes dist.tarball absolute (against the registry) and
@@ -505,114 +496,58 @@ func (s *Source) scanTarball(ctx context.Context, rel release, tarURL string, in
 	if resp.ContentLength > s.cfg.MaxTarballBytes {
 		return nil, permanent(fmt.Errorf("tarball is %d bytes, over the %d byte limit", resp.ContentLength, s.cfg.MaxTarballBytes))
 	}
-	h := newHash(integ.algo)
-	conn := &errRecorder{r: resp.Body}
-	body := io.TeeReader(sources.LimitBody(io.NopCloser(conn), s.cfg.MaxTarballBytes), h)
-	raw := bufio.NewReaderSize(body, 64<<10)
-
 	loc := leakguard.Location{
 		URL:        "https://www.npmjs.com/package/" + rel.name + "/v/" + rel.version,
 		Repository: rel.name,
 		Commit:     rel.version,
 	}
-	item := sources.NewItem(s.env, leakguard.SourceNPM)
-	var (
-		mu      sync.Mutex
-		dropped int
-	)
-	now := time.Now()
-	emit := func(f scanner.Finding) {
-		l := loc
-		l.Path = f.Path
-		f.Secret = nil
-		hit := sources.HitFromFinding(f, leakguard.SourceNPM, l, now)
-		mu.Lock()
-		defer mu.Unlock()
-		if len(item.Hits()) >= maxHitsPerItem {
-			dropped++
-			return
-		}
-		item.Add(hit)
-	}
-	unpacked, err := s.scanArchive(ctx, raw, emit)
-	if err == nil {
-		// The tar end marker can come before the end of the body: the
-		// rest still counts for the integrity.
-		_, err = io.Copy(io.Discard, raw)
-		err = wrapRead("read tarball", err)
-	}
-	if s.env.Metrics != nil && unpacked > 0 {
-		s.env.Metrics.BytesScanned.WithLabelValues(leakguard.SourceNPM).Add(float64(unpacked))
-	}
+	v, err := sources.ScanVerified(ctx, s.env, leakguard.SourceNPM, resp.Body, sources.VerifiedScan{
+		What:    "tarball",
+		Wrap:    wrapRead,
+		Limit:   s.cfg.MaxTarballBytes,
+		Hash:    newHash(integ.algo),
+		MaxHits: maxHitsPerItem,
+		Location: func(f scanner.Finding) leakguard.Location {
+			l := loc
+			l.Path = f.Path
+			return l
+		},
+		Scan: s.scanArchive,
+	})
 	if err != nil {
-		if conn.err != nil && !errors.Is(err, sources.ErrTooLarge) {
+		var de *sources.DownloadError
+		if errors.As(err, &de) {
 			// The connection failed, not the content: worth a retry.
-			return nil, fmt.Errorf("download tarball: %w", conn.err)
+			return nil, fmt.Errorf("download tarball: %w", de.Err)
 		}
 		return nil, err
 	}
-	if got := h.Sum(nil); !integ.matches(got) {
-		return nil, permanent(fmt.Errorf("integrity mismatch: dist says %s, tarball is %s", integ.String(), integrity{algo: integ.algo, sum: got}.String()))
+	if !integ.matches(v.Sum) {
+		return nil, permanent(fmt.Errorf("integrity mismatch: dist says %s, tarball is %s", integ.String(), integrity{algo: integ.algo, sum: v.Sum}.String()))
 	}
-	if dropped > 0 {
-		s.log.Warn("npm: too many findings in one tarball; reporting the first ones", "package", rel.name, "version", rel.version, "reported", len(item.Hits()), "dropped", dropped)
+	if v.Dropped > 0 {
+		s.log.Warn("npm: too many findings in one tarball; reporting the first ones", "package", rel.name, "version", rel.version, "reported", len(v.Item.Hits()), "dropped", v.Dropped)
 	}
-	return item, nil
+	return v.Item, nil
 }
 
-// scanArchive opens the (normally gzip, tolerated zstd or plain) tar stream
-// and hands each regular member to the scanner.
+// scanArchive scans the (normally gzip, tolerated zstd or plain) tar
+// stream. A problem inside one member (a broken nested archive) is logged
+// and the scan goes on; only a failure to read the stream itself is fatal.
 func (s *Source) scanArchive(ctx context.Context, raw *bufio.Reader, emit func(scanner.Finding)) (int64, error) {
-	magic, _ := raw.Peek(4)
-	var unpacked io.Reader
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		gz, err := gzip.NewReader(raw)
-		if err != nil {
-			return 0, wrapRead("open gzip", err)
-		}
-		defer gz.Close()
-		unpacked = gz
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
-		if err != nil {
-			return 0, wrapRead("open zstd", err)
-		}
-		defer zr.Close()
-		unpacked = zr
-	default:
-		unpacked = raw
-	}
-	// A problem inside one member (a broken nested archive) is logged and
-	// the scan goes on; only a failure to read the stream itself is fatal.
 	warnings := 0
 	warn := func(w scanner.Warning) {
 		if warnings++; warnings <= 10 {
 			s.log.Warn("npm: skipped part of a member", "path", w.Path, "err", w.Err)
 		}
 	}
-	counted := &countingReader{r: sources.LimitBody(io.NopCloser(unpacked), s.cfg.MaxUnpackedBytes)}
-	tr := tar.NewReader(counted)
-	entries := 0
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			if entries == 0 {
-				return counted.n, permanent(errors.New("tarball holds no files"))
-			}
-			return counted.n, nil
-		}
-		if err != nil {
-			return counted.n, wrapRead("read tar", err)
-		}
-		entries++
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
-			continue
-		}
-		if err := s.env.Scanner.ScanStream(ctx, hdr.Name, tr, emit, warn); err != nil {
-			return counted.n, wrapRead("scan "+hdr.Name, err)
-		}
+	unpacked, entries, err := sources.ScanTar(ctx, s.env.Scanner, raw, sources.TarScan{
+		MaxUnpacked: s.cfg.MaxUnpackedBytes, ZstdWindow: 64 << 20, Wrap: wrapRead, Warn: warn,
+	}, emit)
+	if err == nil && entries == 0 {
+		err = permanent(errors.New("tarball holds no files"))
 	}
+	return unpacked, err
 }
 
 // wrapRead names what failed; a broken or short archive is the content's
@@ -630,4 +565,24 @@ func wrapRead(what string, err error) error {
 		return err
 	}
 	return permanent(err)
+}
+
+// feedHead reads the replication database's update_seq (CouchDB's database
+// information at <base>/registry/), the seq of the newest change. A feed
+// that does not say falls back to reading from the start.
+func (s *Source) feedHead(ctx context.Context) (string, bool) {
+	var info struct {
+		UpdateSeq json.RawMessage `json:"update_seq"`
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	if err := getJSON(rctx, s.client, s.cfg.ReplicateURL+"registry/", "application/json", maxFeedBytes, &info); err != nil {
+		s.log.Info("npm: the feed does not give its head; reading it from the start", "err", err)
+		return "", false
+	}
+	if _, err := seqString(info.UpdateSeq); err != nil || len(info.UpdateSeq) == 0 {
+		s.log.Info("npm: the feed's update_seq is unusable; reading it from the start")
+		return "", false
+	}
+	return string(info.UpdateSeq), true
 }

@@ -575,3 +575,71 @@ func TestPoisonedPackageIsGivenUpOn(t *testing.T) {
 		t.Fatalf("after %d failures: cursor %q, %v", maxAttempts, b.Cursor, err)
 	}
 }
+
+// A first start begins at the feed's head (npm's history is not replayed),
+// persists it, and reads a backlog page after page without waiting.
+func TestFirstPollStartsAtFeedHeadAndDrainsBacklog(t *testing.T) {
+	h := newHarness(t, Config{BatchSize: 2})
+	h.fake.dbInfo = true
+	old, fresh1, fresh2 := newKey(t), newKey(t), newKey(t)
+	for i, k := range []string{old, fresh1, fresh2} {
+		name := []string{"old-pkg", "fresh-a", "fresh-b"}[i]
+		h.fake.addPackage(name, "1.0.0", fakeVersion{version: "1.0.0", published: t0,
+			tgz: tgz(t, "package/index.js", "const k = \""+k+"\";\n")})
+	}
+	h.fake.addChange(7, "old-pkg", false)
+
+	b := poll(t, h, "")
+	if b.Cursor != "7" || !b.More {
+		t.Fatalf("first poll = %+v, want the head seq 7 as cursor and More", b)
+	}
+	if h.fake.count("/old-pkg") != 0 {
+		t.Fatal("a package published before the first start was fetched")
+	}
+	h.fake.addChange(8, "fresh-a", false)
+	h.fake.addChange(9, "fresh-b", false)
+	h.fake.addChange(10, "_design/app", false)
+	b = poll(t, h, b.Cursor)
+	if b.Cursor != "9" || !b.More {
+		t.Fatalf("full page = %+v, want cursor 9 and More", b)
+	}
+	b = poll(t, h, b.Cursor)
+	if b.Cursor != "10" || b.More {
+		t.Fatalf("last page = %+v, want cursor 10 and no More", b)
+	}
+	got := map[string]bool{}
+	for _, hit := range h.pub.all() {
+		got[hit.SecretSHA256] = true
+	}
+	if len(got) != 2 || !got[sha(fresh1)] || !got[sha(fresh2)] || got[sha(old)] {
+		t.Fatalf("hits for %d keys; want exactly the two published after the start", len(got))
+	}
+}
+
+// A bus outage longer than the give-up limit loses nothing: the change is
+// retried until the bus is back, then its hit goes out.
+func TestBusOutageNeverSkipsAChange(t *testing.T) {
+	h := newHarness(t, Config{})
+	k := newKey(t)
+	h.fake.addPackage("leaky", "1.0.0", fakeVersion{version: "1.0.0", published: t0,
+		tgz: tgz(t, "package/index.js", "const k = \""+k+"\";\n")})
+	h.fake.addChange(1, "leaky", false)
+	h.pub.mu.Lock()
+	h.pub.fail = errors.New("nats: no responders available for request")
+	h.pub.mu.Unlock()
+	for i := 0; i < maxAttempts+2; i++ {
+		b, err := h.src.Poll(context.Background(), "")
+		if err == nil || b.Cursor != "" {
+			t.Fatalf("poll %d with the bus down: cursor %q, err %v; want an error and no progress", i, b.Cursor, err)
+		}
+	}
+	h.pub.mu.Lock()
+	h.pub.fail = nil
+	h.pub.mu.Unlock()
+	if b := poll(t, h, ""); b.Cursor != "1" {
+		t.Fatalf("after the bus came back: cursor %q, want 1", b.Cursor)
+	}
+	if hits := h.pub.all(); len(hits) != 1 || hits[0].SecretSHA256 != sha(k) {
+		t.Fatalf("hits after the outage: %+v", hits)
+	}
+}

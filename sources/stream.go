@@ -1,0 +1,232 @@
+package sources
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/scanner"
+)
+
+// DownloadClient is c (a zero client when nil) without its client-wide
+// Timeout: a tarball or a layer can take many minutes, so the caller bounds
+// each request with its own context instead. c itself is not changed.
+func DownloadClient(c *http.Client) *http.Client {
+	if c == nil {
+		return &http.Client{}
+	}
+	cp := *c
+	cp.Timeout = 0
+	return &cp
+}
+
+// ErrRecorder passes reads through and remembers the first error of the
+// reader under it (io.EOF aside): read from a connection, it tells a dropped
+// download (worth a retry) from a broken archive (discard) once a decoder
+// further up has failed.
+type ErrRecorder struct {
+	r   io.Reader
+	err error
+}
+
+// NewErrRecorder records the errors of r.
+func NewErrRecorder(r io.Reader) *ErrRecorder { return &ErrRecorder{r: r} }
+
+func (e *ErrRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// Err is the first error other than io.EOF the reader under it returned,
+// or nil.
+func (e *ErrRecorder) Err() error { return e.err }
+
+// CountingReader passes reads through and counts the bytes, for the
+// scanned-bytes metric.
+type CountingReader struct {
+	r io.Reader
+	n int64
+}
+
+// NewCountingReader counts the bytes read from r.
+func NewCountingReader(r io.Reader) *CountingReader { return &CountingReader{r: r} }
+
+func (c *CountingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// N is the number of bytes read so far.
+func (c *CountingReader) N() int64 { return c.n }
+
+// DownloadError is the failure of the connection a body was read from, not
+// of its content: the caller retries the item instead of discarding it.
+type DownloadError struct{ Err error }
+
+func (e *DownloadError) Error() string { return "download: " + e.Err.Error() }
+func (e *DownloadError) Unwrap() error { return e.Err }
+
+// VerifiedScan says how ScanVerified reads one downloaded archive.
+type VerifiedScan struct {
+	// What names the body in errors ("layer", "tarball").
+	What string
+	// Wrap names and classifies an error reading the rest of the body
+	// after Scan (the source's own wrapping, so a content error is marked
+	// the way the source marks the others); nil keeps it as it is.
+	Wrap func(what string, err error) error
+	// Limit caps the body (compressed) bytes; past it reading fails with
+	// ErrTooLarge.
+	Limit int64
+	// Hash is fed every byte of the body, up to its very end.
+	Hash hash.Hash
+	// MaxHits bounds the hits kept; later findings are only counted
+	// (Verified.Dropped).
+	MaxHits int
+	// Location places a finding; its Line is taken from the finding when
+	// left zero.
+	Location func(scanner.Finding) leakguard.Location
+	// Scan unpacks r and emits its findings (emit is safe to call from
+	// several goroutines). It returns the unpacked bytes it scanned, for the
+	// metric, even with an error.
+	Scan func(ctx context.Context, r *bufio.Reader, emit func(scanner.Finding)) (unpacked int64, err error)
+}
+
+// Verified is an archive scanned whole, whose hits may be published once
+// the caller found Sum to be the digest it expected.
+type Verified struct {
+	Item    *Item
+	Sum     []byte // Hash's sum of the whole body
+	Dropped int    // findings past MaxHits, not in Item
+}
+
+// ScanVerified streams body through Hash and Scan at once, so nothing is
+// buffered whole, then reads what Scan left (an archive's end marker can
+// come before the end of the body, and those bytes count for the digest)
+// and counts the unpacked bytes as scanned for source.
+//
+// The error is a *DownloadError when the connection failed, unless the body
+// was over Limit: worth a retry. Otherwise it is the content's fault: Scan's
+// error as it is, or Wrap's of reading the rest (an ErrTooLarge). Comparing
+// Sum with the expected digest is the caller's job.
+func ScanVerified(ctx context.Context, env Env, source string, body io.Reader, o VerifiedScan) (Verified, error) {
+	conn := NewErrRecorder(body)
+	raw := bufio.NewReaderSize(io.TeeReader(LimitBody(io.NopCloser(conn), o.Limit), o.Hash), 64<<10)
+
+	item := NewItem(env, source)
+	var (
+		mu      sync.Mutex
+		dropped int
+	)
+	emit := func(f scanner.Finding) {
+		// A member named after a key must not carry it onto the bus.
+		l := scrubLocation(o.Location(f), f.Secret, f.Redacted)
+		f.Secret = nil
+		hit := HitFromFinding(f, source, l, item.now)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(item.Hits()) >= o.MaxHits {
+			dropped++
+			return
+		}
+		item.Add(hit)
+	}
+	unpacked, err := o.Scan(ctx, raw, emit)
+	if err == nil {
+		if _, err = io.Copy(io.Discard, raw); err != nil && o.Wrap != nil {
+			err = o.Wrap("read "+o.What, err)
+		}
+	}
+	if env.Metrics != nil && unpacked > 0 {
+		env.Metrics.BytesScanned.WithLabelValues(source).Add(float64(unpacked))
+	}
+	if err != nil {
+		if conn.Err() != nil && !errors.Is(err, ErrTooLarge) {
+			return Verified{}, &DownloadError{Err: conn.Err()}
+		}
+		return Verified{}, err
+	}
+	return Verified{Item: item, Sum: o.Hash.Sum(nil), Dropped: dropped}, nil
+}
+
+// TarScan says how ScanTar unpacks one archive.
+type TarScan struct {
+	// MaxUnpacked caps the unpacked tar stream; past it reading fails with
+	// ErrTooLarge.
+	MaxUnpacked int64
+	// ZstdWindow caps the window (the memory) a zstd stream may ask for.
+	ZstdWindow uint64
+	// Wrap names and classifies a failure to read the stream (the
+	// source's own wrapping: a broken archive is the content's fault, a
+	// dropped connection is not); nil only names it.
+	Wrap func(what string, err error) error
+	// Warn, when set, hears of a member the scanner could read only in
+	// part (a broken nested archive); the scan goes on.
+	Warn func(scanner.Warning)
+}
+
+// ScanTar opens a gzip, zstd or plain tar stream (told apart by its magic
+// bytes, not by what the upstream calls it) and scans each regular member
+// with eng, emitting its findings. Member names are only names: nothing is
+// written anywhere. It returns the unpacked bytes read, even with an error,
+// and the number of tar entries of any type.
+func ScanTar(ctx context.Context, eng *scanner.Engine, raw *bufio.Reader, o TarScan, emit func(scanner.Finding)) (unpacked int64, entries int, err error) {
+	wrap := o.Wrap
+	if wrap == nil {
+		wrap = func(what string, err error) error { return fmt.Errorf("%s: %w", what, err) }
+	}
+	warn := o.Warn
+	if warn == nil {
+		warn = func(scanner.Warning) {}
+	}
+	magic, _ := raw.Peek(4)
+	var r io.Reader = raw
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		gz, err := gzip.NewReader(raw)
+		if err != nil {
+			return 0, 0, wrap("open gzip", err)
+		}
+		defer gz.Close()
+		r = gz
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(o.ZstdWindow))
+		if err != nil {
+			return 0, 0, wrap("open zstd", err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	counted := NewCountingReader(LimitBody(io.NopCloser(r), o.MaxUnpacked))
+	tr := tar.NewReader(counted)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return counted.N(), entries, nil
+		}
+		if err != nil {
+			return counted.N(), entries, wrap("read tar", err)
+		}
+		entries++
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
+			continue
+		}
+		if err := eng.ScanStream(ctx, hdr.Name, tr, emit, warn); err != nil {
+			return counted.N(), entries, wrap("scan "+hdr.Name, err)
+		}
+	}
+}
