@@ -208,6 +208,16 @@ type Notice struct {
 	Key      Key
 }
 
+// ExposureBatcher is a Store that records many hits in one transaction
+// (group commit), for a revoker under load. It is optional: wrappers of
+// Store need not implement it.
+type ExposureBatcher interface {
+	// RecordExposures records hits in order, in ONE transaction, with the same per-hit
+	// semantics as RecordExposure (idempotent by hit.MsgID()); results[i] is hits[i]'s.
+	// On error nothing was committed.
+	RecordExposures(ctx context.Context, hits []leakguard.Hit, at time.Time) ([]Exposure, error)
+}
+
 // Store is the persistence boundary. PostgreSQL and the embedded SQLite
 // store implement it and pass the same test suite. Every write is
 // idempotent where the pipeline may retry it.

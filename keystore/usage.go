@@ -191,11 +191,12 @@ func (u *Usage) Flush(ctx context.Context) error {
 	defer u.flushMu.Unlock()
 
 	u.mu.Lock()
-	uses := u.uses
-	logs := u.logs
-	if len(uses) > 0 {
+	var uses map[string]KeyUse // nil unless taken: the empty map stays in use
+	if len(u.uses) > 0 {
+		uses = u.uses
 		u.uses = make(map[string]KeyUse, len(uses))
 	}
+	logs := u.logs
 	u.logs = u.spare[:0]
 	u.mu.Unlock()
 

@@ -159,3 +159,46 @@ func TestUsageRunFlushesOnTickAndShutdownAndPurges(t *testing.T) {
 		t.Fatalf("after shutdown: %d logs (%+v), last used ip %q", len(logs), logs, k.LastUsedIP)
 	}
 }
+
+// Uses and logs recorded while flushes run are neither raced on nor lost.
+func TestUsageConcurrentFlush(t *testing.T) {
+	st := openSQLite(t)
+	ctx := ctxT(t)
+	acct, keys := setupKeys(t, st, 1)
+	u := keystore.NewUsage(st, keystore.UsageConfig{}, nil, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			if err := u.Flush(ctx); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	base := time.Now().UTC()
+	for i := range 400 {
+		u.RecordUse(keystore.KeyUse{KeyID: keys[0].ID, At: base.Add(time.Duration(i) * time.Millisecond), IP: fmt.Sprint("10.0.0.", i%250)})
+		u.Log(keystore.APILogEntry{AccountID: acct.ID, KeyID: keys[0].ID, Time: base.Add(time.Duration(i) * time.Millisecond), Method: "GET", Path: "/v1/account", Status: 200})
+	}
+	<-done
+	if err := u.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	f := keystore.LogFilter{Page: keystore.Page{Limit: 100}}
+	for {
+		page, err := st.ListAPILogs(ctx, acct.ID, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page)
+		if len(page) < 100 {
+			break
+		}
+		f.Page.StartingAfter = page[len(page)-1].ID
+	}
+	k, _ := st.GetKey(ctx, keys[0].ID)
+	if n != 400 || k.LastUsedAt == nil || !k.LastUsedAt.Equal(base.Add(399*time.Millisecond)) {
+		t.Fatalf("%d logs stored, last used %v; want 400 and the latest use", n, k.LastUsedAt)
+	}
+}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/leakguard/leakguard/bus"
 	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keystore"
+	"github.com/leakguard/leakguard/keystore/postgres"
 	"github.com/leakguard/leakguard/keystore/sqlite"
 	"github.com/leakguard/leakguard/metrics"
 	"github.com/leakguard/leakguard/notifier/notifiertest"
@@ -28,7 +30,8 @@ const (
 	childNATS      = "LEAKGUARD_TEST_REVOKER_NATS"
 	childStream    = "LEAKGUARD_TEST_REVOKER_STREAM"
 	childDurable   = "LEAKGUARD_TEST_REVOKER_DURABLE"
-	childDB        = "LEAKGUARD_TEST_REVOKER_DB"
+	childDB        = "LEAKGUARD_TEST_REVOKER_DB" // a SQLite file or a PostgreSQL URL
+	childKind      = "LEAKGUARD_TEST_REVOKER_STORE"
 	outcomesPrefix = "outcomes "
 )
 
@@ -39,6 +42,15 @@ func TestTwoRevokerProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two processes")
 	}
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			testTwoRevokerProcesses(t, kind)
+		})
+	}
+}
+
+func testTwoRevokerProcesses(t *testing.T, kind string) {
 	url := testenv.NATSServer(t).ClientURL()
 	stream := testenv.Unique("HITS_")
 	b, err := bus.Open(tctx(t), bus.Config{URL: url, StreamName: stream})
@@ -48,6 +60,15 @@ func TestTwoRevokerProcesses(t *testing.T) {
 	defer b.Close()
 	db := filepath.Join(t.TempDir(), "leakguard.db")
 	store := openSQLite(t, db)
+	if kind == "postgres" {
+		db = testenv.PostgresURL(t)
+		ps, err := postgres.Open(tctx(t), db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ps.Close() })
+		store = ps
+	}
 	const n = 80
 	keys := newKeys(t, store, n, patterns.Secret)
 	durable := testenv.Unique("revoker_")
@@ -61,7 +82,7 @@ func TestTwoRevokerProcesses(t *testing.T) {
 	for i := range children {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestRevokerChildProcess$", "-test.count=1")
 		cmd.Env = append(os.Environ(), childEnv+"=1", childNATS+"="+url, childStream+"="+stream,
-			childDurable+"="+durable, childDB+"="+db)
+			childDurable+"="+durable, childDB+"="+db, childKind+"="+kind)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -159,7 +180,12 @@ func TestRevokerChildProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	store, err := sqlite.Open(ctx, os.Getenv(childDB), nil)
+	var store keystore.Store
+	if os.Getenv(childKind) == "postgres" {
+		store, err = postgres.Open(ctx, os.Getenv(childDB), nil)
+	} else {
+		store, err = sqlite.Open(ctx, os.Getenv(childDB), nil)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

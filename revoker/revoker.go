@@ -1,7 +1,9 @@
 // Package revoker consumes hits from the bus and records each exposure in the
 // store: one transaction revokes the key, opens the incident and queues the
-// notices. Every revoker process shares one durable pull consumer, so the work
-// is split and each hit is handled once; a hit is acknowledged only after its
+// notices. When the store can (keystore.ExposureBatcher), the hits that have
+// piled up are recorded together, one commit for up to Config.MaxBatch hits.
+// Every revoker process shares one durable pull consumer, so the work is
+// split and each hit is handled once; a hit is acknowledged only after its
 // transaction committed, and one that keeps failing is dead-lettered, visibly.
 package revoker
 
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -32,6 +35,7 @@ const (
 	DefaultMaxDeliver    = 12
 	DefaultMaxAckPending = 2048
 	DefaultLagInterval   = 5 * time.Second
+	DefaultMaxBatch      = 64
 )
 
 // DefaultBackOff is the redelivery schedule: the n-th element is how long
@@ -75,6 +79,12 @@ type Config struct {
 	MaxAckPending int
 	// HandleTimeout bounds one store transaction (default BackOff[0]/2).
 	HandleTimeout time.Duration
+	// MaxBatch bounds the hits a worker records in one transaction when
+	// the store is a keystore.ExposureBatcher (group commit; default
+	// DefaultMaxBatch, 1 turns batching off). A worker takes the hits
+	// already received and never waits to fill a batch, so at low rates
+	// batches are small and latency stays that of one hit.
+	MaxBatch int
 	// LagInterval is how often the consumer lag gauge is refreshed.
 	LagInterval time.Duration
 	// OnRecorded, if set, is called after a hit was recorded and
@@ -110,6 +120,9 @@ func (c *Config) defaults() {
 	}
 	if c.HandleTimeout <= 0 {
 		c.HandleTimeout = c.BackOff[0] / 2
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = DefaultMaxBatch
 	}
 	if c.LagInterval <= 0 {
 		c.LagInterval = DefaultLagInterval
@@ -158,7 +171,8 @@ func (r *Revoker) ConsumerConfig() jetstream.ConsumerConfig {
 
 // Run consumes hits until ctx is done, then stops pulling, finishes the hits
 // already received and returns. It survives NATS restarts; it returns an
-// error only if the stream does not exist or the connection was closed.
+// error only if the consumer cannot exist (no such stream, subjects that
+// are not the stream's) or the connection was closed.
 func (r *Revoker) Run(ctx context.Context) error {
 	if r.cfg.Stream == "" {
 		return errors.New("revoker: no stream configured")
@@ -183,10 +197,13 @@ func (r *Revoker) Run(ctx context.Context) error {
 		if r.js.Conn().IsClosed() {
 			return errors.New("revoker: NATS connection closed")
 		}
-		cons, err := r.js.CreateOrUpdateConsumer(ctx, r.cfg.Stream, r.ConsumerConfig())
+		cons, err := r.consumer(ctx)
 		if err != nil {
-			if errors.Is(err, jetstream.ErrStreamNotFound) {
-				return fmt.Errorf("revoker: stream %s: %w", r.cfg.Stream, err)
+			var apiErr *jetstream.APIError
+			if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, errWrongSubjects) ||
+				errors.As(err, &apiErr) && apiErr.Code == 400 {
+				// A wrong stream or subjects: retrying will not help.
+				return fmt.Errorf("revoker: consumer %s on stream %s: %w", r.cfg.Durable, r.cfg.Stream, err)
 			}
 			if ctx.Err() != nil {
 				break
@@ -196,25 +213,56 @@ func (r *Revoker) Run(ctx context.Context) error {
 			wait = min(wait*2, 5*time.Second)
 			continue
 		}
-		wait = 100 * time.Millisecond
 		if !lagStarted {
 			lagStarted = true
 			wg.Add(1)
 			go func() { defer wg.Done(); r.watchLag(ctx) }()
 		}
+		began := time.Now()
 		if err := r.consume(ctx, cons); err != nil {
-			r.logger.Warn("consumer stopped, starting again", "durable", r.cfg.Durable, "err", err)
+			if time.Since(began) > time.Minute {
+				wait = 100 * time.Millisecond // it had been working: no storm to damp
+			}
+			r.logger.Warn("consumer stopped, starting again", "durable", r.cfg.Durable, "err", err, "in", wait)
 			sleep(ctx, wait)
+			wait = min(wait*2, 5*time.Second)
 		}
 	}
 	return nil
 }
 
+var errWrongSubjects = errors.New("the stream does not hold the hit subjects")
+
+// consumer checks that the stream holds the hit subjects (a consumer
+// filtering on subjects the stream does not hold would wait for ever,
+// silently) and creates or updates the shared consumer.
+func (r *Revoker) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	stream, err := r.js.Stream(ctx, r.cfg.Stream)
+	if err != nil {
+		return nil, err
+	}
+	want := r.cfg.Subjects.Hits()
+	if subjects := stream.CachedInfo().Config.Subjects; !slices.Contains(subjects, want) {
+		return nil, fmt.Errorf("%w: it holds %v, not %s", errWrongSubjects, subjects, want)
+	}
+	return r.js.CreateOrUpdateConsumer(ctx, r.cfg.Stream, r.ConsumerConfig())
+}
+
 // consume pulls from cons and hands hits to the workers until ctx is done
 // (nil) or the subscription ended by itself (the error).
 func (r *Revoker) consume(ctx context.Context, cons jetstream.Consumer) error {
+	batcher, _ := r.store.(keystore.ExposureBatcher)
+	if r.cfg.MaxBatch < 2 {
+		batcher = nil
+	}
 	// A small client-side buffer: a hit waiting there uses up its ack wait.
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * r.cfg.Workers))
+	// Batching workers take what has piled up while they committed, so the
+	// buffers hold about one batch more.
+	pull, queue := 2*r.cfg.Workers, 0
+	if batcher != nil {
+		pull, queue = max(pull, 2*r.cfg.MaxBatch), r.cfg.MaxBatch
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(pull))
 	if err != nil {
 		return fmt.Errorf("pull from %s: %w", r.cfg.Durable, err)
 	}
@@ -232,14 +280,20 @@ func (r *Revoker) consume(ctx context.Context, cons jetstream.Consumer) error {
 	// Work is handled with a context that outlives ctx: a hit being
 	// recorded when shutdown starts is finished and acked, not abandoned.
 	hctx := context.WithoutCancel(ctx)
-	work := make(chan jetstream.Msg)
+	work := make(chan jetstream.Msg, queue)
 	var wg sync.WaitGroup
 	for range r.cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			batch := make([]jetstream.Msg, 0, r.cfg.MaxBatch)
 			for msg := range work {
-				r.handle(hctx, msg)
+				if batcher == nil {
+					r.handle(hctx, msg)
+					continue
+				}
+				batch = append(batch[:0], msg)
+				r.handleBatch(hctx, batcher, takeReady(work, batch, r.cfg.MaxBatch))
 			}
 		}()
 	}
@@ -266,22 +320,92 @@ func (r *Revoker) consume(ctx context.Context, cons jetstream.Consumer) error {
 	}
 }
 
+// takeReady appends to batch the messages already waiting in work, up to
+// limit in all, without waiting for more.
+func takeReady(work <-chan jetstream.Msg, batch []jetstream.Msg, limit int) []jetstream.Msg {
+	for len(batch) < limit {
+		select {
+		case msg, ok := <-work:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, msg)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// delivery is a decoded, valid hit and the message that carried it.
+type delivery struct {
+	msg  jetstream.Msg
+	meta *jetstream.MsgMetadata
+	hit  leakguard.Hit
+}
+
 // handle records one hit and acks it only after the store committed.
 func (r *Revoker) handle(ctx context.Context, msg jetstream.Msg) {
+	if d, ok := r.decode(ctx, msg); ok {
+		r.record(ctx, d)
+	}
+}
+
+// handleBatch records msgs' valid hits in one transaction and acks each
+// after the commit. If the batch fails, its hits are recorded one by one,
+// so a hit that cannot be recorded gets its own retries and dead letter
+// and does not hold the others back.
+func (r *Revoker) handleBatch(ctx context.Context, b keystore.ExposureBatcher, msgs []jetstream.Msg) {
+	ds := make([]delivery, 0, len(msgs))
+	for _, msg := range msgs {
+		if d, ok := r.decode(ctx, msg); ok {
+			ds = append(ds, d)
+		}
+	}
+	if len(ds) < 2 {
+		// One hit: one statement beats BEGIN, batch, COMMIT.
+		for _, d := range ds {
+			r.record(ctx, d)
+		}
+		return
+	}
+	hits := make([]leakguard.Hit, len(ds))
+	for i, d := range ds {
+		hits[i] = d.hit
+	}
+	now := r.cfg.Now()
+	sctx, cancel := context.WithTimeout(ctx, r.cfg.HandleTimeout)
+	exps, err := b.RecordExposures(sctx, hits, now)
+	cancel()
+	if err != nil {
+		r.logger.Warn("hit batch failed; recording its hits one by one", "hits", len(ds), "err", err)
+		for _, d := range ds {
+			r.record(ctx, d)
+		}
+		return
+	}
+	for i, d := range ds {
+		r.done(d, exps[i], now)
+	}
+}
+
+// decode reads and validates msg's hit; a message that can never succeed
+// is dead-lettered and reported not ok.
+func (r *Revoker) decode(ctx context.Context, msg jetstream.Msg) (delivery, bool) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		// Not a JetStream message: nothing to ack.
 		r.logger.Error("message without JetStream metadata", "subject", msg.Subject(), "err", err)
-		return
+		return delivery{}, false
 	}
 	var hit leakguard.Hit
 	if err := json.Unmarshal(msg.Data(), &hit); err != nil {
 		r.reject(ctx, msg, meta, fmt.Sprintf("malformed hit: %v", err))
-		return
+		return delivery{}, false
 	}
 	if err := hit.Validate(); err != nil {
 		r.reject(ctx, msg, meta, fmt.Sprintf("invalid hit: %v", err))
-		return
+		return delivery{}, false
 	}
 	if len(patterns.FindKeys(msg.Data())) > 0 {
 		// A producer broke CONTRACT §5. The hit still revokes its key, but
@@ -291,20 +415,32 @@ func (r *Revoker) handle(ctx context.Context, msg jetstream.Msg) {
 		r.logger.Warn("hit carried a plaintext key; scrubbed before use", "subject", msg.Subject(),
 			"stream_seq", meta.Sequence.Stream)
 	}
+	return delivery{msg: msg, meta: meta, hit: hit}, true
+}
+
+// record records one hit in its own transaction, then acks it, or
+// schedules a retry.
+func (r *Revoker) record(ctx context.Context, d delivery) {
 	now := r.cfg.Now()
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.HandleTimeout)
-	exp, err := r.store.RecordExposure(sctx, hit, now)
+	exp, err := r.store.RecordExposure(sctx, d.hit, now)
 	cancel()
 	if err != nil {
-		r.retry(ctx, msg, meta, &hit, fmt.Errorf("record exposure: %w", err))
+		r.retry(ctx, d.msg, d.meta, &d.hit, fmt.Errorf("record exposure: %w", err))
 		return
 	}
+	r.done(d, exp, now)
+}
+
+// done acks a committed hit and counts, logs and announces it.
+func (r *Revoker) done(d delivery, exp keystore.Exposure, now time.Time) {
+	hit := d.hit
 	if r.cfg.beforeAck != nil && !r.cfg.beforeAck(hit, exp) {
 		return
 	}
 	// A lost ack means one redelivery, which the store answers with
 	// "sighting" and no change: safe, so no round trip is waited for.
-	if err := msg.Ack(); err != nil {
+	if err := d.msg.Ack(); err != nil {
 		r.logger.Warn("ack hit", "source", hit.Source, "redacted", hit.Redacted, "err", err)
 	}
 	r.m.HitsConsumed.WithLabelValues(string(exp.Outcome)).Inc()
@@ -321,7 +457,7 @@ func (r *Revoker) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	log("hit recorded", "outcome", exp.Outcome, "source", hit.Source, "rule", hit.Rule,
 		"redacted", hit.Redacted, "key_id", exp.KeyID, "account_id", exp.AccountID,
-		"incident_id", exp.IncidentID, "url", hit.Location.URL, "deliveries", meta.NumDelivered)
+		"incident_id", exp.IncidentID, "url", hit.Location.URL, "deliveries", d.meta.NumDelivered)
 	if r.cfg.OnRecorded != nil {
 		r.cfg.OnRecorded(hit, exp)
 	}

@@ -562,32 +562,37 @@ func TestUnansweredHitIsDeadLetteredByTheBackstop(t *testing.T) {
 // NATS restarted in the middle of a stream of hits: none is lost.
 func TestNATSRestartLosesNoHit(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	srv := testenv.NATSServerAt(t, dir, -1)
-	port := srv.Addr().(*net.TCPAddr).Port
-	e := newEnv(t, bus.Config{URL: srv.ClientURL()}, nil)
-	e.start(e.config(), nil, nil)
-	const n = 24
-	keys := newKeys(t, e.store, n, patterns.Secret)
-	for i, pk := range keys {
-		if i == n/2 {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-			go func() {
-				time.Sleep(300 * time.Millisecond)
-				testenv.NATSServerAt(t, dir, port)
-			}()
-		}
-		e.publish(hitFor(pk.plain, patterns.Secret)) // waits out the restart
-	}
-	waitFor(t, "every key revoked", 30*time.Second, func() bool {
-		for _, pk := range keys {
-			if !revoked(t, e.store, pk.key.ID) {
-				return false
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			srv := testenv.NATSServerAt(t, dir, -1)
+			port := srv.Addr().(*net.TCPAddr).Port
+			e := newEnv(t, bus.Config{URL: srv.ClientURL()}, openStore(t, kind))
+			e.start(e.config(), nil, nil)
+			const n = 24
+			keys := newKeys(t, e.store, n, patterns.Secret)
+			for i, pk := range keys {
+				if i == n/2 {
+					srv.Shutdown()
+					srv.WaitForShutdown()
+					go func() {
+						time.Sleep(300 * time.Millisecond)
+						testenv.NATSServerAt(t, dir, port)
+					}()
+				}
+				e.publish(hitFor(pk.plain, patterns.Secret)) // waits out the restart
 			}
-		}
-		return true
-	})
+			waitFor(t, "every key revoked", 30*time.Second, func() bool {
+				for _, pk := range keys {
+					if !revoked(t, e.store, pk.key.ID) {
+						return false
+					}
+				}
+				return true
+			})
+		})
+	}
 }
 
 // Nothing downstream of the finder ever sees the plaintext: not the bus,
@@ -698,7 +703,8 @@ func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
 	c := Config{MaxDeliver: 3}
 	c.defaults()
-	if c.Durable != "revoker" || c.Workers != DefaultWorkers || len(c.BackOff) != 3 || c.HandleTimeout != c.BackOff[0]/2 {
+	if c.Durable != "revoker" || c.Workers != DefaultWorkers || len(c.BackOff) != 3 || c.HandleTimeout != c.BackOff[0]/2 ||
+		c.MaxBatch != DefaultMaxBatch {
 		t.Errorf("defaults = %+v", c)
 	}
 	r := &Revoker{cfg: c}
@@ -831,5 +837,16 @@ func TestPlaintextInAHitIsScrubbed(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), pk.plain) {
 		t.Error("the logs hold the plaintext key")
+	}
+}
+
+func TestRunFailsOnSubjectsOfAnotherNamespace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, bus.Config{}, nil)
+	cfg := e.config()
+	cfg.Subjects = bus.NewSubjects("elsewhere")
+	err := New(cfg, e.bus.JetStream(), e.store, nil, nil).Run(tctx(t))
+	if err == nil {
+		t.Fatal("Run with subjects the stream does not hold kept retrying")
 	}
 }

@@ -25,6 +25,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -148,10 +149,11 @@ func (c *Config) defaults() {
 }
 
 type handler struct {
-	cfg   Config
-	svc   *keystore.Service
-	log   *slog.Logger
-	token []byte
+	cfg      Config
+	svc      *keystore.Service
+	log      *slog.Logger
+	token    []byte
+	tokenSum [32]byte // SHA-256 of the service token
 
 	keyLimits *limiterSet // nil: unlimited
 	ipFails   *limiterSet // nil: unlimited
@@ -176,6 +178,7 @@ func New(cfg Config, svc *keystore.Service, m *metrics.Metrics, logger *slog.Log
 	}
 	h := &handler{cfg: cfg, svc: svc, log: logger, token: []byte(cfg.ServiceToken)}
 	h.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	h.tokenSum = sha256.Sum256(h.token)
 	if cfg.RateLimit > 0 {
 		h.keyLimits = newLimiterSet(rate.Limit(cfg.RateLimit), cfg.RateBurst, cfg.MaxLimiters)
 	}

@@ -2,10 +2,15 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/keystore"
@@ -15,13 +20,17 @@ import (
 // maxErrLen bounds a notice's stored last error.
 const maxErrLen = 1000
 
-// RecordExposure applies a hit in one round trip and one transaction: the
-// function leakguard_record_exposure (migration 00002) locks the key row by
-// hash, then revokes, records the incident, the sighting and the notices.
-func (s *Store) RecordExposure(ctx context.Context, hit leakguard.Hit, at time.Time) (keystore.Exposure, error) {
-	if err := s.check(); err != nil {
-		return keystore.Exposure{}, fmt.Errorf("record exposure of %s: %w", hit.Redacted, err)
-	}
+var _ keystore.ExposureBatcher = (*Store)(nil)
+
+// recordExposureSQL calls leakguard_record_exposure (migration 00002): it
+// locks the key row by hash, then revokes, records the incident, the
+// sighting and the notices.
+const recordExposureSQL = `SELECT outcome, coalesce(key_id, ''), coalesce(account_id, ''),
+		coalesce(incident_id, '')
+	FROM leakguard_record_exposure($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+
+// exposureArgs are recordExposureSQL's arguments for hit, with fresh ids.
+func exposureArgs(hit leakguard.Hit, at time.Time) []any {
 	foundAt := hit.FoundAt
 	if foundAt.IsZero() {
 		foundAt = at
@@ -29,19 +38,94 @@ func (s *Store) RecordExposure(ctx context.Context, hit leakguard.Hit, at time.T
 	msgID := hit.MsgID() // of the hit as reported, before cleaning
 	hit = cleanHit(hit)
 	l := hit.Location
+	return []any{hit.SecretSHA256, at, foundAt, keystore.NewID("inc", at), keystore.NewID("ntc", at),
+		keystore.NewID("ntc", at), msgID, hit.Rule, hit.Source, l.URL, l.Repository, l.Commit, l.Path,
+		int32(l.Line), l.Layer}
+}
+
+func scanExposure(row pgx.Row) (keystore.Exposure, error) {
 	var exp keystore.Exposure
 	var outcome string
-	err := s.pool.QueryRow(ctx, `SELECT outcome, coalesce(key_id, ''), coalesce(account_id, ''),
-			coalesce(incident_id, '')
-		FROM leakguard_record_exposure($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		hit.SecretSHA256, at, foundAt, keystore.NewID("inc", at), keystore.NewID("ntc", at),
-		keystore.NewID("ntc", at), msgID, hit.Rule, hit.Source, l.URL, l.Repository, l.Commit, l.Path,
-		int32(l.Line), l.Layer).Scan(&outcome, &exp.KeyID, &exp.AccountID, &exp.IncidentID)
-	if err != nil {
-		return keystore.Exposure{}, fmt.Errorf("record exposure of %s: %w", hit.Redacted, classify(err))
+	if err := row.Scan(&outcome, &exp.KeyID, &exp.AccountID, &exp.IncidentID); err != nil {
+		return keystore.Exposure{}, err
 	}
 	exp.Outcome = keystore.ExposureOutcome(outcome)
 	return exp, nil
+}
+
+// RecordExposure applies a hit in one round trip and one transaction (the
+// function call is one statement).
+func (s *Store) RecordExposure(ctx context.Context, hit leakguard.Hit, at time.Time) (keystore.Exposure, error) {
+	if err := s.check(); err != nil {
+		return keystore.Exposure{}, fmt.Errorf("record exposure of %s: %w", hit.Redacted, err)
+	}
+	exp, err := scanExposure(s.pool.QueryRow(ctx, recordExposureSQL, exposureArgs(hit, at)...))
+	if err != nil {
+		return keystore.Exposure{}, fmt.Errorf("record exposure of %s: %w", hit.Redacted, classify(err))
+	}
+	return exp, nil
+}
+
+// maxBatchAttempts bounds the runs of a batch that lost a serialization or
+// deadlock race (which the lock order below should make rare).
+const maxBatchAttempts = 3
+
+// RecordExposures applies hits in one transaction: BEGIN, every function
+// call pipelined in one round trip, COMMIT, so one commit (one WAL flush)
+// serves the whole batch. Key rows are locked in hash order, so revokers
+// with overlapping batches cannot deadlock; hits of one key keep their
+// order, so the first revokes and the rest are sightings, as if sequential.
+func (s *Store) RecordExposures(ctx context.Context, hits []leakguard.Hit, at time.Time) ([]keystore.Exposure, error) {
+	if len(hits) == 0 {
+		return []keystore.Exposure{}, nil
+	}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("record %d exposures: %w", len(hits), err)
+	}
+	order := make([]int, len(hits))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(hits[a].SecretSHA256, hits[b].SecretSHA256) })
+	args := make([][]any, len(hits))
+	for i, h := range hits {
+		args[i] = exposureArgs(h, at)
+	}
+	out := make([]keystore.Exposure, len(hits))
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.tx(ctx, func(tx pgx.Tx) error {
+			var b pgx.Batch
+			for _, i := range order {
+				b.Queue(recordExposureSQL, args[i]...)
+			}
+			br := tx.SendBatch(ctx, &b)
+			for _, i := range order {
+				exp, err := scanExposure(br.QueryRow())
+				if err != nil {
+					_ = br.Close()
+					return fmt.Errorf("hit %s: %w", hits[i].Redacted, classify(err))
+				}
+				out[i] = exp
+			}
+			return classify(br.Close())
+		})
+		if err == nil || attempt == maxBatchAttempts || !retryable(err) || ctx.Err() != nil {
+			break
+		}
+		s.logger.Debug("exposure batch lost a race, retrying", "hits", len(hits), "attempt", attempt, "err", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record %d exposures: %w", len(hits), err)
+	}
+	return out, nil
+}
+
+// retryable reports a transaction that failed only because of another one
+// (serialization failure, deadlock): running it again may succeed.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
 const incidentCols = `i.id, i.account_id, i.key_id, i.redacted, i.rule, i.source, i.url, i.repository,

@@ -16,85 +16,122 @@ import (
 // maxErrLen bounds a notice's stored last error.
 const maxErrLen = 1000
 
+var _ keystore.ExposureBatcher = (*Store)(nil)
+
 // RecordExposure applies a hit in one write transaction (BEGIN IMMEDIATE
 // holds the database's write lock, so the key cannot change underneath).
 func (s *Store) RecordExposure(ctx context.Context, hit leakguard.Hit, at time.Time) (keystore.Exposure, error) {
-	msgID := hit.MsgID() // of the hit as reported, before cleaning
-	hit = cleanHit(hit)
 	var exp keystore.Exposure
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var webhook string
-		var incidentID sql.NullString
-		k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyCols+`, a.webhook_url,
-			(SELECT i.id FROM incidents i WHERE i.key_id = k.id)
-			FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.hash = ?`, hit.SecretSHA256),
-			&webhook, &incidentID)
-		if err == sql.ErrNoRows {
-			exp.Outcome = keystore.OutcomeUnknown
-			return nil
-		}
-		if err != nil {
-			return classify(err)
-		}
-		exp.KeyID, exp.AccountID = k.ID, k.AccountID
-		foundAt := hit.FoundAt
-		if foundAt.IsZero() {
-			foundAt = at
-		}
-		if incidentID.Valid {
-			exp.IncidentID = incidentID.String
-			exp.Outcome = keystore.OutcomeSighting
-			if k.Type == patterns.Publishable {
-				exp.Outcome = keystore.OutcomePublishable
-			}
-			return addSighting(ctx, tx, incidentID.String, msgID, hit, foundAt, at)
-		}
+		var err error
+		exp, err = recordExposure(ctx, tx, hit, at)
+		return err
+	})
+	if err != nil {
+		return keystore.Exposure{}, fmt.Errorf("record exposure of %s: %w", hit.Redacted, err)
+	}
+	return exp, nil
+}
 
-		var revokedAt *time.Time
-		switch st := k.Status(at); {
-		case k.Type == patterns.Publishable:
-			exp.Outcome = keystore.OutcomePublishable
-		case st == keystore.StatusActive || st == keystore.StatusExpiring:
-			exp.Outcome = keystore.OutcomeRevoked
-			revokedAt = &at
-			if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?, revoked_reason = ?, updated_at = ?
-				WHERE id = ?`, tn(at), string(keystore.ReasonExposed), tn(at), k.ID); err != nil {
-				return classify(err)
+// RecordExposures applies hits in order in one write transaction: one
+// commit for the batch. The write lock is the database's, so there is no
+// lock order to keep.
+func (s *Store) RecordExposures(ctx context.Context, hits []leakguard.Hit, at time.Time) ([]keystore.Exposure, error) {
+	if len(hits) == 0 {
+		return []keystore.Exposure{}, nil
+	}
+	out := make([]keystore.Exposure, len(hits))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for i, hit := range hits {
+			exp, err := recordExposure(ctx, tx, hit, at)
+			if err != nil {
+				return fmt.Errorf("hit %s: %w", hit.Redacted, err)
 			}
-		default:
-			exp.Outcome = keystore.OutcomeInactive
-			revokedAt = k.RevokedAt
-		}
-		exp.IncidentID = keystore.NewID("inc", at)
-		l := hit.Location
-		if _, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, account_id, key_id, redacted, rule, source,
-			url, repository, commit_sha, path, line, layer, action, first_seen_at, revoked_at, sightings)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
-			exp.IncidentID, k.AccountID, k.ID, k.Redacted(), hit.Rule, hit.Source, l.URL, l.Repository, l.Commit,
-			l.Path, l.Line, l.Layer, string(exp.Outcome), tn(foundAt), tnp(revokedAt)); err != nil {
-			return classify(err)
-		}
-		if err := addSighting(ctx, tx, exp.IncidentID, msgID, hit, foundAt, at); err != nil {
-			return err
-		}
-		if exp.Outcome == keystore.OutcomePublishable {
-			return nil
-		}
-		channels := []keystore.Channel{keystore.ChannelEmail}
-		if webhook != "" {
-			channels = append(channels, keystore.ChannelWebhook)
-		}
-		for _, ch := range channels {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO notices (id, incident_id, channel, created_at,
-				next_attempt_at) VALUES (?, ?, ?, ?, ?)`,
-				keystore.NewID("ntc", at), exp.IncidentID, string(ch), tn(at), tn(at)); err != nil {
-				return classify(err)
-			}
+			out[i] = exp
 		}
 		return nil
 	})
 	if err != nil {
-		return keystore.Exposure{}, fmt.Errorf("record exposure of %s: %w", hit.Redacted, err)
+		return nil, fmt.Errorf("record %d exposures: %w", len(hits), err)
+	}
+	return out, nil
+}
+
+// recordExposure is one hit's effect inside the write transaction tx.
+func recordExposure(ctx context.Context, tx *sql.Tx, hit leakguard.Hit, at time.Time) (keystore.Exposure, error) {
+	msgID := hit.MsgID() // of the hit as reported, before cleaning
+	hit = cleanHit(hit)
+	var exp keystore.Exposure
+	var webhook string
+	var incidentID sql.NullString
+	k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyCols+`, a.webhook_url,
+		(SELECT i.id FROM incidents i WHERE i.key_id = k.id)
+		FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.hash = ?`, hit.SecretSHA256),
+		&webhook, &incidentID)
+	if err == sql.ErrNoRows {
+		exp.Outcome = keystore.OutcomeUnknown
+		return exp, nil
+	}
+	if err != nil {
+		return keystore.Exposure{}, classify(err)
+	}
+	exp.KeyID, exp.AccountID = k.ID, k.AccountID
+	foundAt := hit.FoundAt
+	if foundAt.IsZero() {
+		foundAt = at
+	}
+	if incidentID.Valid {
+		exp.IncidentID = incidentID.String
+		exp.Outcome = keystore.OutcomeSighting
+		if k.Type == patterns.Publishable {
+			exp.Outcome = keystore.OutcomePublishable
+		}
+		if err := addSighting(ctx, tx, incidentID.String, msgID, hit, foundAt, at); err != nil {
+			return keystore.Exposure{}, err
+		}
+		return exp, nil
+	}
+
+	var revokedAt *time.Time
+	switch st := k.Status(at); {
+	case k.Type == patterns.Publishable:
+		exp.Outcome = keystore.OutcomePublishable
+	case st == keystore.StatusActive || st == keystore.StatusExpiring:
+		exp.Outcome = keystore.OutcomeRevoked
+		revokedAt = &at
+		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?, revoked_reason = ?, updated_at = ?
+			WHERE id = ?`, tn(at), string(keystore.ReasonExposed), tn(at), k.ID); err != nil {
+			return keystore.Exposure{}, classify(err)
+		}
+	default:
+		exp.Outcome = keystore.OutcomeInactive
+		revokedAt = k.RevokedAt
+	}
+	exp.IncidentID = keystore.NewID("inc", at)
+	l := hit.Location
+	if _, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, account_id, key_id, redacted, rule, source,
+		url, repository, commit_sha, path, line, layer, action, first_seen_at, revoked_at, sightings)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+		exp.IncidentID, k.AccountID, k.ID, k.Redacted(), hit.Rule, hit.Source, l.URL, l.Repository, l.Commit,
+		l.Path, l.Line, l.Layer, string(exp.Outcome), tn(foundAt), tnp(revokedAt)); err != nil {
+		return keystore.Exposure{}, classify(err)
+	}
+	if err := addSighting(ctx, tx, exp.IncidentID, msgID, hit, foundAt, at); err != nil {
+		return keystore.Exposure{}, err
+	}
+	if exp.Outcome == keystore.OutcomePublishable {
+		return exp, nil
+	}
+	channels := []keystore.Channel{keystore.ChannelEmail}
+	if webhook != "" {
+		channels = append(channels, keystore.ChannelWebhook)
+	}
+	for _, ch := range channels {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notices (id, incident_id, channel, created_at,
+			next_attempt_at) VALUES (?, ?, ?, ?, ?)`,
+			keystore.NewID("ntc", at), exp.IncidentID, string(ch), tn(at), tn(at)); err != nil {
+			return keystore.Exposure{}, classify(err)
+		}
 	}
 	return exp, nil
 }

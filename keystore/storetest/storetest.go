@@ -53,6 +53,10 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"RecordExposureOutcomes", testExposureOutcomes},
 		{"RecordExposureReplay", testExposureReplay},
 		{"RecordExposureConcurrent", testExposureConcurrent},
+		{"RecordExposuresEqualsSequential", testExposuresEqualSequential},
+		{"RecordExposuresReplay", testExposuresReplay},
+		{"RecordExposuresConcurrentOverlapping", testExposuresConcurrent},
+		{"RecordExposuresClosed", testExposuresClosed},
 		{"ListIncidentsPagination", testListIncidents},
 		{"Notices", testNotices},
 		{"ClaimNoticesConcurrent", testClaimConcurrent},
@@ -1425,5 +1429,313 @@ func testClosed(t *testing.T, s keystore.Store) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
+	}
+}
+
+// batcher is s as a keystore.ExposureBatcher, or skips the test.
+func batcher(t *testing.T, s keystore.Store) keystore.ExposureBatcher {
+	t.Helper()
+	b, ok := s.(keystore.ExposureBatcher)
+	if !ok {
+		t.Skip("the store does not implement keystore.ExposureBatcher")
+	}
+	return b
+}
+
+// exposureWorld is one copy of the batch scenarios: an account with a
+// webhook, a key per scenario (none for the unknown one) and the hits to
+// record, in order.
+type exposureWorld struct {
+	account keystore.Account
+	keys    map[string]keystore.Key // by scenario; "unknown" has none
+	hits    []leakguard.Hit
+	names   []string // scenario of each hit
+	want    []keystore.ExposureOutcome
+}
+
+// batchScenarios are the cases a batch must record exactly as the same hits
+// recorded one by one. Hits of one key are spread over the batch (first
+// hits of every scenario, then second hits) so order, not adjacency, counts.
+var batchScenarios = []struct {
+	name     string
+	typ      patterns.KeyType
+	stored   bool
+	inactive bool
+	paths    []string // one hit per path; the same path twice is the same MsgID
+	want     []keystore.ExposureOutcome
+}{
+	{name: "unknown", typ: patterns.Secret, paths: []string{"u.env"},
+		want: []keystore.ExposureOutcome{keystore.OutcomeUnknown}},
+	{name: "publishable", typ: patterns.Publishable, stored: true, paths: []string{"p1.js", "p2.js"},
+		want: []keystore.ExposureOutcome{keystore.OutcomePublishable, keystore.OutcomePublishable}},
+	{name: "active", typ: patterns.Secret, stored: true, paths: []string{"a.env"},
+		want: []keystore.ExposureOutcome{keystore.OutcomeRevoked}},
+	{name: "same key twice", typ: patterns.Restricted, stored: true, paths: []string{"k1.env", "k2.env"},
+		want: []keystore.ExposureOutcome{keystore.OutcomeRevoked, keystore.OutcomeSighting}},
+	{name: "same hit twice", typ: patterns.Secret, stored: true, paths: []string{"h.env", "h.env"},
+		want: []keystore.ExposureOutcome{keystore.OutcomeRevoked, keystore.OutcomeSighting}},
+	{name: "already inactive", typ: patterns.Secret, stored: true, inactive: true, paths: []string{"i.env"},
+		want: []keystore.ExposureOutcome{keystore.OutcomeInactive}},
+}
+
+func newExposureWorld(t *testing.T, s keystore.Store, at time.Time) exposureWorld {
+	t.Helper()
+	w := exposureWorld{account: newAccount(t, s, at, true), keys: map[string]keystore.Key{}}
+	plains := map[string]string{}
+	for _, sc := range batchScenarios {
+		k, plain := makeKey(t, w.account.ID, sc.typ, patterns.Test, at)
+		plains[sc.name] = plain
+		if !sc.stored {
+			continue
+		}
+		if err := s.InsertKey(ctx(t), k); err != nil {
+			t.Fatalf("InsertKey: %v", err)
+		}
+		if sc.inactive {
+			if _, err := s.RevokeKey(ctx(t), k.ID, keystore.ReasonManual, at); err != nil {
+				t.Fatalf("RevokeKey: %v", err)
+			}
+		}
+		w.keys[sc.name] = k
+	}
+	for round := 0; round < 2; round++ {
+		for _, sc := range batchScenarios {
+			if round < len(sc.paths) {
+				w.hits = append(w.hits, hitFor(plains[sc.name], at, sc.paths[round]))
+				w.names = append(w.names, sc.name)
+				w.want = append(w.want, sc.want[round])
+			}
+		}
+	}
+	return w
+}
+
+// worldState is what a world's hits left behind, per scenario.
+type worldState struct {
+	revoked   bool
+	reason    keystore.RevokeReason
+	action    keystore.ExposureOutcome
+	incidents int
+	sightings int
+	notices   []keystore.Channel
+}
+
+func stateOf(t *testing.T, s keystore.Store, w exposureWorld, notices []keystore.Notice) map[string]worldState {
+	t.Helper()
+	incs, err := s.ListIncidents(ctx(t), w.account.ID, keystore.Page{Limit: keystore.MaxPageLimit})
+	if err != nil {
+		t.Fatalf("ListIncidents: %v", err)
+	}
+	out := map[string]worldState{}
+	for name, k := range w.keys {
+		got := getKey(t, s, k.ID)
+		st := worldState{revoked: got.RevokedAt != nil, reason: got.RevokedReason}
+		for _, in := range incs {
+			if in.KeyID != k.ID {
+				continue
+			}
+			st.incidents++
+			st.sightings += in.Sightings
+			st.action = in.Action
+			for _, n := range notices {
+				if n.Incident.ID == in.ID {
+					st.notices = append(st.notices, n.Channel)
+				}
+			}
+		}
+		slices.Sort(st.notices)
+		out[name] = st
+	}
+	return out
+}
+
+func testExposuresEqualSequential(t *testing.T, s keystore.Store) {
+	b := batcher(t, s)
+	at := base()
+	seq, bat := newExposureWorld(t, s, at), newExposureWorld(t, s, at)
+	seqOut := make([]keystore.Exposure, len(seq.hits))
+	for i, h := range seq.hits {
+		exp, err := s.RecordExposure(ctx(t), h, at)
+		if err != nil {
+			t.Fatalf("RecordExposure %d: %v", i, err)
+		}
+		seqOut[i] = exp
+	}
+	batOut, err := b.RecordExposures(ctx(t), bat.hits, at)
+	if err != nil {
+		t.Fatalf("RecordExposures: %v", err)
+	}
+	if len(batOut) != len(bat.hits) {
+		t.Fatalf("RecordExposures returned %d results for %d hits", len(batOut), len(bat.hits))
+	}
+	incidentOf := map[string]string{} // scenario → incident id in the batch
+	for i := range bat.hits {
+		name := bat.names[i]
+		got, one := batOut[i], seqOut[i]
+		if got.Outcome != bat.want[i] || one.Outcome != seq.want[i] {
+			t.Errorf("hit %d (%s): batch %s, sequential %s, want %s", i, name, got.Outcome, one.Outcome, bat.want[i])
+		}
+		if k, ok := bat.keys[name]; ok {
+			if got.KeyID != k.ID || got.AccountID != bat.account.ID || got.IncidentID == "" {
+				t.Errorf("hit %d (%s) = %+v, want key %s of account %s with an incident", i, name, got, k.ID, bat.account.ID)
+			}
+			if prev, seen := incidentOf[name]; seen && prev != got.IncidentID {
+				t.Errorf("hit %d (%s): incident %s, earlier hit of the key had %s", i, name, got.IncidentID, prev)
+			}
+			incidentOf[name] = got.IncidentID
+		} else if got != (keystore.Exposure{Outcome: keystore.OutcomeUnknown}) {
+			t.Errorf("hit %d (%s) = %+v, want unknown and nothing else", i, name, got)
+		}
+	}
+	notices := claimAll(t, s, at.Add(time.Hour))
+	want, got := stateOf(t, s, seq, notices), stateOf(t, s, bat, notices)
+	for name, w := range want {
+		g := got[name]
+		if g.revoked != w.revoked || g.reason != w.reason || g.action != w.action || g.incidents != w.incidents ||
+			g.sightings != w.sightings || !slices.Equal(g.notices, w.notices) {
+			t.Errorf("%s: batch left %+v, sequential %+v", name, g, w)
+		}
+	}
+	if st := got["same hit twice"]; st.sightings != 1 || st.incidents != 1 {
+		t.Errorf("the same hit twice in a batch: %+v, want one incident with one sighting", st)
+	}
+	if st := got["same key twice"]; st.sightings != 2 || !slices.Equal(st.notices, []keystore.Channel{keystore.ChannelEmail, keystore.ChannelWebhook}) {
+		t.Errorf("one key twice in a batch: %+v, want two sightings, one email and one webhook notice", st)
+	}
+
+	empty, err := b.RecordExposures(ctx(t), nil, at)
+	if err != nil || len(empty) != 0 {
+		t.Errorf("RecordExposures of no hits = %v, %v", empty, err)
+	}
+}
+
+func testExposuresReplay(t *testing.T, s keystore.Store) {
+	b := batcher(t, s)
+	at := base()
+	w := newExposureWorld(t, s, at)
+	first, err := b.RecordExposures(ctx(t), w.hits, at)
+	if err != nil {
+		t.Fatalf("RecordExposures: %v", err)
+	}
+	notices := claimAll(t, s, at.Add(time.Hour))
+	before := stateOf(t, s, w, notices)
+	keysBefore := map[string]keystore.Key{}
+	for name, k := range w.keys {
+		keysBefore[name] = getKey(t, s, k.ID)
+	}
+	again, err := b.RecordExposures(ctx(t), w.hits, at.Add(time.Minute))
+	if err != nil {
+		t.Fatalf("replayed RecordExposures: %v", err)
+	}
+	for i := range again {
+		want := keystore.OutcomeSighting
+		switch first[i].Outcome {
+		case keystore.OutcomeUnknown, keystore.OutcomePublishable:
+			want = first[i].Outcome
+		}
+		if again[i].Outcome != want || again[i].IncidentID != first[i].IncidentID {
+			t.Errorf("replayed hit %d (%s) = %+v, want %s of incident %s", i, w.names[i], again[i], want, first[i].IncidentID)
+		}
+	}
+	// Still inside the first claim's lease: only new notices are due.
+	if more := claimAll(t, s, at.Add(90*time.Minute)); len(more) != 0 {
+		t.Errorf("the replay queued %d more notices", len(more))
+	}
+	after := stateOf(t, s, w, notices)
+	for name, st := range before {
+		if a := after[name]; a.revoked != st.revoked || a.reason != st.reason || a.incidents != st.incidents ||
+			a.sightings != st.sightings {
+			t.Errorf("%s changed on replay: %+v → %+v", name, st, a)
+		}
+		equalKeys(t, getKey(t, s, w.keys[name].ID), keysBefore[name])
+	}
+}
+
+// Four batches over the same keys, in different orders and partly the same
+// hits: each key is revoked once, with one incident and one notice per
+// channel, and no batch deadlocks.
+func testExposuresConcurrent(t *testing.T, s keystore.Store) {
+	b := batcher(t, s)
+	at := base()
+	a := newAccount(t, s, at, true)
+	const nKeys, nBatches = 12, 4
+	keys := make([]keystore.Key, nKeys)
+	plains := make([]string, nKeys)
+	for i := range keys {
+		keys[i], plains[i] = newKey(t, s, a.ID, patterns.Secret, at)
+	}
+	results := make([][]keystore.Exposure, nBatches)
+	batches := make([][]leakguard.Hit, nBatches)
+	errs := make([]error, nBatches)
+	for g := range batches {
+		step := []int{1, 5, 7, 11}[g] // coprime with nKeys: a different order of every key in each batch
+		for j := range keys {
+			i := (j*step + g) % nKeys
+			batches[g] = append(batches[g], hitFor(plains[i], at, "shared.env"), hitFor(plains[i], at, fmt.Sprintf("own%d.env", g)))
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[g], errs[g] = b.RecordExposures(context.Background(), batches[g], at)
+		}()
+	}
+	wg.Wait()
+	revokedBy := map[string]int{}
+	for g := range batches {
+		if errs[g] != nil {
+			t.Fatalf("batch %d: %v", g, errs[g])
+		}
+		for i, exp := range results[g] {
+			switch exp.Outcome {
+			case keystore.OutcomeRevoked:
+				revokedBy[exp.KeyID]++
+			case keystore.OutcomeSighting:
+			default:
+				t.Errorf("batch %d hit %d: outcome %s", g, i, exp.Outcome)
+			}
+		}
+	}
+	incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{Limit: keystore.MaxPageLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(incs) != nKeys {
+		t.Errorf("%d incidents, want %d (one per key)", len(incs), nKeys)
+	}
+	for _, in := range incs {
+		if in.Sightings != 1+nBatches {
+			t.Errorf("incident of %s: %d sightings, want %d", in.KeyID, in.Sightings, 1+nBatches)
+		}
+	}
+	for _, k := range keys {
+		if revokedBy[k.ID] != 1 {
+			t.Errorf("key %s revoked by %d hits, want 1", k.ID, revokedBy[k.ID])
+		}
+		if got := getKey(t, s, k.ID); got.RevokedReason != keystore.ReasonExposed {
+			t.Errorf("key %s reason %q, want exposed", k.ID, got.RevokedReason)
+		}
+	}
+	perChannel := map[keystore.Channel]int{}
+	for _, n := range claimAll(t, s, at.Add(time.Hour)) {
+		perChannel[n.Channel]++
+	}
+	if perChannel[keystore.ChannelEmail] != nKeys || perChannel[keystore.ChannelWebhook] != nKeys {
+		t.Errorf("notices per channel %v, want %d each", perChannel, nKeys)
+	}
+}
+
+func testExposuresClosed(t *testing.T, s keystore.Store) {
+	b := batcher(t, s)
+	at := base()
+	a := newAccount(t, s, at, false)
+	_, plain := newKey(t, s, a.ID, patterns.Secret, at)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := b.RecordExposures(ctx(t), []leakguard.Hit{hitFor(plain, at, "x")}, at); !errors.Is(err, keystore.ErrUnavailable) {
+		t.Errorf("RecordExposures on a closed store = %v, want ErrUnavailable", err)
 	}
 }
