@@ -105,7 +105,7 @@ func openService(ctx context.Context, e *env, what string) (*keystore.Service, f
 	cfg.Logger = logger
 	store, err := openStore(ctx, e.getenv, logger)
 	if err != nil {
-		return nil, nil, fail(e, "%s: open store: %v", what, err)
+		return nil, nil, fail(e, "%s: open store: %s", what, foldLines(err.Error()))
 	}
 	svc, err := keystore.NewService(store, cfg)
 	if err != nil {
@@ -120,12 +120,22 @@ func openService(ctx context.Context, e *env, what string) (*keystore.Service, f
 func errMessage(err error) string {
 	var ue *keystore.Error
 	if errors.As(err, &ue) {
-		return ue.Message
+		return foldLines(ue.Message)
 	}
 	if errors.Is(err, keystore.ErrUnavailable) {
-		return "the store is unavailable: " + err.Error()
+		return "the store is unavailable: " + foldLines(err.Error())
 	}
-	return err.Error()
+	return foldLines(err.Error())
+}
+
+// foldLines folds a multi-line error (pgx lists every address it tried on a
+// line of its own) into one line, as the CLI promises.
+func foldLines(s string) string {
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := range f {
+		f[i] = strings.TrimSpace(f[i])
+	}
+	return strings.Join(f, "; ")
 }
 
 func newFlagSet(name string) *flag.FlagSet {

@@ -211,6 +211,13 @@ func TestAdminCLIBadFlags(t *testing.T) {
 	} {
 		oneLineError(t, args, adminCLI(t, vars, args...))
 	}
+	// A store that cannot be reached: still one line, and no password.
+	down := map[string]string{"LEAKGUARD_DATABASE_URL": "postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=2"}
+	r := adminCLI(t, down, "accounts", "create", "--email", "a@example.com")
+	oneLineError(t, []string{"store down"}, r)
+	if strings.Contains(r.stderr, "hunter2") {
+		t.Errorf("the password is in the error: %q", r.stderr)
+	}
 	for _, args := range [][]string{{"keys", "--help"}, {"accounts", "-h"}, {"keys", "create", "-h"}} {
 		if r := adminCLI(t, vars, args...); r.code != 0 || !strings.Contains(r.stdout, "usage") {
 			t.Errorf("%v: exit %d stdout %q", args, r.code, r.stdout)

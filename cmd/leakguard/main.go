@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -98,5 +97,3 @@ func fail(e *env, format string, a ...any) int {
 	fmt.Fprintf(e.stderr, "leakguard: "+format+"\n", a...)
 	return exitError
 }
-
-var errNotYet = errors.New("not built yet")

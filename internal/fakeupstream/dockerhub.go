@@ -54,17 +54,23 @@ type DockerHub struct {
 
 	mu        sync.Mutex
 	repos     map[string]map[string][]hubTag // ns → repo → tags
-	manifests map[string][]byte              // digest → body
+	manifests map[string]storedManifest      // digest → manifest
+	inRepo    map[string]map[string]bool     // "ns/repo" → manifest digests pushed there
 	tagRefs   map[string]string              // "ns/repo:tag" → digest
 	blobs     map[string][]byte              // digest → bytes
 	tokens    map[string]string              // token → scope
 	requests  int
 }
 
+type storedManifest struct {
+	mediaType string
+	body      []byte
+}
+
 type hubTag struct {
-	name, digest string
-	updated      time.Time
-	size         int
+	name, digest, mediaType string
+	updated                 time.Time
+	size                    int
 }
 
 // Image is what PlantImage pushed.
@@ -78,7 +84,7 @@ type Image struct {
 
 // NewDockerHub starts the three servers; they stop when the test ends.
 func NewDockerHub(t testing.TB) *DockerHub {
-	d := &DockerHub{t: t, repos: map[string]map[string][]hubTag{}, manifests: map[string][]byte{},
+	d := &DockerHub{t: t, repos: map[string]map[string][]hubTag{}, manifests: map[string]storedManifest{}, inRepo: map[string]map[string]bool{},
 		tagRefs: map[string]string{}, blobs: map[string][]byte{}, tokens: map[string]string{}}
 	d.hub = httptest.NewServer(http.HandlerFunc(d.serveHub))
 	d.reg = httptest.NewServer(http.HandlerFunc(d.serveRegistry))
@@ -113,23 +119,101 @@ func (d *DockerHub) AddNamespace(ns string) {
 	}
 }
 
-// PlantImage pushes ns/repo:tag: one gzip'd layer holding files (path →
+// PlantImage pushes ns/repo:tag as `docker push` of a classic build does:
+// a Docker v2 manifest over one gzip'd layer holding files (path →
 // content) and a config whose Env is env.
 func (d *DockerHub) PlantImage(ns, repo, tag string, files map[string]string, env []string) Image {
+	now := time.Now().UTC()
+	m := d.buildManifest(MediaDockerManifest, MediaDockerConfig, MediaDockerLayer, "amd64", files, env, now)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.storeLocked(ns, repo, m)
+	d.tagLocked(ns, repo, tag, m.digest, m.mediaType, now, m.size)
+	return Image{Namespace: ns, Repo: repo, Tag: tag, ManifestDigest: m.digest, ConfigDigest: m.configDigest,
+		LayerDigest: m.layerDigest, HubURL: "https://hub.docker.com/r/" + ns + "/" + repo + "/tags"}
+}
+
+// OCI media types of `docker buildx build --push`.
+const (
+	MediaOCIIndex    = "application/vnd.oci.image.index.v1+json"
+	MediaOCIManifest = "application/vnd.oci.image.manifest.v1+json"
+	MediaOCIConfig   = "application/vnd.oci.image.config.v1+json"
+	MediaOCILayer    = "application/vnd.oci.image.layer.v1.tar+gzip"
+	MediaInToto      = "application/vnd.in-toto+json"
+)
+
+// PlantMultiPlatformImage pushes ns/repo:tag as `docker buildx build
+// --platform linux/amd64,linux/arm64 --push` does: an OCI index over one
+// OCI manifest per architecture (each with its own layer holding files)
+// and, for each, a provenance attestation manifest (platform
+// unknown/unknown, an in-toto layer). The returned images are the
+// per-architecture manifests, in the order of archs.
+func (d *DockerHub) PlantMultiPlatformImage(ns, repo, tag string, archs []string, files map[string]string, env []string) (index string, images []Image) {
+	now := time.Now().UTC()
+	var entries []map[string]any
+	var built []builtManifest
+	for _, arch := range archs {
+		m := d.buildManifest(MediaOCIManifest, MediaOCIConfig, MediaOCILayer, arch, files, env, now)
+		built = append(built, m)
+		entries = append(entries, map[string]any{"mediaType": MediaOCIManifest, "digest": m.digest, "size": len(m.body),
+			"platform": map[string]string{"architecture": arch, "os": "linux"}})
+	}
+	for _, m := range built {
+		att := d.buildAttestation(m.digest)
+		built = append(built, att)
+		entries = append(entries, map[string]any{"mediaType": MediaOCIManifest, "digest": att.digest, "size": len(att.body),
+			"annotations": map[string]string{"vnd.docker.reference.digest": m.digest, "vnd.docker.reference.type": "attestation-manifest"},
+			"platform":    map[string]string{"architecture": "unknown", "os": "unknown"}})
+	}
+	body, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": MediaOCIIndex, "manifests": entries})
+	if err != nil {
+		d.t.Fatalf("fakeupstream: index: %v", err)
+	}
+	idx := builtManifest{mediaType: MediaOCIIndex, body: body, digest: digestOf(body)}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	size := 0
+	for _, m := range built {
+		d.storeLocked(ns, repo, m)
+		size += m.size
+	}
+	d.storeLocked(ns, repo, idx)
+	d.tagLocked(ns, repo, tag, idx.digest, MediaOCIIndex, now, size)
+	for i := range archs {
+		m := built[i]
+		images = append(images, Image{Namespace: ns, Repo: repo, Tag: tag, ManifestDigest: m.digest, ConfigDigest: m.configDigest,
+			LayerDigest: m.layerDigest, HubURL: "https://hub.docker.com/r/" + ns + "/" + repo + "/tags"})
+	}
+	return idx.digest, images
+}
+
+// builtManifest is a manifest with the blobs it references.
+type builtManifest struct {
+	mediaType, digest         string
+	body                      []byte
+	blobs                     map[string][]byte
+	configDigest, layerDigest string
+	size                      int
+}
+
+func gzipBytes(t testing.TB, b []byte) []byte {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatalf("fakeupstream: gzip: %v", err)
+	}
+	return gz.Bytes()
+}
+
+func (d *DockerHub) buildManifest(manifestType, configType, layerType, arch string, files map[string]string, env []string, now time.Time) builtManifest {
 	var tarBuf bytes.Buffer
 	writeTar(d.t, &tarBuf, "", files)
 	diffID := digestOf(tarBuf.Bytes())
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, _ = zw.Write(tarBuf.Bytes())
-	if err := zw.Close(); err != nil {
-		d.t.Fatalf("fakeupstream: gzip: %v", err)
-	}
-	layer := gz.Bytes()
+	layer := gzipBytes(d.t, tarBuf.Bytes())
 	layerDigest := digestOf(layer)
-	now := time.Now().UTC()
 	cfg, err := json.Marshal(map[string]any{
-		"architecture": "amd64", "os": "linux", "created": now.Format(time.RFC3339Nano),
+		"architecture": arch, "os": "linux", "created": now.Format(time.RFC3339Nano),
 		"config": map[string]any{"Env": env, "Cmd": []string{"/bin/sh"}, "WorkingDir": "/"},
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffID}},
 		"history": []map[string]any{{"created": now.Format(time.RFC3339Nano),
@@ -139,22 +223,47 @@ func (d *DockerHub) PlantImage(ns, repo, tag string, files map[string]string, en
 		d.t.Fatalf("fakeupstream: config: %v", err)
 	}
 	cfgDigest := digestOf(cfg)
-	manifest, err := json.Marshal(map[string]any{
-		"schemaVersion": 2, "mediaType": MediaDockerManifest,
-		"config": map[string]any{"mediaType": MediaDockerConfig, "size": len(cfg), "digest": cfgDigest},
-		"layers": []map[string]any{{"mediaType": MediaDockerLayer, "size": len(layer), "digest": layerDigest}},
+	body, err := json.Marshal(map[string]any{
+		"schemaVersion": 2, "mediaType": manifestType,
+		"config": map[string]any{"mediaType": configType, "size": len(cfg), "digest": cfgDigest},
+		"layers": []map[string]any{{"mediaType": layerType, "size": len(layer), "digest": layerDigest}},
 	})
 	if err != nil {
 		d.t.Fatalf("fakeupstream: manifest: %v", err)
 	}
-	mDigest := digestOf(manifest)
+	return builtManifest{mediaType: manifestType, body: body, digest: digestOf(body),
+		blobs:        map[string][]byte{layerDigest: layer, cfgDigest: cfg},
+		configDigest: cfgDigest, layerDigest: layerDigest, size: len(layer) + len(cfg)}
+}
 
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.blobs[layerDigest] = layer
-	d.blobs[cfgDigest] = cfg
-	d.manifests[mDigest] = manifest
-	d.tagRefs[ns+"/"+repo+":"+tag] = mDigest
+// buildAttestation is buildx's provenance manifest for subject.
+func (d *DockerHub) buildAttestation(subject string) builtManifest {
+	stmt, _ := json.Marshal(map[string]any{"_type": "https://in-toto.io/Statement/v0.1",
+		"predicateType": "https://slsa.dev/provenance/v0.2",
+		"subject":       []map[string]any{{"name": "_", "digest": map[string]string{"sha256": strings.TrimPrefix(subject, "sha256:")}}},
+		"predicate":     map[string]any{"builder": map[string]string{"id": ""}, "buildType": "https://mobyproject.org/buildkit@v1"}})
+	cfg := []byte(`{"architecture":"unknown","os":"unknown","config":{},"rootfs":{"type":"layers","diff_ids":["` + digestOf(stmt) + `"]}}`)
+	body, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": MediaOCIManifest,
+		"config": map[string]any{"mediaType": MediaOCIConfig, "digest": digestOf(cfg), "size": len(cfg)},
+		"layers": []map[string]any{{"mediaType": MediaInToto, "digest": digestOf(stmt), "size": len(stmt),
+			"annotations": map[string]string{"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}}})
+	return builtManifest{mediaType: MediaOCIManifest, body: body, digest: digestOf(body),
+		blobs: map[string][]byte{digestOf(stmt): stmt, digestOf(cfg): cfg}, size: len(stmt) + len(cfg)}
+}
+
+func (d *DockerHub) storeLocked(ns, repo string, m builtManifest) {
+	for k, v := range m.blobs {
+		d.blobs[k] = v
+	}
+	d.manifests[m.digest] = storedManifest{mediaType: m.mediaType, body: m.body}
+	if d.inRepo[ns+"/"+repo] == nil {
+		d.inRepo[ns+"/"+repo] = map[string]bool{}
+	}
+	d.inRepo[ns+"/"+repo][m.digest] = true
+}
+
+func (d *DockerHub) tagLocked(ns, repo, tag, digest, mediaType string, now time.Time, size int) {
+	d.tagRefs[ns+"/"+repo+":"+tag] = digest
 	if d.repos[ns] == nil {
 		d.repos[ns] = map[string][]hubTag{}
 	}
@@ -165,9 +274,7 @@ func (d *DockerHub) PlantImage(ns, repo, tag string, files map[string]string, en
 			break
 		}
 	}
-	d.repos[ns][repo] = append(rows, hubTag{name: tag, digest: mDigest, updated: now, size: len(layer) + len(cfg)})
-	return Image{Namespace: ns, Repo: repo, Tag: tag, ManifestDigest: mDigest, ConfigDigest: cfgDigest,
-		LayerDigest: layerDigest, HubURL: "https://hub.docker.com/r/" + ns + "/" + repo + "/tags"}
+	d.repos[ns][repo] = append(rows, hubTag{name: tag, digest: digest, mediaType: mediaType, updated: now, size: size})
 }
 
 func digestOf(b []byte) string {
@@ -252,7 +359,7 @@ func (d *DockerHub) serveHub(w http.ResponseWriter, r *http.Request) {
 			rows = append(rows, map[string]any{"creator": 1, "id": i + 1, "last_updated": ts, "last_updater": 1,
 				"last_updater_username": ns, "name": t.name, "repository": 1, "full_size": t.size, "v2": true,
 				"tag_status": "active", "tag_last_pulled": nil, "tag_last_pushed": ts,
-				"media_type": MediaDockerManifest, "content_type": "image", "digest": t.digest,
+				"media_type": t.mediaType, "content_type": "image", "digest": t.digest,
 				"images": []map[string]any{{"architecture": "amd64", "os": "linux", "digest": t.digest,
 					"size": t.size, "status": "active", "last_pulled": nil, "last_pushed": ts}}})
 		}
@@ -378,33 +485,25 @@ func (d *DockerHub) serveRegistry(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(ref, "sha256:") {
 			digest = d.tagRefs[repo+":"+ref]
 		}
-		body, ok := d.manifests[digest]
-		if ok && strings.HasPrefix(ref, "sha256:") {
-			// A digest belongs to the repositories it was pushed to.
-			ok = false
-			for k, v := range d.tagRefs {
-				if v == digest && strings.HasPrefix(k, repo+":") {
-					ok = true
-				}
-			}
-		}
+		m, ok := d.manifests[digest]
+		ok = ok && d.inRepo[repo][digest] // a digest belongs to the repositories it was pushed to
 		d.mu.Unlock()
 		if !ok {
 			registryError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "manifest unknown")
 			return
 		}
-		if acc := r.Header.Get("Accept"); acc != "" && !strings.Contains(acc, MediaDockerManifest) && !strings.Contains(acc, "*/*") {
-			registryError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "OCI index found, but accept header does not support OCI indexes")
+		if acc := r.Header.Get("Accept"); acc != "" && !strings.Contains(acc, m.mediaType) && !strings.Contains(acc, "*/*") {
+			registryError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "manifest of type "+m.mediaType+" is not among the accepted types")
 			return
 		}
-		w.Header().Set("Content-Type", MediaDockerManifest)
+		w.Header().Set("Content-Type", m.mediaType)
 		w.Header().Set("Docker-Content-Digest", digest)
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(m.body)))
 		w.Header().Set("Etag", `"`+digest+`"`)
 		if r.Method == http.MethodHead {
 			return
 		}
-		_, _ = w.Write(body)
+		_, _ = w.Write(m.body)
 	case "blobs":
 		d.mu.Lock()
 		_, ok := d.blobs[ref]

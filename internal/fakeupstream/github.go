@@ -52,6 +52,7 @@ type GitHub struct {
 	gistSeq      int
 	pollInterval int
 	requests     int
+	paths        map[string]int // request path → count
 }
 
 type ghCommit struct {
@@ -93,7 +94,8 @@ const zeroSHA = "0000000000000000000000000000000000000000"
 // NewGitHub starts the fake; it stops when the test ends.
 func NewGitHub(t testing.TB) *GitHub {
 	g := &GitHub{t: t, nextEvent: 44000000000, pushID: 21000000000, heads: map[string]string{},
-		commits: map[string]ghCommit{}, files: map[string]map[string]string{}, pollInterval: 60}
+		commits: map[string]ghCommit{}, files: map[string]map[string]string{}, pollInterval: 60,
+		paths: map[string]int{}}
 	g.srv = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(g.srv.Close)
 	return g
@@ -115,6 +117,20 @@ func (g *GitHub) Requests() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.requests
+}
+
+// RequestsTo counts requests whose path starts with prefix, such as
+// "/repos/acme/shop/compare/".
+func (g *GitHub) RequestsTo(prefix string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for p, c := range g.paths {
+		if strings.HasPrefix(p, prefix) {
+			n += c
+		}
+	}
+	return n
 }
 
 // PlantPush commits content at path in repo ("owner/name") on its main
@@ -172,6 +188,12 @@ func (g *GitHub) PlantPush(repo, path, content string) Push {
 
 // PlantGist creates a public gist of owner with files (name → content).
 func (g *GitHub) PlantGist(owner string, files map[string]string) Gist {
+	return g.PlantGistAt(owner, files, time.Now())
+}
+
+// PlantGistAt creates a public gist created and last updated at when (in
+// the past, for a feed that grew while nobody watched).
+func (g *GitHub) PlantGistAt(owner string, files map[string]string, when time.Time) Gist {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.gistSeq++
@@ -182,8 +204,8 @@ func (g *GitHub) PlantGist(owner string, files map[string]string) Gist {
 	for k, v := range files {
 		cp[k] = v
 	}
-	now := time.Now().UTC().Truncate(time.Second)
-	g.gists = append(g.gists, &ghGist{id: id, owner: owner, rev: rev, created: now, updated: now, files: cp})
+	at := when.UTC().Truncate(time.Second)
+	g.gists = append(g.gists, &ghGist{id: id, owner: owner, rev: rev, created: at, updated: at, files: cp})
 	return Gist{ID: id, Owner: owner, HTMLURL: "https://gist.github.com/" + id}
 }
 
@@ -257,6 +279,7 @@ func (g *GitHub) notFound(w http.ResponseWriter) {
 func (g *GitHub) serve(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	g.requests++
+	g.paths[r.URL.Path]++
 	g.mu.Unlock()
 	if g.intercept(w, r) {
 		return

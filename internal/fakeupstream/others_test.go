@@ -261,3 +261,40 @@ func TestNPMFeedStartsAtTheEndOnRequest(t *testing.T) {
 		t.Fatalf("since the end: %s", b)
 	}
 }
+
+func TestDockerHubMultiPlatformIndex(t *testing.T) {
+	d := NewDockerHub(t)
+	idx, imgs := d.PlantMultiPlatformImage("acme", "web", "1.0", []string{"amd64", "arm64"}, map[string]string{"srv/.env": "K=1\n"}, nil)
+	_, b := getBody(t, d.AuthURL()+"?service=registry.docker.io&scope="+url.QueryEscape("repository:acme/web:pull"), nil)
+	var tok struct{ Token string }
+	if err := json.Unmarshal(b, &tok); err != nil {
+		t.Fatal(err)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + tok.Token, "Accept": MediaOCIIndex + ", " + MediaOCIManifest}
+	resp, body := getBody(t, d.RegistryURL()+"v2/acme/web/manifests/1.0", auth)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != MediaOCIIndex || digestOf(body) != idx {
+		t.Fatalf("index: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var index struct {
+		Manifests []struct {
+			Digest   string
+			Platform struct{ Architecture, OS string }
+		}
+	}
+	if err := json.Unmarshal(body, &index); err != nil || len(index.Manifests) != 4 ||
+		index.Manifests[1].Digest != imgs[1].ManifestDigest || index.Manifests[1].Platform.Architecture != "arm64" ||
+		index.Manifests[3].Platform.OS != "unknown" {
+		t.Fatalf("index body: %s", body)
+	}
+	resp, body = getBody(t, d.RegistryURL()+"v2/acme/web/manifests/"+imgs[1].ManifestDigest, auth)
+	if resp.StatusCode != 200 || digestOf(body) != imgs[1].ManifestDigest || !strings.Contains(string(body), imgs[1].LayerDigest) {
+		t.Fatalf("arm64 manifest: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := getBody(t, d.RegistryURL()+"v2/acme/web/manifests/1.0", map[string]string{"Authorization": auth["Authorization"], "Accept": MediaDockerManifest}); resp.StatusCode != 404 {
+		t.Fatalf("an index for a client that accepts only Docker manifests: %d, want 404", resp.StatusCode)
+	}
+	_, b = getBody(t, d.HubURL()+"v2/namespaces/acme/repositories/web/tags", nil)
+	if !strings.Contains(string(b), `"media_type":"`+MediaOCIIndex+`"`) {
+		t.Fatalf("tags: %s", b)
+	}
+}
