@@ -167,9 +167,10 @@ type change struct {
 func (s *Source) Poll(ctx context.Context, cursor string) (sources.Batch, error) {
 	if strings.TrimSpace(cursor) == "" {
 		// A leak hunter wants what is published from now on, not npm's whole
-		// history: start at the feed's head, persisted as the cursor so no
-		// change after it is missed, and read on at once.
-		if head, ok := s.feedHead(ctx); ok {
+		// history: when the feed holds more than a page, start at its head,
+		// persisted as the cursor so no change after it is missed, and read
+		// on at once. A small feed is read from its start.
+		if head, ok := s.headIfBacklogged(ctx); ok {
 			return sources.Batch{Cursor: head, More: true}, nil
 		}
 	}
@@ -565,6 +566,22 @@ func wrapRead(what string, err error) error {
 		return err
 	}
 	return permanent(err)
+}
+
+// headIfBacklogged reports the feed's head when its first page, from the
+// very start, comes back full: a feed too long to replay. Any failure means
+// no: the normal path then reads from the start and reports the error, so a
+// feed that is down at the first start skips nothing published meanwhile.
+func (s *Source) headIfBacklogged(ctx context.Context) (string, bool) {
+	var page changesPage
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	err := getJSON(rctx, s.client, s.cfg.ReplicateURL+"registry/_changes?since=0&limit="+strconv.Itoa(s.cfg.BatchSize),
+		"application/json", maxFeedBytes, &page)
+	cancel()
+	if err != nil || len(page.Results) < s.cfg.BatchSize {
+		return "", false
+	}
+	return s.feedHead(ctx)
 }
 
 // feedHead reads the replication database's update_seq (CouchDB's database

@@ -576,8 +576,9 @@ func TestPoisonedPackageIsGivenUpOn(t *testing.T) {
 	}
 }
 
-// A first start begins at the feed's head (npm's history is not replayed),
-// persists it, and reads a backlog page after page without waiting.
+// A first start on a long feed begins at its head (npm's history is not
+// replayed), persists it, and reads a backlog page after page without
+// waiting; a short feed is read from its start.
 func TestFirstPollStartsAtFeedHeadAndDrainsBacklog(t *testing.T) {
 	h := newHarness(t, Config{BatchSize: 2})
 	h.fake.dbInfo = true
@@ -587,6 +588,8 @@ func TestFirstPollStartsAtFeedHeadAndDrainsBacklog(t *testing.T) {
 		h.fake.addPackage(name, "1.0.0", fakeVersion{version: "1.0.0", published: t0,
 			tgz: tgz(t, "package/index.js", "const k = \""+k+"\";\n")})
 	}
+	h.fake.addChange(5, "old-pkg", false)
+	h.fake.addChange(6, "old-pkg", false)
 	h.fake.addChange(7, "old-pkg", false)
 
 	b := poll(t, h, "")
@@ -613,6 +616,21 @@ func TestFirstPollStartsAtFeedHeadAndDrainsBacklog(t *testing.T) {
 	}
 	if len(got) != 2 || !got[sha(fresh1)] || !got[sha(fresh2)] || got[sha(old)] {
 		t.Fatalf("hits for %d keys; want exactly the two published after the start", len(got))
+	}
+}
+
+func TestFirstPollReadsAShortFeedFromItsStart(t *testing.T) {
+	h := newHarness(t, Config{BatchSize: 10})
+	h.fake.dbInfo = true
+	k := newKey(t)
+	h.fake.addPackage("early", "1.0.0", fakeVersion{version: "1.0.0", published: t0,
+		tgz: tgz(t, "package/index.js", "const k = \""+k+"\";\n")})
+	h.fake.addChange(3, "early", false)
+	if b := poll(t, h, ""); b.Cursor != "3" || b.More {
+		t.Fatalf("first poll = %+v, want the short feed read (cursor 3, no More)", b)
+	}
+	if hits := h.pub.all(); len(hits) != 1 || hits[0].SecretSHA256 != sha(k) {
+		t.Fatalf("hits = %+v, want the key published before the first start", hits)
 	}
 }
 
