@@ -9,18 +9,11 @@ import (
 	"github.com/leakguard/leakguard/sources"
 )
 
-// permanentError marks a failure that retrying cannot fix: a bad manifest,
-// a digest mismatch, a broken archive, a 4xx.
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
-func permanent(err error) error { return &permanentError{err: err} }
+// permanent marks a failure that retrying the same bytes cannot fix.
+func permanent(err error) error { return sources.Permanent(err) }
 
 func isPermanent(err error) bool {
-	var p *permanentError
-	return errors.As(err, &p) || errors.Is(err, sources.ErrTooLarge)
+	return sources.MarkedPermanent(err)
 }
 
 // classify marks HTTP answers that will not change on retry as permanent;

@@ -173,7 +173,7 @@ func (s *Source) scanLayer(ctx context.Context, img imageRef, d descriptor) (*so
 	base.Layer = d.Digest
 	v, err := sources.ScanVerified(ctx, s.env, leakguard.SourceDockerHub, resp.Body, sources.VerifiedScan{
 		What:    "layer",
-		Wrap:    wrapRead,
+		Wrap:    sources.WrapRead,
 		Limit:   s.cfg.MaxLayerBytes,
 		Hash:    sha256.New(),
 		MaxHits: maxHitsPerBlob,
@@ -211,24 +211,7 @@ func (s *Source) scanTar(ctx context.Context, raw *bufio.Reader, emit func(scann
 		}
 	}
 	unpacked, _, err := sources.ScanTar(ctx, s.env.Scanner, raw, sources.TarScan{
-		MaxUnpacked: s.cfg.MaxUnpackedBytes, ZstdWindow: 128 << 20, Wrap: wrapRead, Warn: warn,
+		MaxUnpacked: s.cfg.MaxUnpackedBytes, ZstdWindow: 128 << 20, Wrap: sources.WrapRead, Warn: warn,
 	}, emit)
 	return unpacked, err
-}
-
-// wrapRead names what failed; a broken or short archive is the content's
-// fault (permanent) unless the context ended or the connection failed.
-func wrapRead(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	err = fmt.Errorf("%s: %w", what, err)
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || isPermanent(err) {
-		return err
-	}
-	var ne interface{ Timeout() bool }
-	if errors.As(err, &ne) {
-		return err
-	}
-	return permanent(err)
 }

@@ -15,18 +15,11 @@ import (
 // errNotFound is a 404 or 410: the package or tarball is gone.
 var errNotFound = errors.New("not found")
 
-// permanentError marks a failure that retrying the same bytes cannot fix
-// (bad JSON, bad integrity, a truncated archive, a 4xx).
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
-func permanent(err error) error { return &permanentError{err: err} }
+// permanent marks a failure that retrying the same bytes cannot fix.
+func permanent(err error) error { return sources.Permanent(err) }
 
 func isPermanent(err error) bool {
-	var p *permanentError
-	return errors.As(err, &p) || errors.Is(err, errNotFound) || errors.Is(err, sources.ErrTooLarge)
+	return sources.MarkedPermanent(err) || errors.Is(err, errNotFound)
 }
 
 // get performs one GET and returns the response when the status is 2xx.

@@ -504,7 +504,7 @@ func (s *Source) scanTarball(ctx context.Context, rel release, tarURL string, in
 	}
 	v, err := sources.ScanVerified(ctx, s.env, leakguard.SourceNPM, resp.Body, sources.VerifiedScan{
 		What:    "tarball",
-		Wrap:    wrapRead,
+		Wrap:    sources.WrapRead,
 		Limit:   s.cfg.MaxTarballBytes,
 		Hash:    newHash(integ.algo),
 		MaxHits: maxHitsPerItem,
@@ -543,29 +543,12 @@ func (s *Source) scanArchive(ctx context.Context, raw *bufio.Reader, emit func(s
 		}
 	}
 	unpacked, entries, err := sources.ScanTar(ctx, s.env.Scanner, raw, sources.TarScan{
-		MaxUnpacked: s.cfg.MaxUnpackedBytes, ZstdWindow: 64 << 20, Wrap: wrapRead, Warn: warn,
+		MaxUnpacked: s.cfg.MaxUnpackedBytes, ZstdWindow: 64 << 20, Wrap: sources.WrapRead, Warn: warn,
 	}, emit)
 	if err == nil && entries == 0 {
 		err = permanent(errors.New("tarball holds no files"))
 	}
 	return unpacked, err
-}
-
-// wrapRead names what failed; a broken or short archive is the content's
-// fault (permanent) unless the context ended or the connection failed.
-func wrapRead(what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	err = fmt.Errorf("%s: %w", what, err)
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || isPermanent(err) {
-		return err
-	}
-	var ne interface{ Timeout() bool }
-	if errors.As(err, &ne) {
-		return err
-	}
-	return permanent(err)
 }
 
 // headIfBacklogged reports the feed's head when its first page, from the
