@@ -57,19 +57,10 @@ func runPrePush(ctx context.Context, e *env, args []string) int {
 	var f scanFlags
 	f.register(fs, false)
 	repoDir := fs.String("repo", ".", "")
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		io.WriteString(e.stdout, hookUsage)
-		return exitOK
+	pos, code, done := f.parse(e, fs, "hook pre-push", hookUsage, args)
+	if done {
+		return code
 	}
-	if err != nil {
-		return flagError(e, "hook pre-push", err)
-	}
-	fs.Visit(func(fl *flag.Flag) {
-		if fl.Name == "ignore-file" {
-			f.ignoreFileSet = true
-		}
-	})
 	if len(pos) > 2 {
 		return fail(e, "hook pre-push: want at most REMOTE and URL, got %d arguments", len(pos))
 	}

@@ -78,6 +78,25 @@ func (f *scanFlags) register(fs *flag.FlagSet, withModes bool) {
 	}
 }
 
+// parse reads args into f (flags may follow paths). done means the command
+// ends now with code: help was shown, or a flag was bad.
+func (f *scanFlags) parse(e *env, fs *flag.FlagSet, name, usage string, args []string) (pos []string, code int, done bool) {
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		io.WriteString(e.stdout, usage)
+		return nil, exitOK, true
+	}
+	if err != nil {
+		return nil, flagError(e, name, err), true
+	}
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "ignore-file" {
+			f.ignoreFileSet = true
+		}
+	})
+	return pos, 0, false
+}
+
 // parseInterspersed parses flags anywhere among the arguments (as in
 // "scan --history repo --format json") and returns the positional ones.
 // Everything after "--" is positional.
@@ -279,19 +298,11 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	fs.SetOutput(io.Discard)
 	var f scanFlags
 	f.register(fs, true)
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		io.WriteString(e.stdout, scanUsage)
-		return exitOK
+	pos, code, done := f.parse(e, fs, "scan", scanUsage, args)
+	if done {
+		return code
 	}
-	if err != nil {
-		return flagError(e, "scan", err)
-	}
-	fs.Visit(func(fl *flag.Flag) {
-		if fl.Name == "ignore-file" {
-			f.ignoreFileSet = true
-		}
-	})
+	var err error
 	if f.history && f.staged {
 		return fail(e, "scan: --history and --staged cannot be used together")
 	}
