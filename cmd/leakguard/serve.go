@@ -203,7 +203,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 		}
 	}
 
-	logger.Info("leakguard started", "roles", *rolesList(roles), "http", addr, "mode", cfg.Mode,
+	logger.Info("leakguard started", "roles", rolesList(roles), "http", addr, "mode", cfg.Mode,
 		"store", storeKind(cfg), "nats", natsKind(b), "sources", cfg.Sources, "startup", time.Since(started).Round(time.Millisecond))
 	if ready != nil {
 		ready(serveInfo{Addr: addr, NATSURL: b.ClientURL()})
@@ -284,14 +284,14 @@ func newSource(name string, cfg serveConfig, env sources.Env) (sources.Source, e
 	return nil, fmt.Errorf("unknown source %q", name)
 }
 
-func rolesList(roles map[string]bool) *[]string {
+func rolesList(roles map[string]bool) []string {
 	var out []string
 	for _, r := range []string{"api", "sources", "revoker", "notifier"} {
 		if roles[r] {
 			out = append(out, r)
 		}
 	}
-	return &out
+	return out
 }
 
 func storeKind(cfg serveConfig) string {

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/leakguard/leakguard/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -487,22 +488,7 @@ func (m *memSeen) Has(id string) bool {
 	return m.ids[id]
 }
 
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer = testenv.LogBuffer
 
 type harness struct {
 	fake *fakeHub

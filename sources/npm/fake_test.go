@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/leakguard/leakguard/internal/testenv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -406,22 +407,7 @@ func (m *memSeen) Has(id string) bool {
 
 // logBuffer collects slog output so tests can assert warnings and that no
 // plaintext reaches the log.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer = testenv.LogBuffer
 
 type harness struct {
 	fake *fakeNPM

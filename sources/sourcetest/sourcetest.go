@@ -5,9 +5,9 @@
 package sourcetest
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"github.com/leakguard/leakguard/internal/testenv"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -102,23 +102,7 @@ func (p *Publisher) Attempts() int {
 }
 
 // LogBuffer is a concurrency-safe buffer for a JSON slog handler.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String is everything logged so far.
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type LogBuffer = testenv.LogBuffer
 
 // Logger logs every level as JSON into a new buffer.
 func Logger() (*slog.Logger, *LogBuffer) {
