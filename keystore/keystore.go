@@ -244,6 +244,9 @@ type Store interface {
 
 	// Usage.
 	RecordKeyUses(ctx context.Context, uses []KeyUse) error
+	// InsertAPILogs stores entries (with IDs) in one transaction. A batch
+	// given again unchanged, in any order, is stored only once: Usage
+	// retries a failed batch exactly as it was.
 	InsertAPILogs(ctx context.Context, entries []APILogEntry) error
 	ListAPILogs(ctx context.Context, accountID string, f LogFilter) ([]APILogEntry, error)
 	PurgeAPILogs(ctx context.Context, before time.Time) (int64, error)

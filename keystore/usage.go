@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,18 +49,22 @@ func (c *UsageConfig) defaults() {
 // request costs no store write: the latest use of each key (for
 // last_used_at / last_used_ip) and one API log entry. Both buffers are
 // bounded; when full, new items are dropped and counted, never queued
-// without limit. Entries that fail to flush are kept for the next flush
-// while room allows. Run flushes on a timer and once more when it ends.
+// without limit. A batch of log entries that fails to reach the store is
+// kept as it is and retried first, unchanged: a store may have committed it
+// before the error, and Store.InsertAPILogs stores a batch retried unchanged
+// only once. Run flushes on a timer and once more when it ends.
 type Usage struct {
 	store  Store
 	cfg    UsageConfig
 	logger *slog.Logger
 	now    func() time.Time
 
-	mu    sync.Mutex
-	uses  map[string]KeyUse
-	logs  []APILogEntry
-	spare []APILogEntry // the other half of a double buffer, reused
+	mu      sync.Mutex
+	uses    map[string]KeyUse
+	logs    []APILogEntry
+	spare   []APILogEntry   // the other half of a double buffer, reused
+	failed  [][]APILogEntry // batches to retry as they are, oldest first
+	failedN int             // entries in failed
 
 	kick    chan struct{}
 	flushMu sync.Mutex // one flush at a time
@@ -107,7 +112,7 @@ func (u *Usage) RecordUse(use KeyUse) {
 // Log queues one API log entry. Its ID is assigned at flush time if empty.
 func (u *Usage) Log(e APILogEntry) {
 	u.mu.Lock()
-	if len(u.logs) >= u.cfg.MaxLogs {
+	if len(u.logs)+u.failedN >= u.cfg.MaxLogs {
 		u.mu.Unlock()
 		u.droppedLogs.Add(1)
 		return
@@ -131,7 +136,7 @@ func (u *Usage) Dropped() (uses, logs uint64) { return u.droppedUses.Load(), u.d
 func (u *Usage) Pending() (uses, logs int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return len(u.uses), len(u.logs)
+	return len(u.uses), len(u.logs) + u.failedN
 }
 
 // Purged is the number of API log entries the purge loop deleted so far.
@@ -140,7 +145,11 @@ func (u *Usage) Purged() int64 { return u.purged.Load() }
 // Run flushes every FlushInterval (sooner when many logs are pending) and
 // purges old API logs every PurgeInterval, until ctx ends; then it flushes
 // one last time with a fresh deadline and returns.
+//
+// Run's goroutine holds an OS thread of lower priority (on Linux), so the
+// CPU bursts of a flush give way to request handling on a busy machine.
 func (u *Usage) Run(ctx context.Context) error {
+	defer backgroundThread()()
 	flush := time.NewTicker(u.cfg.FlushInterval)
 	defer flush.Stop()
 	purge := time.NewTicker(u.cfg.PurgeInterval)
@@ -198,6 +207,8 @@ func (u *Usage) Flush(ctx context.Context) error {
 	}
 	logs := u.logs
 	u.logs = u.spare[:0]
+	batches := u.failed
+	u.failed, u.failedN = nil, 0
 	u.mu.Unlock()
 
 	var errs []error
@@ -211,6 +222,7 @@ func (u *Usage) Flush(ctx context.Context) error {
 			u.putBackUses(batch)
 		}
 	}
+	nFailed := len(batches)
 	for start := 0; start < len(logs); start += u.cfg.InsertBatch {
 		chunk := logs[start:min(start+u.cfg.InsertBatch, len(logs))]
 		for i := range chunk {
@@ -218,9 +230,16 @@ func (u *Usage) Flush(ctx context.Context) error {
 				chunk[i].ID = NewID("log", chunk[i].Time)
 			}
 		}
-		if err := u.call(ctx, func(ctx context.Context) error { return u.store.InsertAPILogs(ctx, chunk) }); err != nil {
-			errs = append(errs, fmt.Errorf("insert %d API log entries: %w", len(logs)-start, err))
-			u.putBackLogs(logs[start:])
+		batches = append(batches, chunk)
+	}
+	for i, batch := range batches {
+		if err := u.call(ctx, func(ctx context.Context) error { return u.store.InsertAPILogs(ctx, batch) }); err != nil {
+			left := 0
+			for _, b := range batches[i:] {
+				left += len(b)
+			}
+			errs = append(errs, fmt.Errorf("insert %d API log entries: %w", left, err))
+			u.keepFailed(batches[i:], nFailed-i)
 			break
 		}
 	}
@@ -229,6 +248,32 @@ func (u *Usage) Flush(ctx context.Context) error {
 	u.spare = logs[:0]
 	u.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// keepFailed keeps batches (the first owned of which are already copies)
+// for the next flush, copying the rest out of the reused buffer. When they
+// do not fit beside what was logged meanwhile, the oldest are dropped.
+func (u *Usage) keepFailed(batches [][]APILogEntry, owned int) {
+	kept := make([][]APILogEntry, len(batches))
+	for i, b := range batches {
+		if i < owned {
+			kept[i] = b
+		} else {
+			kept[i] = slices.Clone(b)
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n := 0
+	for _, b := range kept {
+		n += len(b)
+	}
+	for len(kept) > 0 && n+len(u.logs) > u.cfg.MaxLogs {
+		n -= len(kept[0])
+		u.droppedLogs.Add(uint64(len(kept[0])))
+		kept = kept[1:]
+	}
+	u.failed, u.failedN = kept, n
 }
 
 func (u *Usage) call(ctx context.Context, f func(context.Context) error) error {
@@ -250,20 +295,4 @@ func (u *Usage) putBackUses(batch []KeyUse) {
 			u.droppedUses.Add(1)
 		}
 	}
-}
-
-func (u *Usage) putBackLogs(entries []APILogEntry) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	room := max(u.cfg.MaxLogs-len(u.logs), 0)
-	keep := entries
-	if len(keep) > room {
-		u.droppedLogs.Add(uint64(len(keep) - room))
-		keep = keep[len(keep)-room:] // keep the newest
-	}
-	// Older entries go first so IDs stay in time order.
-	merged := make([]APILogEntry, 0, max(cap(u.logs), len(keep)+len(u.logs)))
-	merged = append(merged, keep...)
-	merged = append(merged, u.logs...)
-	u.logs = merged
 }

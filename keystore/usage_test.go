@@ -2,7 +2,10 @@ package keystore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,4 +204,82 @@ func TestUsageConcurrentFlush(t *testing.T) {
 	if n != 400 || k.LastUsedAt == nil || !k.LastUsedAt.Equal(base.Add(399*time.Millisecond)) {
 		t.Fatalf("%d logs stored, last used %v; want 400 and the latest use", n, k.LastUsedAt)
 	}
+}
+
+// unclearStore stores the first log batch it is given and then reports a
+// failure, as when a commit succeeded but its answer was lost.
+type unclearStore struct {
+	keystore.Store
+	mu      sync.Mutex
+	batches [][]keystore.APILogEntry
+}
+
+func (s *unclearStore) InsertAPILogs(ctx context.Context, entries []keystore.APILogEntry) error {
+	s.mu.Lock()
+	s.batches = append(s.batches, slices.Clone(entries))
+	first := len(s.batches) == 1
+	s.mu.Unlock()
+	if err := s.Store.InsertAPILogs(ctx, entries); err != nil {
+		return err
+	}
+	if first {
+		return errors.New("connection reset after commit")
+	}
+	return nil
+}
+
+// A batch whose insert failed unclearly is retried unchanged, before what
+// was logged since, so the store keeps every entry exactly once.
+func TestUsageRetriesAFailedBatchUnchanged(t *testing.T) {
+	eachStore(t, func(t *testing.T, st keystore.Store) {
+		ctx := ctxT(t)
+		acct, keys := setupKeys(t, st, 2)
+		us := &unclearStore{Store: st}
+		u := keystore.NewUsage(us, keystore.UsageConfig{InsertBatch: 5}, nil, nil)
+		base := time.Now().UTC().Truncate(time.Microsecond)
+		logN := func(from, n int) {
+			for i := from; i < from+n; i++ {
+				u.Log(keystore.APILogEntry{AccountID: acct.ID, KeyID: keys[i%2].ID, Time: base.Add(time.Duration(i) * time.Millisecond),
+					Method: "GET", Path: "/v1/account", Status: 200, IP: "10.0.0.1", RequestID: fmt.Sprint("req_", i)})
+			}
+		}
+		logN(0, 7) // batches of 5 and 2
+		if err := u.Flush(ctx); err == nil {
+			t.Fatal("first flush reported no error")
+		}
+		if _, nl := u.Pending(); nl != 7 {
+			t.Fatalf("after the failed flush %d log entries pending, want 7", nl)
+		}
+		logN(7, 4)
+		if err := u.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(us.batches) < 3 || !slices.Equal(us.batches[1], us.batches[0]) || len(us.batches[2]) != 2 {
+			t.Fatalf("batches sent: %v; want the failed one again first, unchanged", batchSizes(us.batches))
+		}
+		logs, err := st.ListAPILogs(ctx, acct.ID, keystore.LogFilter{Page: keystore.Page{Limit: 100}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, l := range logs {
+			seen[l.RequestID]++
+		}
+		for i := range 11 {
+			if n := seen[fmt.Sprint("req_", i)]; n != 1 {
+				t.Errorf("req_%d stored %d times, want once", i, n)
+			}
+		}
+		if len(logs) != 11 {
+			t.Errorf("%d entries stored, want 11", len(logs))
+		}
+	})
+}
+
+func batchSizes(bs [][]keystore.APILogEntry) []int {
+	out := make([]int, len(bs))
+	for i, b := range bs {
+		out[i] = len(b)
+	}
+	return out
 }

@@ -281,12 +281,15 @@ func (s *Store) RetryNotice(ctx context.Context, id string, nextAttempt time.Tim
 	return nil
 }
 
+// isText reports whether s is storable as PostgreSQL text as it is.
+func isText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
 // text makes s storable as PostgreSQL text (and the same in SQLite, so both
 // stores hold the same): no NUL bytes, valid UTF-8. Paths found in git
 // trees or HTTP headers are bytes, and one bad byte must not turn a hit or
 // a log batch into a poison message.
 func text(s string) string {
-	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+	if isText(s) {
 		return s
 	}
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")

@@ -1,20 +1,26 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/leakguard/leakguard/keystore"
+	"github.com/leakguard/leakguard/keystore/logblock"
 )
 
-var logCols = []string{"id", "account_id", "key_id", "at", "method", "path", "status", "ip", "user_agent", "request_id"}
-
-// InsertAPILogs stores entries with COPY. If some were already stored (a
-// retried batch), it falls back to an INSERT that skips them.
+// InsertAPILogs stores entries as blocks: one row per key (and at most
+// logblock.MaxEntries entries) in api_log_blocks, plus the first and last
+// use of each key from each address in api_key_ips. A batch is cut into
+// blocks the same way whatever its order, and a block's id is its first
+// entry's, so a batch retried unchanged after an unclear failure stores
+// nothing twice. One statement, so one transaction.
 func (s *Store) InsertAPILogs(ctx context.Context, entries []keystore.APILogEntry) error {
 	if len(entries) == 0 {
 		return nil
@@ -22,14 +28,21 @@ func (s *Store) InsertAPILogs(ctx context.Context, entries []keystore.APILogEntr
 	if err := s.check(); err != nil {
 		return fmt.Errorf("insert %d api logs: %w", len(entries), err)
 	}
-	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"api_logs"}, logCols,
-		pgx.CopyFromSlice(len(entries), func(i int) ([]any, error) {
-			e := entries[i]
-			return []any{e.ID, e.AccountID, e.KeyID, e.Time, text(e.Method), text(e.Path), int32(e.Status),
-				text(e.IP), text(e.UserAgent), text(e.RequestID)}, nil
-		}))
-	if errors.Is(classify(err), keystore.ErrConflict) {
-		err = s.insertAPILogsSkippingDuplicates(ctx, entries)
+	clean := entries
+	for i := range entries {
+		if e := &entries[i]; !isText(e.Method) || !isText(e.Path) || !isText(e.IP) || !isText(e.UserAgent) ||
+			!isText(e.RequestID) {
+			clean = sanitized(entries)
+			break
+		}
+	}
+	args := insertLogsArgs(s.codec, clean)
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		_, err = s.pool.Exec(ctx, insertLogsSQL, args...)
+		if !isRetryable(err) {
+			break
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("insert %d api logs: %w", len(entries), classify(err))
@@ -37,82 +50,234 @@ func (s *Store) InsertAPILogs(ctx context.Context, entries []keystore.APILogEntr
 	return nil
 }
 
-func (s *Store) insertAPILogsSkippingDuplicates(ctx context.Context, entries []keystore.APILogEntry) error {
-	n := len(entries)
-	ids, accts, keys, methods, paths, ips, uas, reqs := make([]string, n), make([]string, n), make([]string, n),
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	ats := make([]time.Time, n)
-	statuses := make([]int32, n)
-	for i, e := range entries {
-		ids[i], accts[i], keys[i], ats[i], methods[i], paths[i], statuses[i], ips[i], uas[i], reqs[i] =
-			e.ID, e.AccountID, e.KeyID, e.Time, text(e.Method), text(e.Path), int32(e.Status), text(e.IP),
-			text(e.UserAgent), text(e.RequestID)
+// insertLogsSQL stores blocks and upserts the key addresses they show.
+const insertLogsSQL = `WITH blocks AS (
+	INSERT INTO api_log_blocks (id, account_id, key_id, last_id, first_at, last_at, entries, data)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+		$6::timestamptz[], $7::int[], $8::bytea[])
+	ON CONFLICT (id) DO NOTHING)
+INSERT INTO api_key_ips AS k (key_id, ip, first_at, last_at)
+SELECT * FROM unnest($9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[])
+ON CONFLICT (key_id, ip) DO UPDATE SET first_at = least(k.first_at, excluded.first_at),
+	last_at = greatest(k.last_at, excluded.last_at)
+WHERE excluded.first_at < k.first_at OR excluded.last_at > k.last_at`
+
+// insertLogsArgs are insertLogsSQL's arguments for entries (with IDs).
+func insertLogsArgs(codec *logblock.Codec, entries []keystore.APILogEntry) []any {
+	blocks := codec.Split(entries)
+	n := len(blocks)
+	ids, accts, keys, lastIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	firstAts, lastAts := make([]time.Time, n), make([]time.Time, n)
+	counts := make([]int32, n)
+	data := make([][]byte, n)
+	for i, b := range blocks {
+		ids[i], accts[i], keys[i], lastIDs[i] = b.FirstID, b.AccountID, b.KeyID, b.LastID
+		firstAts[i], lastAts[i], counts[i], data[i] = b.FirstAt, b.LastAt, int32(b.Entries), b.Data
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO api_logs (id, account_id, key_id, at, method, path, status, ip,
-		user_agent, request_id)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-			$7::int[], $8::text[], $9::text[], $10::text[])
-		ON CONFLICT (id) DO NOTHING`, ids, accts, keys, ats, methods, paths, statuses, ips, uas, reqs)
-	return err
+	ips := keyIPs(entries)
+	return []any{ids, accts, keys, lastIDs, firstAts, lastAts, counts, data, ips.keys, ips.ips, ips.first, ips.last}
 }
 
-// ListAPILogs lists an account's API calls, newest first.
+// sanitized is entries with their text fields made valid UTF-8 without NUL,
+// as the rest of the store keeps text.
+func sanitized(entries []keystore.APILogEntry) []keystore.APILogEntry {
+	out := make([]keystore.APILogEntry, len(entries))
+	for i, e := range entries {
+		e.Method, e.Path, e.IP, e.UserAgent, e.RequestID = text(e.Method), text(e.Path), text(e.IP),
+			text(e.UserAgent), text(e.RequestID)
+		out[i] = e
+	}
+	return out
+}
+
+// keyIPColumns are the distinct (key, address) pairs of a batch with their
+// first and last use, sorted so concurrent batches lock rows in one order.
+type keyIPColumns struct {
+	keys, ips   []string
+	first, last []time.Time
+}
+
+func keyIPs(entries []keystore.APILogEntry) keyIPColumns {
+	type pair struct{ key, ip string }
+	type span struct{ first, last time.Time }
+	seen := make(map[pair]span, 4)
+	for _, e := range entries {
+		p := pair{e.KeyID, e.IP}
+		sp, ok := seen[p]
+		if !ok {
+			seen[p] = span{e.Time, e.Time}
+			continue
+		}
+		if e.Time.Before(sp.first) {
+			sp.first = e.Time
+		}
+		if e.Time.After(sp.last) {
+			sp.last = e.Time
+		}
+		seen[p] = sp
+	}
+	pairs := make([]pair, 0, len(seen))
+	for p := range seen {
+		pairs = append(pairs, p)
+	}
+	slices.SortFunc(pairs, func(a, b pair) int {
+		return cmp.Or(strings.Compare(a.key, b.key), strings.Compare(a.ip, b.ip))
+	})
+	var c keyIPColumns
+	for _, p := range pairs {
+		c.keys, c.ips = append(c.keys, p.key), append(c.ips, p.ip)
+		c.first, c.last = append(c.first, seen[p].first), append(c.last, seen[p].last)
+	}
+	return c
+}
+
+// blockPage is how many blocks one query of ListAPILogs reads.
+const blockPage = 16
+
+// ListAPILogs lists an account's API calls, newest first. Blocks are read
+// newest last entry first; one block may hold entries older than the next
+// block's, so reading stops only when the next block's newest entry is older
+// than the page's oldest.
 func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.LogFilter) ([]keystore.APILogEntry, error) {
 	if err := s.check(); err != nil {
 		return nil, fmt.Errorf("list api logs of %s: %w", accountID, err)
 	}
+	size := f.Page.Size()
 	var since *time.Time
 	if !f.Since.IsZero() {
 		since = &f.Since
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, account_id, key_id, at, method, path, status, ip, user_agent,
-		request_id FROM api_logs
-		WHERE account_id = $1 AND ($2 = '' OR key_id = $2) AND ($3::timestamptz IS NULL OR at >= $3)
-			AND ($4 = '' OR id < $4)
-		ORDER BY id DESC LIMIT $5`, accountID, f.KeyID, since, f.Page.StartingAfter, f.Page.Size())
-	if err != nil {
-		return nil, fmt.Errorf("list api logs of %s: %w", accountID, classify(err))
-	}
-	defer rows.Close()
 	out := []keystore.APILogEntry{}
-	for rows.Next() {
-		var e keystore.APILogEntry
-		var status int32
-		if err := rows.Scan(&e.ID, &e.AccountID, &e.KeyID, &e.Time, &e.Method, &e.Path, &status, &e.IP,
-			&e.UserAgent, &e.RequestID); err != nil {
+	var afterLast, afterID string // keyset cursor over blocks
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT id, key_id, last_id, data FROM api_log_blocks
+			WHERE account_id = $1 AND ($2 = '' OR key_id = $2) AND ($3::timestamptz IS NULL OR last_at >= $3)
+				AND ($4 = '' OR id < $4) AND ($5 = '' OR (last_id, id) < ($5, $6))
+			ORDER BY last_id DESC, id DESC LIMIT $7`,
+			accountID, f.KeyID, since, f.Page.StartingAfter, afterLast, afterID, blockPage)
+		if err != nil {
 			return nil, fmt.Errorf("list api logs of %s: %w", accountID, classify(err))
 		}
-		e.Status = int(status)
-		e.Time = e.Time.UTC()
-		out = append(out, e)
+		n, done := 0, false
+		for rows.Next() {
+			var id, keyID, lastID string
+			var data []byte
+			if err := rows.Scan(&id, &keyID, &lastID, &data); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("list api logs of %s: %w", accountID, classify(err))
+			}
+			n++
+			afterLast, afterID = lastID, id
+			if len(out) >= size && lastID < out[size-1].ID {
+				done = true
+				break
+			}
+			entries, err := s.codec.Decode(data, accountID, keyID)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("list api logs of %s: block %s: %w", accountID, id, err)
+			}
+			for _, e := range entries {
+				if (f.Page.StartingAfter == "" || e.ID < f.Page.StartingAfter) && (since == nil || !e.Time.Before(*since)) {
+					out = append(out, e)
+				}
+			}
+			slices.SortFunc(out, func(a, b keystore.APILogEntry) int { return strings.Compare(b.ID, a.ID) })
+			out = out[:min(len(out), size)]
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("list api logs of %s: %w", accountID, classify(err))
+		}
+		if done || n < blockPage {
+			return out, nil
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list api logs of %s: %w", accountID, classify(err))
-	}
-	return out, nil
 }
 
-// purgeChunk rows are deleted per statement: short transactions, no long
+// purgeChunk blocks are deleted per statement: short transactions, no long
 // row locks, and vacuum keeps up.
 const purgeChunk = 1000
 
-// PurgeAPILogs deletes entries older than before and reports how many.
+// PurgeAPILogs deletes entries older than before and reports how many:
+// whole blocks where every entry is older, and the old entries of a block
+// that straddles before (rewritten in place).
 func (s *Store) PurgeAPILogs(ctx context.Context, before time.Time) (int64, error) {
 	if err := s.check(); err != nil {
 		return 0, fmt.Errorf("purge api logs before %s: %w", before.Format(time.RFC3339), err)
 	}
+	fail := func(err error) error {
+		return fmt.Errorf("purge api logs before %s: %w", before.Format(time.RFC3339), classify(err))
+	}
 	var total int64
 	for {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM api_logs WHERE id IN (
-			SELECT id FROM api_logs WHERE at < $1 LIMIT $2)`, before, purgeChunk)
+		var n, entries int64
+		err := s.pool.QueryRow(ctx, `WITH gone AS (DELETE FROM api_log_blocks WHERE id IN (
+				SELECT id FROM api_log_blocks WHERE last_at < $1 LIMIT $2) RETURNING entries)
+			SELECT count(*), coalesce(sum(entries), 0) FROM gone`, before, purgeChunk).Scan(&n, &entries)
 		if err != nil {
-			return total, fmt.Errorf("purge api logs before %s: %w", before.Format(time.RFC3339), classify(err))
+			return total, fail(err)
 		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < purgeChunk {
-			return total, nil
+		total += entries
+		if n < purgeChunk {
+			break
 		}
 	}
+	for {
+		n, err := s.trimBlock(ctx, before)
+		if err != nil {
+			return total, fail(err)
+		}
+		if n < 0 {
+			break
+		}
+		total += n
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM api_key_ips WHERE last_at < $1`, before); err != nil {
+		return total, fail(err)
+	}
+	return total, nil
+}
+
+// trimBlock drops the entries older than before from one block that also
+// holds newer ones, and reports how many it dropped; -1 when no such block
+// is left.
+func (s *Store) trimBlock(ctx context.Context, before time.Time) (int64, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	var id, accountID, keyID string
+	var data []byte
+	err = tx.QueryRow(ctx, `SELECT id, account_id, key_id, data FROM api_log_blocks
+		WHERE first_at < $1 AND last_at >= $1 LIMIT 1 FOR UPDATE SKIP LOCKED`, before).Scan(&id, &accountID, &keyID, &data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	entries, err := s.codec.Decode(data, accountID, keyID)
+	if err != nil {
+		return 0, fmt.Errorf("block %s: %w", id, err)
+	}
+	keep := slices.DeleteFunc(entries, func(e keystore.APILogEntry) bool { return e.Time.Before(before) })
+	dropped := int64(len(entries) - len(keep))
+	if _, err := tx.Exec(ctx, `DELETE FROM api_log_blocks WHERE id = $1`, id); err != nil {
+		return 0, err
+	}
+	for _, b := range s.codec.Split(keep) {
+		if _, err := tx.Exec(ctx, `INSERT INTO api_log_blocks (id, account_id, key_id, last_id, first_at, last_at,
+			entries, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+			b.FirstID, b.AccountID, b.KeyID, b.LastID, b.FirstAt, b.LastAt, int32(b.Entries), b.Data); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return dropped, nil
 }
 
 // maxNewIPs bounds Activity.NewIPs (a notice lists them).
@@ -125,14 +290,44 @@ func (s *Store) KeyActivity(ctx context.Context, keyID string, since time.Time) 
 	if err := s.check(); err != nil {
 		return a, fmt.Errorf("key activity of %s: %w", keyID, err)
 	}
+	fail := func(err error) (keystore.Activity, error) {
+		return a, fmt.Errorf("key activity of %s: %w", keyID, classify(err))
+	}
 	err := s.pool.QueryRow(ctx, `SELECT
-			(SELECT count(*) FROM api_logs WHERE key_id = $1 AND at >= $2),
+			(SELECT coalesce(sum(entries), 0) FROM api_log_blocks
+				WHERE key_id = $1 AND last_at >= $2 AND first_at >= $2),
 			coalesce((SELECT array_agg(ip ORDER BY ip) FROM (
-				SELECT ip FROM api_logs WHERE key_id = $1 AND ip <> ''
-				GROUP BY ip HAVING min(at) >= $2 ORDER BY ip LIMIT $3) n), '{}')`,
+				SELECT ip FROM api_key_ips WHERE key_id = $1 AND ip <> '' AND first_at >= $2
+				ORDER BY ip LIMIT $3) n), '{}')`,
 		keyID, since, maxNewIPs).Scan(&a.Requests, &a.NewIPs)
 	if err != nil {
-		return a, fmt.Errorf("key activity of %s: %w", keyID, classify(err))
+		return fail(err)
+	}
+	// Blocks that straddle since count only their entries from since on.
+	rows, err := s.pool.Query(ctx, `SELECT id, account_id, data FROM api_log_blocks
+		WHERE key_id = $1 AND first_at < $2 AND last_at >= $2`, keyID, since)
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, accountID string
+		var data []byte
+		if err := rows.Scan(&id, &accountID, &data); err != nil {
+			return fail(err)
+		}
+		entries, err := s.codec.Decode(data, accountID, keyID)
+		if err != nil {
+			return a, fmt.Errorf("key activity of %s: block %s: %w", keyID, id, err)
+		}
+		for _, e := range entries {
+			if !e.Time.Before(since) {
+				a.Requests++
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
 	}
 	return a, nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/leakguard/leakguard/keystore"
+	"github.com/leakguard/leakguard/keystore/logblock"
 )
 
 //go:embed migrations/*.sql
@@ -39,6 +40,7 @@ const defaultConnectTimeout = 5 * time.Second
 // Store is the PostgreSQL keystore.Store. It is safe for concurrent use.
 type Store struct {
 	pool   *pgxpool.Pool
+	codec  *logblock.Codec
 	closed atomic.Bool
 	logger *slog.Logger
 }
@@ -78,7 +80,12 @@ func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store,
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store %s: %w", safe, classify(err))
 	}
-	return &Store{pool: pool, logger: logger}, nil
+	codec, err := logblock.NewCodec()
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store %s: %w", safe, err)
+	}
+	return &Store{pool: pool, codec: codec, logger: logger}, nil
 }
 
 // RedactURL is databaseURL with any password hidden, for errors and logs.
@@ -127,7 +134,7 @@ func migrate(ctx context.Context, cc *pgx.ConnConfig, logger *slog.Logger) error
 		return fmt.Errorf("migrate: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sub,
-		goose.WithDisableGlobalRegistry(true), goose.WithSlog(logger))
+		goose.WithDisableGlobalRegistry(true), goose.WithSlog(logger), goose.WithGoMigrations(logBlocksMigration()))
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -152,6 +159,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	if !s.closed.Swap(true) {
 		s.pool.Close()
+		s.codec.Close()
 	}
 	return nil
 }

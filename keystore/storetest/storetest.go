@@ -750,9 +750,16 @@ func testAPILogsBigBatch(t *testing.T, s keystore.Store) {
 	if err := s.InsertAPILogs(ctx(t), entries); err != nil {
 		t.Fatalf("InsertAPILogs: %v", err)
 	}
-	// A batch retried after an unclear failure must not fail or duplicate.
-	if err := s.InsertAPILogs(ctx(t), append(entries[1000:], logEntry(a, k, at.Add(time.Hour), "192.0.2.2"))); err != nil {
+	// A batch retried unchanged after an unclear failure (keystore.Usage
+	// retries failed batches as they were) must not fail or duplicate, in
+	// any order.
+	replay := slices.Clone(entries)
+	slices.Reverse(replay)
+	if err := s.InsertAPILogs(ctx(t), replay); err != nil {
 		t.Fatalf("InsertAPILogs again: %v", err)
+	}
+	if err := s.InsertAPILogs(ctx(t), []keystore.APILogEntry{logEntry(a, k, at.Add(time.Hour), "192.0.2.2")}); err != nil {
+		t.Fatalf("InsertAPILogs of a new entry: %v", err)
 	}
 	act, err := s.KeyActivity(ctx(t), k.ID, at)
 	if err != nil {
@@ -1357,7 +1364,8 @@ func testNoPlaintext(t *testing.T, s keystore.Store) {
 	if err := s.RecordKeyUses(ctx(t), []keystore.KeyUse{{KeyID: k.ID, At: at, IP: "192.0.2.1"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.InsertAPILogs(ctx(t), []keystore.APILogEntry{logEntry(a, k, at, "192.0.2.1")}); err != nil {
+	logged := logEntry(a, k, at, "192.0.2.1")
+	if err := s.InsertAPILogs(ctx(t), []keystore.APILogEntry{logged}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RotateKey(ctx(t), k.ID, next, at.Add(time.Hour), at); err != nil {
@@ -1377,10 +1385,11 @@ func testNoPlaintext(t *testing.T, s keystore.Store) {
 	if err != nil {
 		t.Fatalf("DumpTables: %v", err)
 	}
-	rows := 0
+	rows, sawLog := 0, false
 	for name, rs := range tables {
 		for _, r := range rs {
 			rows++
+			sawLog = sawLog || strings.Contains(r, logged.RequestID)
 			for _, p := range []string{plain, nextPlain} {
 				for _, needle := range []string{p, p[patterns.KeyPrefixLen : patterns.KeyPrefixLen+patterns.KeyRandomLen]} {
 					if strings.Contains(r, needle) {
@@ -1391,8 +1400,9 @@ func testNoPlaintext(t *testing.T, s keystore.Store) {
 		}
 	}
 	// The dump must actually see the data, or this test proves nothing.
-	if len(tables) < 5 || rows < 10 {
-		t.Errorf("dump saw %d tables and %d rows; it is not looking at the store", len(tables), rows)
+	if len(tables) < 5 || rows < 10 || !sawLog {
+		t.Errorf("dump saw %d tables and %d rows (the API log entry: %v); it is not looking at the store",
+			len(tables), rows, sawLog)
 	}
 	found := false
 	for _, r := range tables["api_keys"] {
