@@ -222,7 +222,6 @@ func (u *Usage) Flush(ctx context.Context) error {
 			u.putBackUses(batch)
 		}
 	}
-	nFailed := len(batches)
 	for start := 0; start < len(logs); start += u.cfg.InsertBatch {
 		chunk := logs[start:min(start+u.cfg.InsertBatch, len(logs))]
 		for i := range chunk {
@@ -239,7 +238,7 @@ func (u *Usage) Flush(ctx context.Context) error {
 				left += len(b)
 			}
 			errs = append(errs, fmt.Errorf("insert %d API log entries: %w", left, err))
-			u.keepFailed(batches[i:], nFailed-i)
+			u.keepFailed(batches[i:])
 			break
 		}
 	}
@@ -250,17 +249,13 @@ func (u *Usage) Flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// keepFailed keeps batches (the first owned of which are already copies)
-// for the next flush, copying the rest out of the reused buffer. When they
-// do not fit beside what was logged meanwhile, the oldest are dropped.
-func (u *Usage) keepFailed(batches [][]APILogEntry, owned int) {
+// keepFailed keeps copies of batches (they may live in the reused buffer)
+// for the next flush. When they do not fit beside what was logged
+// meanwhile, the oldest are dropped.
+func (u *Usage) keepFailed(batches [][]APILogEntry) {
 	kept := make([][]APILogEntry, len(batches))
 	for i, b := range batches {
-		if i < owned {
-			kept[i] = b
-		} else {
-			kept[i] = slices.Clone(b)
-		}
+		kept[i] = slices.Clone(b)
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()

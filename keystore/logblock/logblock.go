@@ -139,10 +139,10 @@ func (c *Codec) seal(body []byte) []byte {
 
 func appendBody(b []byte, entries []keystore.APILogEntry, group []int32) []byte {
 	b = binary.AppendUvarint(b, uint64(len(group)))
-	var prev *keystore.APILogEntry
+	prev := &keystore.APILogEntry{}
 	var prevID string
 	var prevMicro int64
-	for _, i := range group {
+	for n, i := range group {
 		e := &entries[i]
 		id := clip(e.ID)
 		shared := 0
@@ -156,20 +156,12 @@ func appendBody(b []byte, entries []keystore.APILogEntry, group []int32) []byte 
 		b = binary.AppendVarint(b, micro-prevMicro)
 		prevMicro = micro
 		b = binary.AppendVarint(b, int64(e.Status))
-		if prev == nil {
-			prev = &keystore.APILogEntry{}
-			b = appendField(b, e.Method, "", true)
-			b = appendField(b, e.Path, "", true)
-			b = appendField(b, e.IP, "", true)
-			b = appendField(b, e.UserAgent, "", true)
-			b = appendField(b, e.RequestID, "", true)
-		} else {
-			b = appendField(b, e.Method, prev.Method, false)
-			b = appendField(b, e.Path, prev.Path, false)
-			b = appendField(b, e.IP, prev.IP, false)
-			b = appendField(b, e.UserAgent, prev.UserAgent, false)
-			b = appendField(b, e.RequestID, prev.RequestID, false)
-		}
+		first := n == 0
+		b = appendField(b, e.Method, prev.Method, first)
+		b = appendField(b, e.Path, prev.Path, first)
+		b = appendField(b, e.IP, prev.IP, first)
+		b = appendField(b, e.UserAgent, prev.UserAgent, first)
+		b = appendField(b, e.RequestID, prev.RequestID, first)
 		prev = e
 	}
 	return b

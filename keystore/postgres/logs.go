@@ -267,10 +267,8 @@ func (s *Store) trimBlock(ctx context.Context, before time.Time) (int64, error) 
 	if _, err := tx.Exec(ctx, `DELETE FROM api_log_blocks WHERE id = $1`, id); err != nil {
 		return 0, err
 	}
-	for _, b := range s.codec.Split(keep) {
-		if _, err := tx.Exec(ctx, `INSERT INTO api_log_blocks (id, account_id, key_id, last_id, first_at, last_at,
-			entries, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-			b.FirstID, b.AccountID, b.KeyID, b.LastID, b.FirstAt, b.LastAt, int32(b.Entries), b.Data); err != nil {
+	if len(keep) > 0 {
+		if _, err := tx.Exec(ctx, insertLogsSQL, insertLogsArgs(s.codec, keep)...); err != nil {
 			return 0, err
 		}
 	}
