@@ -15,9 +15,9 @@ import (
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
 	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/metrics"
 	"github.com/leakguard/leakguard/notifier/notifiertest"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 func tctx(t *testing.T) context.Context {
@@ -38,14 +38,14 @@ func open(t *testing.T, cfg bus.Config) *bus.Bus {
 
 func newHit(t *testing.T) (leakguard.Hit, string) {
 	t.Helper()
-	plain, err := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	plain, err := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return leakguard.Hit{
-		SecretSHA256: patterns.Fingerprint([]byte(plain)),
-		Redacted:     patterns.RedactKey([]byte(plain)),
-		Rule:         patterns.RuleSecretKey,
+		SecretSHA256: keyformat.Fingerprint([]byte(plain)),
+		Redacted:     keyformat.RedactKey([]byte(plain)),
+		Rule:         keyformat.RuleSecretKey,
 		Source:       leakguard.SourceGitHub,
 		Location: leakguard.Location{URL: "https://github.com/octo/app/blob/abc/.env", Repository: "octo/app",
 			Commit: "abc", Path: ".env", Line: 3},
@@ -111,7 +111,7 @@ func TestPublishHitOncePerMsgID(t *testing.T) {
 	if got := streamInfo(t, b, b.StreamName()).State.Msgs; got != 1 {
 		t.Fatalf("stream holds %d hits after 100 publishes of one hit, want 1", got)
 	}
-	if got := notifiertest.Value(m.HitsPublished.WithLabelValues("github", patterns.RuleSecretKey)); got != 1 {
+	if got := notifiertest.Value(m.HitsPublished.WithLabelValues("github", keyformat.RuleSecretKey)); got != 1 {
 		t.Errorf("hits published = %v, want 1", got)
 	}
 	s, _ := b.JetStream().Stream(tctx(t), b.StreamName())

@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/metrics"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // ErrPlaintext is returned for a hit whose JSON holds what looks like a
@@ -61,7 +61,7 @@ func (p *Publisher) PublishHit(ctx context.Context, hit leakguard.Hit) error {
 	}
 	// The last line of defence of CONTRACT §5: whatever a source put in
 	// the location, a whole key never goes on the bus.
-	if len(patterns.FindKeys(data)) > 0 {
+	if len(keyformat.FindKeys(data)) > 0 {
 		return fmt.Errorf("publish %s hit %s: %w", hit.Source, hit.MsgID(), ErrPlaintext)
 	}
 	msg := &nats.Msg{

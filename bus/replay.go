@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leakguard/leakguard"
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // ReplayResult counts what ReplayDead did.
@@ -56,7 +56,7 @@ func (b *Bus) ReplayDead(ctx context.Context, source string) (ReplayResult, erro
 			continue
 		}
 		var hit leakguard.Hit
-		if json.Unmarshal(raw.Data, &hit) != nil || hit.Validate() != nil || len(patterns.FindKeys(raw.Data)) > 0 {
+		if json.Unmarshal(raw.Data, &hit) != nil || hit.Validate() != nil || len(keyformat.FindKeys(raw.Data)) > 0 {
 			res.Kept++
 			continue
 		}

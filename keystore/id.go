@@ -4,7 +4,7 @@ import (
 	"crypto/rand"
 	"time"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // NewID returns prefix + "_" + 8 base62 characters of milliseconds since the
@@ -18,7 +18,7 @@ func NewID(prefix string, now time.Time) string {
 	ms := uint64(now.UnixMilli())
 	var ts [tsLen]byte
 	for i := tsLen - 1; i >= 0; i-- {
-		ts[i] = patterns.Base62Alphabet[ms%62]
+		ts[i] = keyformat.Base62Alphabet[ms%62]
 		ms /= 62
 	}
 	b = append(b, ts[:]...)
@@ -31,7 +31,7 @@ func NewID(prefix string, now time.Time) string {
 			_, _ = rand.Read(one[:])
 			c = one[0]
 		}
-		b = append(b, patterns.Base62Alphabet[c%62])
+		b = append(b, keyformat.Base62Alphabet[c%62])
 	}
 	return string(b)
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // Errors a Store returns; callers test them with errors.Is.
@@ -41,12 +41,12 @@ const (
 
 // Account owns keys and receives leak notices.
 type Account struct {
-	ID            string        `json:"id"`
-	Email         string        `json:"email"`
-	Mode          patterns.Mode `json:"mode"` // mode of its first key
-	WebhookURL    string        `json:"webhook_url,omitempty"`
-	WebhookSecret string        `json:"-"`
-	CreatedAt     time.Time     `json:"created_at"`
+	ID            string         `json:"id"`
+	Email         string         `json:"email"`
+	Mode          keyformat.Mode `json:"mode"` // mode of its first key
+	WebhookURL    string         `json:"webhook_url,omitempty"`
+	WebhookSecret string         `json:"-"`
+	CreatedAt     time.Time      `json:"created_at"`
 }
 
 // Key is a stored API key. It holds no plaintext.
@@ -54,8 +54,8 @@ type Key struct {
 	ID            string
 	AccountID     string
 	Name          string
-	Type          patterns.KeyType
-	Mode          patterns.Mode
+	Type          keyformat.KeyType
+	Mode          keyformat.Mode
 	Scopes        []string
 	AllowedIPs    []netip.Prefix
 	Hash          string // lowercase hex SHA-256 of the key

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // Scopes are "RESOURCE:read" or "RESOURCE:write" (CONTRACT §4).
@@ -143,10 +143,10 @@ func HasScope(k *Key, needed string) bool {
 		return true
 	}
 	switch k.Type {
-	case patterns.Secret:
+	case keyformat.Secret:
 		_, _, ok := splitScope(needed)
 		return ok
-	case patterns.Restricted:
+	case keyformat.Restricted:
 		return scopesCover(k.Scopes, needed)
 	}
 	// Publishable keys hold no scope.
@@ -158,14 +158,14 @@ func HasScope(k *Key, needed string) bool {
 // a publishable key.
 func EffectiveScopes(k *Key, resources []string) []string {
 	switch k.Type {
-	case patterns.Secret:
+	case keyformat.Secret:
 		out := make([]string, 0, len(resources))
 		for _, r := range resources {
 			out = append(out, r+":write")
 		}
 		slices.Sort(out)
 		return out
-	case patterns.Restricted:
+	case keyformat.Restricted:
 		if k.Scopes == nil {
 			return []string{}
 		}
@@ -176,17 +176,17 @@ func EffectiveScopes(k *Key, resources []string) []string {
 
 // coversKey reports whether actor holds every scope target holds, so that
 // minting, rotating or revoking target widens nothing.
-func coversKey(actor *Key, targetType patterns.KeyType, targetScopes []string) bool {
+func coversKey(actor *Key, targetType keyformat.KeyType, targetScopes []string) bool {
 	switch actor.Type {
-	case patterns.Secret:
+	case keyformat.Secret:
 		return true
-	case patterns.Publishable:
+	case keyformat.Publishable:
 		return false
 	}
 	switch targetType {
-	case patterns.Secret:
+	case keyformat.Secret:
 		return false
-	case patterns.Publishable:
+	case keyformat.Publishable:
 		return true
 	}
 	for _, s := range targetScopes {

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 func TestParseResources(t *testing.T) {
@@ -57,9 +57,9 @@ func TestNormalizeScopes(t *testing.T) {
 }
 
 func TestHasScope(t *testing.T) {
-	sk := &keystore.Key{Type: patterns.Secret}
-	rk := &keystore.Key{Type: patterns.Restricted, Scopes: []string{"orders:write", "leaks:read"}}
-	pk := &keystore.Key{Type: patterns.Publishable}
+	sk := &keystore.Key{Type: keyformat.Secret}
+	rk := &keystore.Key{Type: keyformat.Restricted, Scopes: []string{"orders:write", "leaks:read"}}
+	pk := &keystore.Key{Type: keyformat.Publishable}
 	tests := []struct {
 		k      *keystore.Key
 		scope  string
@@ -88,15 +88,15 @@ func TestHasScope(t *testing.T) {
 
 func TestEffectiveScopes(t *testing.T) {
 	res := []string{"account", "api_keys", "api_logs", "leaks", "orders"}
-	got := keystore.EffectiveScopes(&keystore.Key{Type: patterns.Secret}, res)
+	got := keystore.EffectiveScopes(&keystore.Key{Type: keyformat.Secret}, res)
 	want := []string{"account:write", "api_keys:write", "api_logs:write", "leaks:write", "orders:write"}
 	if !slices.Equal(got, want) {
 		t.Errorf("secret: %v, want %v", got, want)
 	}
-	if got := keystore.EffectiveScopes(&keystore.Key{Type: patterns.Publishable}, res); got == nil || len(got) != 0 {
+	if got := keystore.EffectiveScopes(&keystore.Key{Type: keyformat.Publishable}, res); got == nil || len(got) != 0 {
 		t.Errorf("publishable: %#v, want empty non-nil", got)
 	}
-	if got := keystore.EffectiveScopes(&keystore.Key{Type: patterns.Restricted}, res); got == nil || len(got) != 0 {
+	if got := keystore.EffectiveScopes(&keystore.Key{Type: keyformat.Restricted}, res); got == nil || len(got) != 0 {
 		t.Errorf("restricted without scopes: %#v, want empty non-nil", got)
 	}
 }
@@ -185,10 +185,10 @@ func FuzzParseInput(f *testing.F) {
 func TestServiceConfigFromEnv(t *testing.T) {
 	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	c, err := keystore.ConfigFromEnv(get(map[string]string{"LEAKGUARD_MODE": "live", "LEAKGUARD_RESOURCES": "orders"}))
-	if err != nil || c.Mode != patterns.Live || !slices.Equal(c.Resources, []string{"account", "api_keys", "api_logs", "leaks", "orders"}) {
+	if err != nil || c.Mode != keyformat.Live || !slices.Equal(c.Resources, []string{"account", "api_keys", "api_logs", "leaks", "orders"}) {
 		t.Fatalf("%+v %v", c, err)
 	}
-	if c, err := keystore.ConfigFromEnv(get(nil)); err != nil || c.Mode != patterns.Test || len(c.Resources) != 4 {
+	if c, err := keystore.ConfigFromEnv(get(nil)); err != nil || c.Mode != keyformat.Test || len(c.Resources) != 4 {
 		t.Fatalf("defaults %+v %v", c, err)
 	}
 	for _, m := range []map[string]string{{"LEAKGUARD_MODE": "prod"}, {"LEAKGUARD_RESOURCES": "Bad-Name"}} {

@@ -18,7 +18,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // Errors of the service that callers (the HTTP API, the CLI) turn into
@@ -109,7 +109,7 @@ func scopeError(scope string) *AuthError {
 // Config configures a Service. Zero fields take the defaults shown.
 type Config struct {
 	// Mode is the mode of keys this server accepts (CONTRACT §3).
-	Mode patterns.Mode
+	Mode keyformat.Mode
 	// Resources is the platform's full resource list, built-ins included
 	// (see ParseResources); empty means the built-ins.
 	Resources []string
@@ -215,7 +215,7 @@ func NewService(store Store, cfg Config) (*Service, error) {
 }
 
 // Mode is the mode of keys this service accepts.
-func (s *Service) Mode() patterns.Mode { return s.cfg.Mode }
+func (s *Service) Mode() keyformat.Mode { return s.cfg.Mode }
 
 // Resources is the platform's resource list.
 func (s *Service) Resources() []string { return slices.Clone(s.cfg.Resources) }
@@ -331,14 +331,14 @@ func (s *Service) Verify(ctx context.Context, key string, ip netip.Addr, scope s
 // VerifyAt is Verify at a given moment of the service's clock, for a
 // caller that already read it (saves a clock read per request).
 func (s *Service) VerifyAt(ctx context.Context, key string, ip netip.Addr, scope string, now time.Time) (*Principal, error) {
-	if len(key) != patterns.KeyLength {
+	if len(key) != keyformat.KeyLength {
 		return nil, errMalformed
 	}
 	// Read the key in place: a copy would escape to the heap (ParseKey's
 	// argument does) and leave one more plaintext copy behind. Neither
 	// ParseKey nor Sum256 writes to or keeps its input.
 	raw := unsafe.Slice(unsafe.StringData(key), len(key))
-	if _, err := patterns.ParseKey(raw); err != nil {
+	if _, err := keyformat.ParseKey(raw); err != nil {
 		return nil, errMalformed
 	}
 	sum := sha256.Sum256(raw)
@@ -366,7 +366,7 @@ func (s *Service) VerifyAt(ctx context.Context, key string, ip netip.Addr, scope
 		return nil, errExpired
 	}
 	if k.Mode != s.cfg.Mode {
-		if k.Mode == patterns.Test {
+		if k.Mode == keyformat.Test {
 			return nil, errTestOnLive
 		}
 		return nil, errLiveOnTest
@@ -375,7 +375,7 @@ func (s *Service) VerifyAt(ctx context.Context, key string, ip netip.Addr, scope
 		return nil, errIP
 	}
 	if !HasScope(k, scope) {
-		if k.Type == patterns.Publishable {
+		if k.Type == keyformat.Publishable {
 			return &e.p, errPublishable
 		}
 		return &e.p, scopeError(scope)
@@ -492,10 +492,10 @@ type NewKey struct {
 type KeyRequest struct {
 	Name string
 	// Type defaults to restricted when Scopes are given, else secret.
-	Type patterns.KeyType
+	Type keyformat.KeyType
 	// Mode defaults to the calling key's mode, or for the admin to the
 	// account's mode. A calling key can only create keys of its own mode.
-	Mode patterns.Mode
+	Mode keyformat.Mode
 	// Scopes are for restricted keys only.
 	Scopes []string
 	// AllowedIPs are CIDRs or bare addresses (/32, /128).
@@ -513,9 +513,9 @@ const (
 
 // CreateAccount creates an account with its first full-access secret key
 // of the given mode ("" = test).
-func (s *Service) CreateAccount(ctx context.Context, email string, mode patterns.Mode) (Account, NewKey, error) {
+func (s *Service) CreateAccount(ctx context.Context, email string, mode keyformat.Mode) (Account, NewKey, error) {
 	if mode == "" {
-		mode = patterns.Test
+		mode = keyformat.Test
 	}
 	if !mode.Valid() {
 		return Account{}, NewKey{}, invalidf("Mode must be live or test, not %q.", mode)
@@ -532,7 +532,7 @@ func (s *Service) CreateAccount(ctx context.Context, email string, mode patterns
 	if err != nil {
 		return Account{}, NewKey{}, storeErr(ctx, "create account", err)
 	}
-	nk, err := s.insertKey(ctx, a.ID, KeyRequest{Name: "Default secret key", Type: patterns.Secret, Mode: mode}, nil, "", now)
+	nk, err := s.insertKey(ctx, a.ID, KeyRequest{Name: "Default secret key", Type: keyformat.Secret, Mode: mode}, nil, "", now)
 	if err != nil {
 		return Account{}, NewKey{}, fmt.Errorf("create first key of account %s: %w", a.ID, err)
 	}
@@ -585,7 +585,7 @@ func (s *Service) insertKey(ctx context.Context, accountID string, req KeyReques
 	if err != nil {
 		return NewKey{}, err
 	}
-	secret, err := patterns.GenerateKey(k.Type, k.Mode)
+	secret, err := keyformat.GenerateKey(k.Type, k.Mode)
 	if err != nil {
 		return NewKey{}, fmt.Errorf("create key: %w", err)
 	}
@@ -601,8 +601,8 @@ func (s *Service) insertKey(ctx context.Context, accountID string, req KeyReques
 }
 
 func setSecret(k *Key, secret string) {
-	k.Hash = patterns.Fingerprint([]byte(secret))
-	k.Prefix = secret[:patterns.KeyPrefixLen]
+	k.Hash = keyformat.Fingerprint([]byte(secret))
+	k.Prefix = secret[:keyformat.KeyPrefixLen]
 	k.Last4 = secret[len(secret)-4:]
 }
 
@@ -612,9 +612,9 @@ func (s *Service) buildKey(ctx context.Context, accountID string, req KeyRequest
 		return Key{}, invalidf("The name must be at most %d characters of printable UTF-8.", MaxNameLen)
 	}
 	if req.Type == "" {
-		req.Type = patterns.Secret
+		req.Type = keyformat.Secret
 		if len(req.Scopes) > 0 {
-			req.Type = patterns.Restricted
+			req.Type = keyformat.Restricted
 		}
 	}
 	if !req.Type.Valid() {
@@ -639,7 +639,7 @@ func (s *Service) buildKey(ctx context.Context, accountID string, req KeyRequest
 	}
 	var scopes []string
 	switch req.Type {
-	case patterns.Restricted:
+	case keyformat.Restricted:
 		var err error
 		if scopes, err = NormalizeScopes(req.Scopes, s.cfg.Resources); err != nil {
 			return Key{}, invalidf("Invalid scopes: %v.", err)
@@ -684,9 +684,9 @@ func (s *Service) buildKey(ctx context.Context, accountID string, req KeyRequest
 // not use, or a longer life.
 func (s *Service) checkActorCovers(actor *Key, target *Key, verb string) error {
 	switch {
-	case actor.Type == patterns.Publishable:
+	case actor.Type == keyformat.Publishable:
 		return deniedf("Publishable keys cannot manage API keys.")
-	case actor.Type == patterns.Restricted && target.Type == patterns.Secret:
+	case actor.Type == keyformat.Restricted && target.Type == keyformat.Secret:
 		return deniedf("A restricted key cannot %s a secret (full-access) key.", verb)
 	case !coversKey(actor, target.Type, target.Scopes):
 		return deniedf("A restricted key cannot %s a key with scopes it does not have itself.", verb)
@@ -861,7 +861,7 @@ func (s *Service) RevokeKey(ctx context.Context, actor *Key, accountID, id strin
 	}
 	switch {
 	case actor == nil || actor.ID == k.ID:
-	case actor.Type == patterns.Publishable:
+	case actor.Type == keyformat.Publishable:
 		return Key{}, deniedf("Publishable keys cannot manage API keys.")
 	case !coversKey(actor, k.Type, k.Scopes):
 		return Key{}, deniedf("A restricted key cannot revoke a key with more access than it has.")
@@ -913,7 +913,7 @@ func (s *Service) RotateKey(ctx context.Context, actor *Key, accountID, id strin
 			return Key{}, NewKey{}, err
 		}
 	}
-	secret, err := patterns.GenerateKey(next.Type, next.Mode)
+	secret, err := keyformat.GenerateKey(next.Type, next.Mode)
 	if err != nil {
 		return Key{}, NewKey{}, fmt.Errorf("rotate key %s: %w", id, err)
 	}
@@ -1003,9 +1003,9 @@ func utcPtr(t *time.Time) *time.Time {
 // LEAKGUARD_RESOURCES (the platform's resources beyond the built-ins).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var c Config
-	c.Mode = patterns.Mode(strings.TrimSpace(getenv("LEAKGUARD_MODE")))
+	c.Mode = keyformat.Mode(strings.TrimSpace(getenv("LEAKGUARD_MODE")))
 	if c.Mode == "" {
-		c.Mode = patterns.Test
+		c.Mode = keyformat.Test
 	}
 	if !c.Mode.Valid() {
 		return c, fmt.Errorf("LEAKGUARD_MODE must be live or test, not %q", c.Mode)

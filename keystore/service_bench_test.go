@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // BenchmarkVerify is Verify with the cache warm: parse, hash, cache hit,
@@ -14,12 +14,12 @@ import (
 func BenchmarkVerify(b *testing.B) {
 	st := openSQLiteB(b)
 	ctx := b.Context()
-	svc, err := keystore.NewService(st, keystore.Config{Mode: patterns.Test})
+	svc, err := keystore.NewService(st, keystore.Config{Mode: keyformat.Test})
 	if err != nil {
 		b.Fatal(err)
 	}
 	go func() { _ = svc.Run(ctx) }()
-	acct, _, err := svc.CreateAccount(ctx, "o@example.com", patterns.Test)
+	acct, _, err := svc.CreateAccount(ctx, "o@example.com", keyformat.Test)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,19 +9,19 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/internal/fault"
-	"github.com/leakguard/leakguard/patterns"
 )
 
-func newService(t *testing.T, s keystore.Store, mode patterns.Mode, clk *clock) *keystore.Service {
+func newService(t *testing.T, s keystore.Store, mode keyformat.Mode, clk *clock) *keystore.Service {
 	t.Helper()
 	return newServiceTimeout(t, s, mode, clk, 10*time.Second)
 }
 
 // newServiceTimeout is newService with a given store timeout (short for
 // tests of a hung store, long otherwise: the machine may be busy).
-func newServiceTimeout(t *testing.T, s keystore.Store, mode patterns.Mode, clk *clock, timeout time.Duration) *keystore.Service {
+func newServiceTimeout(t *testing.T, s keystore.Store, mode keyformat.Mode, clk *clock, timeout time.Duration) *keystore.Service {
 	t.Helper()
 	res, err := keystore.ParseResources("orders,customers")
 	if err != nil {
@@ -57,15 +57,15 @@ func authReason(err error) keystore.AuthReason {
 func TestCreateAccountAndVerify(t *testing.T) {
 	eachStore(t, func(t *testing.T, st keystore.Store) {
 		ctx := ctxT(t)
-		svc := newService(t, st, patterns.Live, nil)
-		acct, nk, err := svc.CreateAccount(ctx, "owner@example.com", patterns.Live)
+		svc := newService(t, st, keyformat.Live, nil)
+		acct, nk, err := svc.CreateAccount(ctx, "owner@example.com", keyformat.Live)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasPrefix(nk.Secret, "sk_live_") || !patterns.ValidKey([]byte(nk.Secret)) {
-			t.Fatalf("first key %q is not an sk_live_ key", patterns.RedactKey([]byte(nk.Secret)))
+		if !strings.HasPrefix(nk.Secret, "sk_live_") || !keyformat.ValidKey([]byte(nk.Secret)) {
+			t.Fatalf("first key %q is not an sk_live_ key", keyformat.RedactKey([]byte(nk.Secret)))
 		}
-		if nk.Key.Hash != patterns.Fingerprint([]byte(nk.Secret)) || nk.Key.Last4 != nk.Secret[42:] || nk.Key.Prefix != "sk_live_" {
+		if nk.Key.Hash != keyformat.Fingerprint([]byte(nk.Secret)) || nk.Key.Last4 != nk.Secret[42:] || nk.Key.Prefix != "sk_live_" {
 			t.Fatalf("stored hash/prefix/last4 do not match the secret")
 		}
 		p, err := svc.Verify(ctx, nk.Secret, netip.MustParseAddr("127.0.0.1"), keystore.ScopeAPIKeysWrite)
@@ -79,7 +79,7 @@ func TestCreateAccountAndVerify(t *testing.T) {
 			t.Fatalf("secret key scopes = %v, want every resource:write", p.Scopes)
 		}
 		for _, bad := range []string{"", "not-an-email", "Owner <o@example.com>", "a@b@c"} {
-			if _, _, err := svc.CreateAccount(ctx, bad, patterns.Test); !errors.Is(err, keystore.ErrInvalidRequest) {
+			if _, _, err := svc.CreateAccount(ctx, bad, keyformat.Test); !errors.Is(err, keystore.ErrInvalidRequest) {
 				t.Errorf("CreateAccount(%q) err = %v, want ErrInvalidRequest", bad, err)
 			}
 		}
@@ -94,8 +94,8 @@ func TestVerifyRefusals(t *testing.T) {
 		ctx := ctxT(t)
 		clk := newClock()
 		fs := fault.Wrap(st)
-		admin := newService(t, fs, patterns.Live, clk)
-		acct, live, err := admin.CreateAccount(ctx, "o@example.com", patterns.Live)
+		admin := newService(t, fs, keyformat.Live, clk)
+		acct, live, err := admin.CreateAccount(ctx, "o@example.com", keyformat.Live)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestVerifyRefusals(t *testing.T) {
 			}
 			return nk
 		}
-		testKey := mk(keystore.KeyRequest{Mode: patterns.Test})
+		testKey := mk(keystore.KeyRequest{Mode: keyformat.Test})
 		revoked := mk(keystore.KeyRequest{})
 		if _, err := admin.RevokeKey(ctx, nil, acct.ID, revoked.Key.ID); err != nil {
 			t.Fatal(err)
@@ -117,8 +117,8 @@ func TestVerifyRefusals(t *testing.T) {
 		if _, _, err := admin.RotateKey(ctx, nil, acct.ID, rotated.Key.ID, &zero); err != nil {
 			t.Fatal(err)
 		}
-		exposed := mk(keystore.KeyRequest{Type: patterns.Restricted, Scopes: []string{"orders:read"}})
-		hit := leakguard.Hit{SecretSHA256: exposed.Key.Hash, Redacted: exposed.Key.Redacted(), Rule: patterns.RuleRestrictedKey,
+		exposed := mk(keystore.KeyRequest{Type: keyformat.Restricted, Scopes: []string{"orders:read"}})
+		hit := leakguard.Hit{SecretSHA256: exposed.Key.Hash, Redacted: exposed.Key.Redacted(), Rule: keyformat.RuleRestrictedKey,
 			Source: leakguard.SourceGitHub, Location: leakguard.Location{URL: "https://github.com/x/y/blob/main/a.env"}, FoundAt: clk.Now()}
 		if out, err := st.RecordExposure(ctx, hit, clk.Now()); err != nil || out.Outcome != keystore.OutcomeRevoked {
 			t.Fatalf("RecordExposure: %+v %v", out, err)
@@ -127,12 +127,12 @@ func TestVerifyRefusals(t *testing.T) {
 		expiring := mk(keystore.KeyRequest{ExpiresAt: &soon})
 		ipOnly := mk(keystore.KeyRequest{AllowedIPs: []string{"10.0.0.0/8"}})
 		restricted := mk(keystore.KeyRequest{Scopes: []string{"orders:read"}})
-		pub := mk(keystore.KeyRequest{Type: patterns.Publishable})
-		unknown, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+		pub := mk(keystore.KeyRequest{Type: keyformat.Publishable})
+		unknown, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 
 		clk.Advance(2 * time.Minute) // expiring is now expired
 		// A fresh service so nothing is cached from before the clock moved.
-		svc := newService(t, fs, patterns.Live, clk)
+		svc := newService(t, fs, keyformat.Live, clk)
 		local := netip.MustParseAddr("127.0.0.1")
 		tests := []struct {
 			name   string
@@ -197,7 +197,7 @@ func TestVerifyRefusals(t *testing.T) {
 		}
 
 		// A live key on a test server is refused with the mirror message.
-		testSvc := newService(t, fs, patterns.Test, clk)
+		testSvc := newService(t, fs, keyformat.Test, clk)
 		_, err = testSvc.Verify(ctx, live.Secret, local, "")
 		if authReason(err) != keystore.ReasonWrongMode || !strings.Contains(err.Error(), "live-mode key, but this is a test-mode server") {
 			t.Errorf("live key on test server: %v", err)
@@ -215,8 +215,8 @@ func flip(c byte) string {
 func TestEscalationRefused(t *testing.T) {
 	eachStore(t, func(t *testing.T, st keystore.Store) {
 		ctx := ctxT(t)
-		svc := newService(t, st, patterns.Test, nil)
-		acct, sk, err := svc.CreateAccount(ctx, "o@example.com", patterns.Test)
+		svc := newService(t, st, keyformat.Test, nil)
+		acct, sk, err := svc.CreateAccount(ctx, "o@example.com", keyformat.Test)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func TestEscalationRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pk, err := create(nil, keystore.KeyRequest{Type: patterns.Publishable})
+		pk, err := create(nil, keystore.KeyRequest{Type: keyformat.Publishable})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,7 +235,7 @@ func TestEscalationRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		live, err := create(nil, keystore.KeyRequest{Mode: patterns.Live})
+		live, err := create(nil, keystore.KeyRequest{Mode: keyformat.Live})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,14 +244,14 @@ func TestEscalationRefused(t *testing.T) {
 			actor *keystore.Key
 			req   keystore.KeyRequest
 		}{
-			{"restricted mints secret", &rk.Key, keystore.KeyRequest{Type: patterns.Secret}},
+			{"restricted mints secret", &rk.Key, keystore.KeyRequest{Type: keyformat.Secret}},
 			{"restricted mints default (secret)", &rk.Key, keystore.KeyRequest{}},
 			{"restricted mints write it only reads", &rk.Key, keystore.KeyRequest{Scopes: []string{"orders:write"}}},
 			{"restricted mints other resource", &rk.Key, keystore.KeyRequest{Scopes: []string{"customers:read"}}},
 			{"restricted mints outside its IPs", &rk.Key, keystore.KeyRequest{Scopes: []string{"orders:read"}, AllowedIPs: []string{"192.168.0.1"}}},
 			{"restricted mints wider CIDR", &rk.Key, keystore.KeyRequest{Scopes: []string{"orders:read"}, AllowedIPs: []string{"0.0.0.0/0"}}},
-			{"publishable mints publishable", &pk.Key, keystore.KeyRequest{Type: patterns.Publishable}},
-			{"test key mints live key", &sk.Key, keystore.KeyRequest{Mode: patterns.Live}},
+			{"publishable mints publishable", &pk.Key, keystore.KeyRequest{Type: keyformat.Publishable}},
+			{"test key mints live key", &sk.Key, keystore.KeyRequest{Mode: keyformat.Live}},
 		}
 		for _, tt := range denied {
 			if _, err := create(tt.actor, tt.req); !errors.Is(err, keystore.ErrPermissionDenied) {
@@ -266,10 +266,10 @@ func TestEscalationRefused(t *testing.T) {
 		if len(nk.Key.AllowedIPs) != 1 || nk.Key.AllowedIPs[0].String() != "10.0.0.0/8" {
 			t.Errorf("minted key allowed IPs %v, want the actor's 10.0.0.0/8", nk.Key.AllowedIPs)
 		}
-		if _, err := create(&rk.Key, keystore.KeyRequest{Type: patterns.Publishable}); err != nil {
+		if _, err := create(&rk.Key, keystore.KeyRequest{Type: keyformat.Publishable}); err != nil {
 			t.Errorf("restricted mints publishable: %v", err)
 		}
-		if _, err := create(&sk.Key, keystore.KeyRequest{Type: patterns.Secret}); err != nil {
+		if _, err := create(&sk.Key, keystore.KeyRequest{Type: keyformat.Secret}); err != nil {
 			t.Errorf("secret mints secret: %v", err)
 		}
 		// Rotation may not widen either, nor may a narrow key revoke a broader one.
@@ -289,7 +289,7 @@ func TestEscalationRefused(t *testing.T) {
 		if _, err := svc.GetKey(ctx, &sk.Key, acct.ID, live.Key.ID); !errors.Is(err, keystore.ErrNotFound) {
 			t.Errorf("test key sees live key: %v", err)
 		}
-		other, _, err := svc.CreateAccount(ctx, "other@example.com", patterns.Test)
+		other, _, err := svc.CreateAccount(ctx, "other@example.com", keyformat.Test)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,7 +304,7 @@ func TestEscalationRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, k := range keys {
-			if k.Mode != patterns.Test {
+			if k.Mode != keyformat.Test {
 				t.Errorf("test key lists a %s key", k.Mode)
 			}
 		}
@@ -314,8 +314,8 @@ func TestEscalationRefused(t *testing.T) {
 func TestCreateKeyValidation(t *testing.T) {
 	st := openSQLite(t)
 	ctx := ctxT(t)
-	svc := newService(t, st, patterns.Test, nil)
-	acct, _, err := svc.CreateAccount(ctx, "o@example.com", patterns.Test)
+	svc := newService(t, st, keyformat.Test, nil)
+	acct, _, err := svc.CreateAccount(ctx, "o@example.com", keyformat.Test)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,10 +323,10 @@ func TestCreateKeyValidation(t *testing.T) {
 	bad := []keystore.KeyRequest{
 		{Type: "admin"},
 		{Mode: "prod"},
-		{Type: patterns.Restricted, Scopes: []string{"nope:read"}},
-		{Type: patterns.Restricted, Scopes: []string{"orders:admin"}},
-		{Type: patterns.Secret, Scopes: []string{"orders:read"}},
-		{Type: patterns.Publishable, Scopes: []string{"account:read"}},
+		{Type: keyformat.Restricted, Scopes: []string{"nope:read"}},
+		{Type: keyformat.Restricted, Scopes: []string{"orders:admin"}},
+		{Type: keyformat.Secret, Scopes: []string{"orders:read"}},
+		{Type: keyformat.Publishable, Scopes: []string{"account:read"}},
 		{AllowedIPs: []string{"10.0.0.0/40"}},
 		{AllowedIPs: []string{"nope"}},
 		{ExpiresAt: &past},
@@ -345,7 +345,7 @@ func TestCreateKeyValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if nk.Key.Type != patterns.Restricted || nk.Key.Mode != patterns.Test || len(nk.Key.Scopes) != 1 || nk.Key.Scopes[0] != "orders:write" {
+	if nk.Key.Type != keyformat.Restricted || nk.Key.Mode != keyformat.Test || len(nk.Key.Scopes) != 1 || nk.Key.Scopes[0] != "orders:write" {
 		t.Errorf("defaults: %+v", nk.Key)
 	}
 	o := svc.Object(nk.Key)
@@ -358,8 +358,8 @@ func TestRotate(t *testing.T) {
 	eachStore(t, func(t *testing.T, st keystore.Store) {
 		ctx := ctxT(t)
 		clk := newClock()
-		svc := newService(t, st, patterns.Test, clk)
-		acct, _, err := svc.CreateAccount(ctx, "o@example.com", patterns.Test)
+		svc := newService(t, st, keyformat.Test, clk)
+		acct, _, err := svc.CreateAccount(ctx, "o@example.com", keyformat.Test)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,7 +373,7 @@ func TestRotate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if old.Status(clk.Now()) != keystore.StatusExpiring || next.Key.Name != "ci" || next.Key.Type != patterns.Restricted ||
+		if old.Status(clk.Now()) != keystore.StatusExpiring || next.Key.Name != "ci" || next.Key.Type != keyformat.Restricted ||
 			len(next.Key.Scopes) != 1 || len(next.Key.AllowedIPs) != 1 || next.Key.RotatedFrom != orig.Key.ID || next.Secret == orig.Secret {
 			t.Fatalf("rotate: old %+v new %+v", old, next.Key)
 		}
@@ -427,10 +427,10 @@ func TestCacheDropsRevokedKeysWithinASecond(t *testing.T) {
 	eachStore(t, func(t *testing.T, st keystore.Store) {
 		ctx := ctxT(t)
 		fs := fault.Wrap(st)
-		a := newService(t, fs, patterns.Test, nil)
-		b := newService(t, st, patterns.Test, nil)
+		a := newService(t, fs, keyformat.Test, nil)
+		b := newService(t, st, keyformat.Test, nil)
 		runService(t, a)
-		acct, nk, err := b.CreateAccount(ctx, "o@example.com", patterns.Test)
+		acct, nk, err := b.CreateAccount(ctx, "o@example.com", keyformat.Test)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -480,9 +480,9 @@ func TestStoreDownIsUnavailable(t *testing.T) {
 	st := openSQLite(t)
 	ctx := ctxT(t)
 	fs := fault.Wrap(st)
-	svc := newServiceTimeout(t, fs, patterns.Test, nil, time.Second)
+	svc := newServiceTimeout(t, fs, keyformat.Test, nil, time.Second)
 	runService(t, svc)
-	acct, nk, err := svc.CreateAccount(ctx, "o@example.com", patterns.Test)
+	acct, nk, err := svc.CreateAccount(ctx, "o@example.com", keyformat.Test)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func TestStoreDownIsUnavailable(t *testing.T) {
 		if el := time.Since(start); el > 3*time.Second {
 			t.Errorf("mode %d: ListKeys took %s", mode, el)
 		}
-		unknown, _ := patterns.GenerateKey(patterns.Secret, patterns.Test)
+		unknown, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Test)
 		if _, err := svc.Verify(ctx, unknown, local, ""); !errors.Is(err, keystore.ErrUnavailable) {
 			t.Errorf("mode %d: Verify of an uncached key: %v, want ErrUnavailable", mode, err)
 		}

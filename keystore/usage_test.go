@@ -9,16 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/internal/fault"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 func setupKeys(t *testing.T, st keystore.Store, n int) (keystore.Account, []keystore.Key) {
 	t.Helper()
 	ctx := ctxT(t)
-	svc := newService(t, st, patterns.Test, nil)
-	acct, nk, err := svc.CreateAccount(ctx, "o@example.com", patterns.Test)
+	svc := newService(t, st, keyformat.Test, nil)
+	acct, nk, err := svc.CreateAccount(ctx, "o@example.com", keyformat.Test)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,13 +18,13 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/postgres"
 	"github.com/leakguard/leakguard/keystore/sqlite"
 	"github.com/leakguard/leakguard/metrics"
 	"github.com/leakguard/leakguard/notifier"
 	"github.com/leakguard/leakguard/notifier/notifiertest"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // logBuffer collects every log line of a test, to prove a plaintext key
@@ -80,21 +80,21 @@ func expose(t *testing.T, s keystore.Store, webhookURL string, beforeExposure fu
 	t.Helper()
 	ctx := tctx(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	a := keystore.Account{ID: keystore.NewID("acct", now), Email: "owner@example.com", Mode: patterns.Live, CreatedAt: now}
+	a := keystore.Account{ID: keystore.NewID("acct", now), Email: "owner@example.com", Mode: keyformat.Live, CreatedAt: now}
 	if webhookURL != "" {
 		a.WebhookURL, a.WebhookSecret = webhookURL, "whsec_"+testenv.Unique("")
 	}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
-	plain, err := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	plain, err := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := keystore.Key{
-		ID: keystore.NewID("key", now), AccountID: a.ID, Name: "Production backend", Type: patterns.Secret,
-		Mode: patterns.Live, Scopes: []string{}, Hash: patterns.Fingerprint([]byte(plain)),
-		Prefix: plain[:patterns.KeyPrefixLen], Last4: plain[len(plain)-4:], CreatedAt: now.Add(-time.Hour),
+		ID: keystore.NewID("key", now), AccountID: a.ID, Name: "Production backend", Type: keyformat.Secret,
+		Mode: keyformat.Live, Scopes: []string{}, Hash: keyformat.Fingerprint([]byte(plain)),
+		Prefix: plain[:keyformat.KeyPrefixLen], Last4: plain[len(plain)-4:], CreatedAt: now.Add(-time.Hour),
 	}
 	if err := s.InsertKey(ctx, k); err != nil {
 		t.Fatalf("InsertKey: %v", err)
@@ -103,7 +103,7 @@ func expose(t *testing.T, s keystore.Store, webhookURL string, beforeExposure fu
 		beforeExposure(k)
 	}
 	hit := leakguard.Hit{
-		SecretSHA256: k.Hash, Redacted: patterns.RedactKey([]byte(plain)), Rule: patterns.RuleSecretKey,
+		SecretSHA256: k.Hash, Redacted: keyformat.RedactKey([]byte(plain)), Rule: keyformat.RuleSecretKey,
 		Source: leakguard.SourceGitHub,
 		Location: leakguard.Location{URL: "https://github.com/octo/app/blob/0123abc/config/prod.env#L12",
 			Repository: "octo/app", Commit: "0123abc000000000000000000000000000000000", Path: "config/prod.env", Line: 12},
@@ -598,9 +598,9 @@ func TestRenderEscapesWhatAStrangerWrote(t *testing.T) {
 	msg := notifier.Message{Notice: keystore.Notice{
 		ID: "ntc_1", Channel: keystore.ChannelEmail,
 		Incident: keystore.Incident{ID: "inc_1", Redacted: "sk_live_…a1B2", Action: keystore.OutcomeRevoked, Source: "pastebin",
-			Rule: patterns.RuleSecretKey, FirstSeenAt: now, RevokedAt: &now,
+			Rule: keyformat.RuleSecretKey, FirstSeenAt: now, RevokedAt: &now,
 			Location: leakguard.Location{URL: "javascript:alert(1)", Path: "<script>alert(1)</script>"}},
-		Key: keystore.Key{ID: "key_1", Name: "prod\r\nBcc: victim@example.com", Type: patterns.Secret, Mode: patterns.Live,
+		Key: keystore.Key{ID: "key_1", Name: "prod\r\nBcc: victim@example.com", Type: keyformat.Secret, Mode: keyformat.Live,
 			Prefix: "sk_live_", Last4: "a1B2"},
 	}}
 	e, err := notifier.Render(msg)

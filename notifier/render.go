@@ -8,8 +8,8 @@ import (
 	texttemplate "text/template"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // Email is a rendered leak notice.
@@ -66,13 +66,13 @@ func sourceName(s string) string {
 	return s
 }
 
-func keyTypeName(t patterns.KeyType) string {
+func keyTypeName(t keyformat.KeyType) string {
 	switch t {
-	case patterns.Secret:
+	case keyformat.Secret:
 		return "secret key"
-	case patterns.Restricted:
+	case keyformat.Restricted:
 		return "restricted key"
-	case patterns.Publishable:
+	case keyformat.Publishable:
 		return "publishable key"
 	}
 	return "API key"

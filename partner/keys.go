@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/internal/httpx"
 )
 
 // Errors of signature verification. None carries the payload.
@@ -126,7 +126,7 @@ func (k *keyring) fetch(ctx context.Context) (map[string]*ecdsa.PublicKey, error
 	if k.token != "" {
 		h.Set("Authorization", "Bearer "+k.token)
 	}
-	data, _, err := sources.Get(ctx, k.http, k.url, h, 1<<20)
+	data, _, err := httpx.Get(ctx, k.http, k.url, h, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("fetch secret scanning keys: %w", err)
 	}

@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // DefaultKeysURL is where GitHub publishes its secret scanning keys.
@@ -177,12 +177,12 @@ func (h *Handler) Report(ctx context.Context, matches []Match) ([]Label, error) 
 		tok := []byte(m.Token)
 		if len(m.Token) >= 8 {
 			// Never let a URL that spells the token carry it further.
-			m.URL = strings.ReplaceAll(m.URL, m.Token, patterns.RedactKey(tok))
+			m.URL = strings.ReplaceAll(m.URL, m.Token, keyformat.RedactKey(tok))
 		}
 		sum := sha256.Sum256(tok)
 		hash := hex.EncodeToString(sum[:])
 		l := Label{TokenHash: hash, TokenType: m.Type, Label: FalsePositive}
-		info, err := patterns.ParseKey(tok)
+		info, err := keyformat.ParseKey(tok)
 		if err == nil {
 			_, err := h.store.KeyByHash(ctx, hash)
 			switch {
@@ -190,12 +190,12 @@ func (h *Handler) Report(ctx context.Context, matches []Match) ([]Label, error) 
 				l.Label = TruePositive
 			case errors.Is(err, keystore.ErrNotFound):
 			default:
-				return nil, fmt.Errorf("look up reported key %s: %w", patterns.RedactKey(tok), err)
+				return nil, fmt.Errorf("look up reported key %s: %w", keyformat.RedactKey(tok), err)
 			}
 			if l.Label == TruePositive {
 				hit := leakguard.Hit{
 					SecretSHA256: hash,
-					Redacted:     patterns.RedactKey(tok),
+					Redacted:     keyformat.RedactKey(tok),
 					Rule:         info.Type.RuleID(),
 					Source:       leakguard.SourceGitHubScanning,
 					Location:     locationOf(m.URL),

@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/partner"
-	"github.com/leakguard/leakguard/patterns"
 	"github.com/leakguard/leakguard/sources/sourcetest"
 )
 
@@ -108,19 +108,19 @@ func setup(t testing.TB) *env {
 }
 
 // storedKey creates a key in the store and returns its plaintext.
-func (e *env) storedKey(t *testing.T, typ patterns.KeyType) string {
+func (e *env) storedKey(t *testing.T, typ keyformat.KeyType) string {
 	ctx := context.Background()
 	now := time.Now()
-	acct := keystore.Account{ID: keystore.NewID("acct", now), Email: "dev@example.com", Mode: patterns.Live, CreatedAt: now}
+	acct := keystore.Account{ID: keystore.NewID("acct", now), Email: "dev@example.com", Mode: keyformat.Live, CreatedAt: now}
 	if err := e.store.CreateAccount(ctx, acct); err != nil {
 		t.Fatal(err)
 	}
-	plain, err := patterns.GenerateKey(typ, patterns.Live)
+	plain, err := keyformat.GenerateKey(typ, keyformat.Live)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := keystore.Key{ID: keystore.NewID("key", now), AccountID: acct.ID, Name: "k", Type: typ, Mode: patterns.Live,
-		Hash: patterns.Fingerprint([]byte(plain)), Prefix: plain[:patterns.KeyPrefixLen], Last4: plain[len(plain)-4:],
+	k := keystore.Key{ID: keystore.NewID("key", now), AccountID: acct.ID, Name: "k", Type: typ, Mode: keyformat.Live,
+		Hash: keyformat.Fingerprint([]byte(plain)), Prefix: plain[:keyformat.KeyPrefixLen], Last4: plain[len(plain)-4:],
 		CreatedAt: now, Scopes: []string{}}
 	if err := e.store.InsertKey(ctx, k); err != nil {
 		t.Fatal(err)
@@ -145,9 +145,9 @@ func (e *env) post(t *testing.T, body []byte, keyID, sig string) *httptest.Respo
 func TestLabelsAndHits(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	real := e.storedKey(t, patterns.Secret)
-	pk := e.storedKey(t, patterns.Publishable)
-	unknown, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	real := e.storedKey(t, keyformat.Secret)
+	pk := e.storedKey(t, keyformat.Publishable)
+	unknown, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	lookalike := "sk_live_abc123xyz789"
 	url := "https://github.com/octocat/Hello-World/blob/12345600b9cbe38a219f39a9941c9319b600c002/foo/bar.txt#L7"
 	matches := []map[string]string{
@@ -170,11 +170,11 @@ func TestLabelsAndHits(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []partner.Label{
-		{patterns.Fingerprint([]byte(real)), "leakguard_secret_key", "true_positive"},
-		{patterns.Fingerprint([]byte(unknown)), "leakguard_secret_key", "false_positive"},
-		{patterns.Fingerprint([]byte(lookalike)), "leakguard_secret_key", "false_positive"},
-		{patterns.Fingerprint([]byte(pk)), "leakguard_publishable_key", "true_positive"},
-		{patterns.Fingerprint([]byte(real)), "leakguard_secret_key", "true_positive"},
+		{keyformat.Fingerprint([]byte(real)), "leakguard_secret_key", "true_positive"},
+		{keyformat.Fingerprint([]byte(unknown)), "leakguard_secret_key", "false_positive"},
+		{keyformat.Fingerprint([]byte(lookalike)), "leakguard_secret_key", "false_positive"},
+		{keyformat.Fingerprint([]byte(pk)), "leakguard_publishable_key", "true_positive"},
+		{keyformat.Fingerprint([]byte(real)), "leakguard_secret_key", "true_positive"},
 	}
 	if len(labels) != len(want) {
 		t.Fatalf("labels %+v", labels)
@@ -191,11 +191,11 @@ func TestLabelsAndHits(t *testing.T) {
 	h := hits[0]
 	wantLoc := leakguard.Location{URL: url, Repository: "octocat/Hello-World",
 		Commit: "12345600b9cbe38a219f39a9941c9319b600c002", Path: "foo/bar.txt", Line: 7}
-	if h.SecretSHA256 != patterns.Fingerprint([]byte(real)) || h.Source != leakguard.SourceGitHubScanning ||
-		h.Rule != patterns.RuleSecretKey || h.Redacted != patterns.RedactKey([]byte(real)) || h.Location != wantLoc {
+	if h.SecretSHA256 != keyformat.Fingerprint([]byte(real)) || h.Source != leakguard.SourceGitHubScanning ||
+		h.Rule != keyformat.RuleSecretKey || h.Redacted != keyformat.RedactKey([]byte(real)) || h.Location != wantLoc {
 		t.Fatalf("hit %+v", h)
 	}
-	if hits[1].Rule != patterns.RulePublishableKey {
+	if hits[1].Rule != keyformat.RulePublishableKey {
 		t.Fatalf("publishable hit %+v", hits[1])
 	}
 	all := rec.Body.String() + e.logs.String()
@@ -334,7 +334,7 @@ func TestKeysUnavailableAndBusDown(t *testing.T) {
 	}
 
 	e := setup(t)
-	real := e.storedKey(t, patterns.Secret)
+	real := e.storedKey(t, keyformat.Secret)
 	e.pub.SetFailing(true)
 	body, _ = json.Marshal([]map[string]string{{"token": real, "type": "t", "url": "https://github.com/a/b/blob/c/d", "source": "content"}})
 	rec := e.post(t, body, e.gh.id, e.gh.sign(t, body))

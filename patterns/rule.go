@@ -1,6 +1,10 @@
 package patterns
 
-import "regexp"
+import (
+	"regexp"
+
+	"github.com/leakguard/leakguard/keyformat"
+)
 
 // Rule describes one kind of third-party secret. The scanner runs Regex only
 // near an occurrence of one of Keywords, so every rule must have at least one
@@ -61,5 +65,5 @@ type Rule struct {
 
 // PlatformRuleIDs are the platform's own key rules, "--rules platform".
 func PlatformRuleIDs() []string {
-	return []string{RuleSecretKey, RuleRestrictedKey, RulePublishableKey}
+	return []string{keyformat.RuleSecretKey, keyformat.RuleRestrictedKey, keyformat.RulePublishableKey}
 }

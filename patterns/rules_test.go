@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // Example secrets are generated here, never written out, so that secret
@@ -152,7 +154,7 @@ func applyRule(r Rule, data []byte) []finding {
 		if s < 0 {
 			continue
 		}
-		if r.Standalone && !BoundaryBefore(data, s) {
+		if r.Standalone && !keyformat.BoundaryBefore(data, s) {
 			continue
 		}
 		secret := data[s:e]
@@ -309,7 +311,7 @@ func TestRuleExamples(t *testing.T) {
 			// Accepts must agree with the filters applied above.
 			for _, loc := range r.Regex.FindAllSubmatchIndex([]byte(text), -1) {
 				s := loc[2*r.SecretGroup]
-				if s < 0 || r.Standalone && !BoundaryBefore([]byte(text), s) {
+				if s < 0 || r.Standalone && !keyformat.BoundaryBefore([]byte(text), s) {
 					continue
 				}
 				if r.Accepts([]byte(text)[s:loc[2*r.SecretGroup+1]]) {
@@ -467,11 +469,11 @@ func TestChecksumTokensRejectLookAlikes(t *testing.T) {
 func TestStripeRuleSkipsPlatformKeys(t *testing.T) {
 	rules := rulesByID(t)
 	for _, tc := range []struct {
-		typ KeyType
+		typ keyformat.KeyType
 		id  string
-	}{{Secret, "stripe-secret-key"}, {Restricted, "stripe-restricted-key"}} {
+	}{{keyformat.Secret, "stripe-secret-key"}, {keyformat.Restricted, "stripe-restricted-key"}} {
 		for i := 0; i < 20; i++ {
-			key, err := GenerateKey(tc.typ, Live)
+			key, err := keyformat.GenerateKey(tc.typ, keyformat.Live)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -968,7 +970,7 @@ func TestNoFindingsInOrdinaryFiles(t *testing.T) {
 				continue
 			}
 			for _, f := range applyRule(r, data) {
-				t.Errorf("%s: rule %s reports %q", name, r.ID, Redact([]byte(f.secret), r.RedactPrefix))
+				t.Errorf("%s: rule %s reports %q", name, r.ID, keyformat.Redact([]byte(f.secret), r.RedactPrefix))
 			}
 		}
 	}
@@ -1011,7 +1013,7 @@ func TestRulesDoNotOverlap(t *testing.T) {
 				got[f.secret] = true
 			case ok && intended[[2]string{owner, r.ID}]:
 			default:
-				t.Errorf("rule %s also reports %q (owned by %q)", r.ID, Redact([]byte(f.secret), 4), owner)
+				t.Errorf("rule %s also reports %q (owned by %q)", r.ID, keyformat.Redact([]byte(f.secret), 4), owner)
 			}
 		}
 	}

@@ -8,19 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/scanner"
 )
 
 func testFinding(t *testing.T, path string, line int, commit string) scanner.Finding {
 	t.Helper()
-	key, err := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	key, err := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return scanner.Finding{RuleID: patterns.RuleSecretKey, Path: path, Line: line, Column: 7,
-		Commit: commit, SecretSHA256: patterns.Fingerprint([]byte(key)),
-		Redacted: patterns.RedactKey([]byte(key)), Secret: []byte(key)}
+	return scanner.Finding{RuleID: keyformat.RuleSecretKey, Path: path, Line: line, Column: 7,
+		Commit: commit, SecretSHA256: keyformat.Fingerprint([]byte(key)),
+		Redacted: keyformat.RedactKey([]byte(key)), Secret: []byte(key)}
 }
 
 func TestParseFormat(t *testing.T) {
@@ -102,10 +102,10 @@ func TestText(t *testing.T) {
 func TestSARIF(t *testing.T) {
 	fs := []scanner.Finding{testFinding(t, "src/a b.go", 4, "0123456789abcdef0123456789abcdef01234567"),
 		testFinding(t, "x.go", 1, "")}
-	fs[1].RuleID = patterns.RulePublishableKey
+	fs[1].RuleID = keyformat.RulePublishableKey
 	var buf bytes.Buffer
 	if err := WriteSARIF(&buf, fs, Options{NoRedact: true, ToolVersion: "1.2.3",
-		Descriptions: map[string]string{patterns.RuleSecretKey: "Platform secret key"}}); err != nil {
+		Descriptions: map[string]string{keyformat.RuleSecretKey: "Platform secret key"}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range fs {

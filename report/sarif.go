@@ -8,7 +8,7 @@ import (
 
 	"github.com/owenrumney/go-sarif/v2/sarif"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/scanner"
 )
 
@@ -55,7 +55,7 @@ func WriteSARIF(w io.Writer, fs []scanner.Finding, opts Options) error {
 
 	for _, f := range fs {
 		level := "error"
-		if f.RuleID == patterns.RulePublishableKey {
+		if f.RuleID == keyformat.RulePublishableKey {
 			level = "note"
 		}
 		msg := fmt.Sprintf("%s: secret %s (sha256 %s)", ruleText(opts, f.RuleID), f.Redacted, f.SecretSHA256)

@@ -15,10 +15,10 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/metrics"
 	"github.com/leakguard/leakguard/notifier/notifiertest"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 var errPoison = errors.New("this hit always fails")
@@ -67,9 +67,9 @@ func TestBacklogIsRecordedInBatches(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			e := newEnv(t, bus.Config{}, openStore(t, kind))
 			const n = 60
-			keys := newKeys(t, e.store, n, patterns.Secret)
+			keys := newKeys(t, e.store, n, keyformat.Secret)
 			for _, pk := range keys {
-				e.publish(hitFor(pk.plain, patterns.Secret))
+				e.publish(hitFor(pk.plain, keyformat.Secret))
 			}
 			store := &batchingStore{Store: e.store}
 			var recorded atomic.Int32
@@ -120,10 +120,10 @@ func TestPoisonHitDoesNotHoldItsBatchBack(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bus.Config{}, nil)
 	const n = 30
-	keys := newKeys(t, e.store, n+1, patterns.Secret)
+	keys := newKeys(t, e.store, n+1, keyformat.Secret)
 	poison := keys[n/2]
 	for _, pk := range keys {
-		e.publish(hitFor(pk.plain, patterns.Secret))
+		e.publish(hitFor(pk.plain, keyformat.Secret))
 	}
 	store := &batchingStore{Store: e.store, poison: poison.key.Hash}
 	cfg := e.config()
@@ -163,10 +163,10 @@ func TestPoisonHitDoesNotHoldItsBatchBack(t *testing.T) {
 func TestMalformedHitsInABatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bus.Config{}, openStore(t, "postgres"))
-	keys := newKeys(t, e.store, 6, patterns.Secret)
+	keys := newKeys(t, e.store, 6, keyformat.Secret)
 	js := e.bus.JetStream()
 	for i, pk := range keys {
-		e.publish(hitFor(pk.plain, patterns.Secret))
+		e.publish(hitFor(pk.plain, keyformat.Secret))
 		if _, err := js.Publish(tctx(t), "leaks.hits.npm", []byte(fmt.Sprintf(`{"bad": %d`, i))); err != nil {
 			t.Fatal(err)
 		}
@@ -227,9 +227,9 @@ func TestCrashAfterABatchCommit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bus.Config{}, openStore(t, "postgres"))
 	const n = 10
-	keys := newKeys(t, e.store, n, patterns.Secret)
+	keys := newKeys(t, e.store, n, keyformat.Secret)
 	for _, pk := range keys {
-		e.publish(hitFor(pk.plain, patterns.Secret))
+		e.publish(hitFor(pk.plain, keyformat.Secret))
 	}
 	store := &batchingStore{Store: e.store}
 	cfg := e.config()

@@ -11,10 +11,10 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/metrics"
 	"github.com/leakguard/leakguard/notifier/notifiertest"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // benchKeys inserts n secret keys of one account, in parallel.
@@ -22,7 +22,7 @@ func benchKeys(b *testing.B, s keystore.Store, n int) []plainKey {
 	b.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()
-	a := keystore.Account{ID: keystore.NewID("acct", now), Email: "owner@example.com", Mode: patterns.Live, CreatedAt: now}
+	a := keystore.Account{ID: keystore.NewID("acct", now), Email: "owner@example.com", Mode: keyformat.Live, CreatedAt: now}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		b.Fatal(err)
 	}
@@ -39,10 +39,10 @@ func benchKeys(b *testing.B, s keystore.Store, n int) []plainKey {
 				if i >= n {
 					return
 				}
-				plain, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+				plain, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 				k := keystore.Key{ID: keystore.NewID("key", now), AccountID: a.ID, Name: fmt.Sprint("k", i),
-					Type: patterns.Secret, Mode: patterns.Live, Scopes: []string{}, Hash: patterns.Fingerprint([]byte(plain)),
-					Prefix: plain[:patterns.KeyPrefixLen], Last4: plain[len(plain)-4:], CreatedAt: now}
+					Type: keyformat.Secret, Mode: keyformat.Live, Scopes: []string{}, Hash: keyformat.Fingerprint([]byte(plain)),
+					Prefix: plain[:keyformat.KeyPrefixLen], Last4: plain[len(plain)-4:], CreatedAt: now}
 				if err := s.InsertKey(ctx, k); err != nil {
 					errs <- err
 					return
@@ -97,7 +97,7 @@ func BenchmarkRevocations(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				for i := int(next.Add(1)) - 1; i < len(keys); i = int(next.Add(1)) - 1 {
-					if err := e.bus.Publisher().PublishHit(context.Background(), hitFor(keys[i].plain, patterns.Secret)); err != nil {
+					if err := e.bus.Publisher().PublishHit(context.Background(), hitFor(keys[i].plain, keyformat.Secret)); err != nil {
 						b.Error(err)
 						return
 					}
@@ -176,7 +176,7 @@ func BenchmarkRevokeLatency(b *testing.B) {
 		defer tick.Stop()
 		for _, pk := range keys {
 			<-tick.C
-			hit := hitFor(pk.plain, patterns.Secret)
+			hit := hitFor(pk.plain, keyformat.Secret)
 			// Published in the background: a slow ack must not slow
 			// the steady rate down.
 			go func() {

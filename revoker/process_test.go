@@ -16,12 +16,12 @@ import (
 
 	"github.com/leakguard/leakguard/bus"
 	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/postgres"
 	"github.com/leakguard/leakguard/keystore/sqlite"
 	"github.com/leakguard/leakguard/metrics"
 	"github.com/leakguard/leakguard/notifier/notifiertest"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // Environment of a child revoker process (see TestRevokerChildProcess).
@@ -70,7 +70,7 @@ func testTwoRevokerProcesses(t *testing.T, kind string) {
 		store = ps
 	}
 	const n = 80
-	keys := newKeys(t, store, n, patterns.Secret)
+	keys := newKeys(t, store, n, keyformat.Secret)
 	durable := testenv.Unique("revoker_")
 
 	type child struct {
@@ -108,7 +108,7 @@ func testTwoRevokerProcesses(t *testing.T, kind string) {
 		}
 	}
 	for _, pk := range keys {
-		if err := b.Publisher().PublishHit(tctx(t), hitFor(pk.plain, patterns.Secret)); err != nil {
+		if err := b.Publisher().PublishHit(tctx(t), hitFor(pk.plain, keyformat.Secret)); err != nil {
 			t.Fatal(err)
 		}
 	}

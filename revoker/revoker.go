@@ -23,9 +23,9 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/metrics"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // Defaults of Config.
@@ -407,7 +407,7 @@ func (r *Revoker) decode(ctx context.Context, msg jetstream.Msg) (delivery, bool
 		r.reject(ctx, msg, meta, fmt.Sprintf("invalid hit: %v", err))
 		return delivery{}, false
 	}
-	if len(patterns.FindKeys(msg.Data())) > 0 {
+	if len(keyformat.FindKeys(msg.Data())) > 0 {
 		// A producer broke CONTRACT §5. The hit still revokes its key, but
 		// the plaintext goes no further: not into the store, the logs or
 		// the email.
@@ -620,7 +620,7 @@ func (r *Revoker) Lag(ctx context.Context) (uint64, error) {
 // scrub replaces any whole platform key in a dead letter by its redacted
 // form: a malformed message must not carry a plaintext further.
 func scrub(data []byte) []byte {
-	matches := patterns.FindKeys(data)
+	matches := keyformat.FindKeys(data)
 	if len(matches) == 0 {
 		return data
 	}
@@ -628,8 +628,8 @@ func scrub(data []byte) []byte {
 	last := 0
 	for _, m := range matches {
 		out = append(out, data[last:m.Start]...)
-		out = append(out, patterns.RedactKey(data[m.Start:m.Start+patterns.KeyLength])...)
-		last = m.Start + patterns.KeyLength
+		out = append(out, keyformat.RedactKey(data[m.Start:m.Start+keyformat.KeyLength])...)
+		last = m.Start + keyformat.KeyLength
 	}
 	return append(out, data[last:]...)
 }

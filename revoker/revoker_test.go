@@ -24,13 +24,13 @@ import (
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
 	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/postgres"
 	"github.com/leakguard/leakguard/keystore/sqlite"
 	"github.com/leakguard/leakguard/metrics"
 	"github.com/leakguard/leakguard/notifier"
 	"github.com/leakguard/leakguard/notifier/notifiertest"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // logBuffer collects a test's log lines, to prove a plaintext key never
@@ -147,24 +147,24 @@ type plainKey struct {
 }
 
 // newKeys creates an account and n keys of typ in the store.
-func newKeys(t testing.TB, s keystore.Store, n int, typ patterns.KeyType) []plainKey {
+func newKeys(t testing.TB, s keystore.Store, n int, typ keyformat.KeyType) []plainKey {
 	t.Helper()
 	ctx := tctx(t)
 	now := time.Now().UTC()
-	a := keystore.Account{ID: keystore.NewID("acct", now), Email: "owner@example.com", Mode: patterns.Live, CreatedAt: now}
+	a := keystore.Account{ID: keystore.NewID("acct", now), Email: "owner@example.com", Mode: keyformat.Live, CreatedAt: now}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
 	out := make([]plainKey, n)
 	for i := range out {
-		plain, err := patterns.GenerateKey(typ, patterns.Live)
+		plain, err := keyformat.GenerateKey(typ, keyformat.Live)
 		if err != nil {
 			t.Fatal(err)
 		}
 		k := keystore.Key{
 			ID: keystore.NewID("key", now), AccountID: a.ID, Name: fmt.Sprintf("key %d", i), Type: typ,
-			Mode: patterns.Live, Scopes: []string{}, Hash: patterns.Fingerprint([]byte(plain)),
-			Prefix: plain[:patterns.KeyPrefixLen], Last4: plain[len(plain)-4:], CreatedAt: now.Add(-time.Hour),
+			Mode: keyformat.Live, Scopes: []string{}, Hash: keyformat.Fingerprint([]byte(plain)),
+			Prefix: plain[:keyformat.KeyPrefixLen], Last4: plain[len(plain)-4:], CreatedAt: now.Add(-time.Hour),
 		}
 		if err := s.InsertKey(ctx, k); err != nil {
 			t.Fatalf("InsertKey: %v", err)
@@ -174,10 +174,10 @@ func newKeys(t testing.TB, s keystore.Store, n int, typ patterns.KeyType) []plai
 	return out
 }
 
-func hitFor(plain string, typ patterns.KeyType) leakguard.Hit {
+func hitFor(plain string, typ keyformat.KeyType) leakguard.Hit {
 	return leakguard.Hit{
-		SecretSHA256: patterns.Fingerprint([]byte(plain)),
-		Redacted:     patterns.RedactKey([]byte(plain)),
+		SecretSHA256: keyformat.Fingerprint([]byte(plain)),
+		Redacted:     keyformat.RedactKey([]byte(plain)),
 		Rule:         typ.RuleID(),
 		Source:       leakguard.SourceGitHub,
 		Location: leakguard.Location{URL: "https://github.com/octo/app/blob/0123abc/.env#L3", Repository: "octo/app",
@@ -273,10 +273,10 @@ func TestRecordsEachOutcome(t *testing.T) {
 	for _, kind := range storeKinds {
 		t.Run(kind, func(t *testing.T) {
 			e := newEnv(t, bus.Config{}, openStore(t, kind))
-			secret := newKeys(t, e.store, 1, patterns.Secret)[0]
-			restricted := newKeys(t, e.store, 1, patterns.Restricted)[0]
-			public := newKeys(t, e.store, 1, patterns.Publishable)[0]
-			unknown, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+			secret := newKeys(t, e.store, 1, keyformat.Secret)[0]
+			restricted := newKeys(t, e.store, 1, keyformat.Restricted)[0]
+			public := newKeys(t, e.store, 1, keyformat.Publishable)[0]
+			unknown, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 			var recorded atomic.Int32
 			cfg := e.config()
 			cfg.OnRecorded = func(leakguard.Hit, keystore.Exposure) { recorded.Add(1) }
@@ -285,7 +285,7 @@ func TestRecordsEachOutcome(t *testing.T) {
 			for _, pk := range []plainKey{secret, restricted, public} {
 				e.publish(hitFor(pk.plain, pk.key.Type))
 			}
-			e.publish(hitFor(unknown, patterns.Secret))
+			e.publish(hitFor(unknown, keyformat.Secret))
 			waitFor(t, "four hits recorded", 10*time.Second, func() bool { return recorded.Load() == 4 })
 
 			for _, pk := range []plainKey{secret, restricted} {
@@ -322,7 +322,7 @@ func TestRepublishedHitIsOneRevocationOneEmail(t *testing.T) {
 	for _, kind := range storeKinds {
 		t.Run(kind, func(t *testing.T) {
 			e := newEnv(t, bus.Config{}, openStore(t, kind))
-			pk := newKeys(t, e.store, 1, patterns.Secret)[0]
+			pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
 			relay := notifiertest.NewSMTPServer(t)
 			email, err := notifier.NewSMTPSender(relay.Addr(), "")
 			if err != nil {
@@ -337,7 +337,7 @@ func TestRepublishedHitIsOneRevocationOneEmail(t *testing.T) {
 			cfg.OnRecorded = func(leakguard.Hit, keystore.Exposure) { n.Kick() }
 			e.start(cfg, nil, nil)
 
-			hit := hitFor(pk.plain, patterns.Secret)
+			hit := hitFor(pk.plain, keyformat.Secret)
 			for range 100 {
 				e.publish(hit)
 			}
@@ -362,7 +362,7 @@ func TestMalformedHitsAreDeadLetteredOnce(t *testing.T) {
 	e := newEnv(t, bus.Config{}, nil)
 	cfg := e.config()
 	e.start(cfg, nil, nil)
-	plain, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	plain, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	js := e.bus.JetStream()
 	bad := map[string]string{
 		"not json":     `{"secret":"` + plain + `", oops`,
@@ -438,8 +438,8 @@ func TestStoreFailuresAreRetriedThenDeadLettered(t *testing.T) {
 			cfg := e.config()
 			cfg.BackOff = []time.Duration{time.Second, 100 * time.Millisecond}
 			e.start(cfg, flaky, nil)
-			pk := newKeys(t, e.store, 1, patterns.Secret)[0]
-			e.publish(hitFor(pk.plain, patterns.Secret))
+			pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
+			e.publish(hitFor(pk.plain, keyformat.Secret))
 			waitFor(t, "three deliveries", 10*time.Second, func() bool { return flaky.calls.Load() >= 3 })
 			if tc.revoked {
 				waitFor(t, "the key to be revoked", 5*time.Second, func() bool { return revoked(t, e.store, pk.key.ID) })
@@ -469,7 +469,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 	for _, kind := range storeKinds {
 		t.Run(kind, func(t *testing.T) {
 			e := newEnv(t, bus.Config{}, openStore(t, kind))
-			pk := newKeys(t, e.store, 1, patterns.Secret)[0]
+			pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
 			cfg := e.config()
 			committed := make(chan struct{})
 			dying := cfg
@@ -478,7 +478,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 				return false // dead before the ack
 			}
 			stopDying := e.start(dying, nil, metrics.New())
-			e.publish(hitFor(pk.plain, patterns.Secret))
+			e.publish(hitFor(pk.plain, keyformat.Secret))
 			select {
 			case <-committed:
 			case <-time.After(10 * time.Second):
@@ -531,8 +531,8 @@ func TestUnansweredHitIsDeadLetteredByTheBackstop(t *testing.T) {
 	cfg.BackOff = []time.Duration{200 * time.Millisecond}
 	cfg.beforeAck = func(leakguard.Hit, keystore.Exposure) bool { return false }
 	e.start(cfg, nil, nil)
-	pk := newKeys(t, e.store, 1, patterns.Secret)[0]
-	e.publish(hitFor(pk.plain, patterns.Secret))
+	pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
+	e.publish(hitFor(pk.plain, keyformat.Secret))
 	waitFor(t, "a dead letter", 10*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
 	dead := deadLetters(t, e)
 	if len(dead) != 1 || dead[0].Subject != "leaks.dead.github" || !strings.Contains(dead[0].Header.Get(HeaderReason), "no answer") {
@@ -556,7 +556,7 @@ func TestNATSRestartLosesNoHit(t *testing.T) {
 			e := newEnv(t, bus.Config{URL: srv.ClientURL()}, openStore(t, kind))
 			e.start(e.config(), nil, nil)
 			const n = 24
-			keys := newKeys(t, e.store, n, patterns.Secret)
+			keys := newKeys(t, e.store, n, keyformat.Secret)
 			for i, pk := range keys {
 				if i == n/2 {
 					srv.Shutdown()
@@ -566,7 +566,7 @@ func TestNATSRestartLosesNoHit(t *testing.T) {
 						testenv.NATSServerAt(t, dir, port)
 					}()
 				}
-				e.publish(hitFor(pk.plain, patterns.Secret)) // waits out the restart
+				e.publish(hitFor(pk.plain, keyformat.Secret)) // waits out the restart
 			}
 			waitFor(t, "every key revoked", 30*time.Second, func() bool {
 				for _, pk := range keys {
@@ -603,15 +603,15 @@ func TestPlaintextGoesNowhere(t *testing.T) {
 			hook := newHook(t, &mu, &hookBodies)
 			ctx := tctx(t)
 			now := time.Now().UTC()
-			a := keystore.Account{ID: keystore.NewID("acct", now), Email: "owner@example.com", Mode: patterns.Live,
+			a := keystore.Account{ID: keystore.NewID("acct", now), Email: "owner@example.com", Mode: keyformat.Live,
 				WebhookURL: hook, WebhookSecret: "whsec_" + testenv.Unique(""), CreatedAt: now}
 			if err := e.store.CreateAccount(ctx, a); err != nil {
 				t.Fatal(err)
 			}
-			plain, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
-			k := keystore.Key{ID: keystore.NewID("key", now), AccountID: a.ID, Name: "prod", Type: patterns.Secret,
-				Mode: patterns.Live, Scopes: []string{}, Hash: patterns.Fingerprint([]byte(plain)),
-				Prefix: plain[:patterns.KeyPrefixLen], Last4: plain[len(plain)-4:], CreatedAt: now}
+			plain, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
+			k := keystore.Key{ID: keystore.NewID("key", now), AccountID: a.ID, Name: "prod", Type: keyformat.Secret,
+				Mode: keyformat.Live, Scopes: []string{}, Hash: keyformat.Fingerprint([]byte(plain)),
+				Prefix: plain[:keyformat.KeyPrefixLen], Last4: plain[len(plain)-4:], CreatedAt: now}
 			if err := e.store.InsertKey(ctx, k); err != nil {
 				t.Fatal(err)
 			}
@@ -631,7 +631,7 @@ func TestPlaintextGoesNowhere(t *testing.T) {
 			cfg.OnRecorded = func(leakguard.Hit, keystore.Exposure) { n.Kick() }
 			e.start(cfg, nil, nil)
 
-			e.publish(hitFor(plain, patterns.Secret))
+			e.publish(hitFor(plain, keyformat.Secret))
 			// A careless producer putting the key on the bus itself: dead-lettered,
 			// scrubbed.
 			if _, err := e.bus.JetStream().Publish(ctx, "leaks.hits.pastebin", []byte(`{"secret":"`+plain+`"}`)); err != nil {
@@ -702,9 +702,9 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestScrub(t *testing.T) {
 	t.Parallel()
-	plain, _ := patterns.GenerateKey(patterns.Restricted, patterns.Test)
+	plain, _ := keyformat.GenerateKey(keyformat.Restricted, keyformat.Test)
 	got := string(scrub([]byte(`{"a":"` + plain + `","b":"x ` + plain + `"}`)))
-	if strings.Contains(got, plain) || strings.Count(got, patterns.RedactKey([]byte(plain))) != 2 {
+	if strings.Contains(got, plain) || strings.Count(got, keyformat.RedactKey([]byte(plain))) != 2 {
 		t.Errorf("scrub = %s", got)
 	}
 	if got := string(scrub([]byte("nothing here"))); got != "nothing here" {
@@ -722,8 +722,8 @@ func TestDeadLettersCanBeReplayed(t *testing.T) {
 	cfg := e.config()
 	cfg.BackOff = []time.Duration{time.Second, 50 * time.Millisecond}
 	e.start(cfg, flaky, nil)
-	pk := newKeys(t, e.store, 1, patterns.Secret)[0]
-	hit := hitFor(pk.plain, patterns.Secret)
+	pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
+	hit := hitFor(pk.plain, keyformat.Secret)
 	e.publish(hit)
 	if _, err := e.bus.JetStream().Publish(tctx(t), "leaks.hits.npm", []byte("{not json")); err != nil {
 		t.Fatal(err)
@@ -750,8 +750,8 @@ func TestDeadLettersCanBeReplayed(t *testing.T) {
 
 // scrub leaves no whole platform key in what it returns, whatever the input.
 func FuzzScrub(f *testing.F) {
-	k1, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
-	k2, _ := patterns.GenerateKey(patterns.Restricted, patterns.Test)
+	k1, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
+	k2, _ := keyformat.GenerateKey(keyformat.Restricted, keyformat.Test)
 	f.Add([]byte(`{"secret":"` + k1 + `"}`))
 	f.Add([]byte(k1 + " " + k2))
 	f.Add([]byte(k1 + k2))
@@ -759,10 +759,10 @@ func FuzzScrub(f *testing.F) {
 	f.Add([]byte("sk_live_abc123xyz789"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out := scrub(data)
-		if ms := patterns.FindKeys(out); len(ms) > 0 {
+		if ms := keyformat.FindKeys(out); len(ms) > 0 {
 			t.Fatalf("scrub(%q) = %q still holds a key", data, out)
 		}
-		if len(patterns.FindKeys(data)) == 0 && !bytes.Equal(out, data) {
+		if len(keyformat.FindKeys(data)) == 0 && !bytes.Equal(out, data) {
 			t.Fatalf("scrub changed data without a key: %q → %q", data, out)
 		}
 	})
@@ -771,9 +771,9 @@ func FuzzScrub(f *testing.F) {
 func TestLagCountsWaitingHits(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bus.Config{}, nil)
-	keys := newKeys(t, e.store, 3, patterns.Secret)
+	keys := newKeys(t, e.store, 3, keyformat.Secret)
 	for _, pk := range keys {
-		e.publish(hitFor(pk.plain, patterns.Secret))
+		e.publish(hitFor(pk.plain, keyformat.Secret))
 	}
 	r := New(e.config(), e.bus.JetStream(), e.store, e.m, nil)
 	if _, err := e.bus.JetStream().CreateOrUpdateConsumer(tctx(t), e.bus.StreamName(), r.ConsumerConfig()); err != nil {
@@ -800,8 +800,8 @@ func TestRunFailsOnAMissingStream(t *testing.T) {
 func TestPlaintextInAHitIsScrubbed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, bus.Config{}, nil)
-	pk := newKeys(t, e.store, 1, patterns.Secret)[0]
-	hit := hitFor(pk.plain, patterns.Secret)
+	pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
+	hit := hitFor(pk.plain, keyformat.Secret)
 	hit.Location.URL = "https://pastebin.com/raw/abc?key=" + pk.plain
 	hit.Redacted = pk.plain
 	data, _ := json.Marshal(hit)

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 type member struct {
@@ -83,8 +83,8 @@ func mkZstd(t testing.TB, data []byte) []byte {
 // TestArchives: a key inside each kind of archive is found, with the
 // archive path joined by "!" and the line inside the member.
 func TestArchives(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
-	rk := newKey(t, patterns.Restricted, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
+	rk := newKey(t, keyformat.Restricted, keyformat.Live)
 	text := []byte("# config\nSECRET=" + sk + "\n")
 	inner := mkZip(t, false, member{"app/config.env", text})
 	cases := []struct {
@@ -148,7 +148,7 @@ func TestArchives(t *testing.T) {
 // TestBigZipFromStreamIsSpooled: a zip larger than the in-memory spool
 // comes through a temporary file, which is removed afterwards.
 func TestBigZipFromStreamIsSpooled(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	e := mustNew(t, Options{})
 	e.spoolMem = 64 << 10
 	big := bytes.Repeat([]byte("0123456789abcdef\n"), (e.spoolMem/17)+1000)
@@ -179,7 +179,7 @@ func scanReaderWarn(t testing.TB, e *Engine, name string, data []byte) ([]Findin
 // TestArchiveLimits: bombs and deep nesting give a warning, never an OOM,
 // and what lies before the problem is still reported.
 func TestArchiveLimits(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	zeros := make([]byte, 8<<20) // deflates about 1000:1
 	bomb := mkZip(t, false, member{"first.txt", []byte(sk)}, member{"zeros.bin", zeros}, member{"after.txt", []byte(sk)})
 	gzBomb := mkGzip(t, zeros)
@@ -242,7 +242,7 @@ func TestArchiveLimits(t *testing.T) {
 
 // TestCorruptArchives never panic and report a warning.
 func TestCorruptArchives(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	z := mkZip(t, false, member{"a.txt", []byte(sk + strings.Repeat(" pad", 1000))})
 	gz := mkGzip(t, []byte(sk+strings.Repeat(" pad", 1000)))
 	cases := map[string][]byte{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
 )
 
@@ -59,11 +60,11 @@ type scratch struct {
 
 const allowMarker = "leakguard:allow"
 
-func keyIndex(t patterns.KeyType) int {
+func keyIndex(t keyformat.KeyType) int {
 	switch t {
-	case patterns.Secret:
+	case keyformat.Secret:
 		return 0
-	case patterns.Restricted:
+	case keyformat.Restricted:
 		return 1
 	}
 	return 2
@@ -121,7 +122,7 @@ func findKeys(buf []byte, out []keySpan) []keySpan {
 		if s := string(buf[j+1 : j+5]); s != "live" && s != "test" {
 			continue
 		}
-		if info, ok := patterns.KeyAt(buf, j-2); ok {
+		if info, ok := keyformat.KeyAt(buf, j-2); ok {
 			out = append(out, keySpan{start: j - 2, typ: keyIndex(info.Type)})
 		}
 	}
@@ -137,7 +138,7 @@ func findKeys(buf []byte, out []keySpan) []keySpan {
 			}
 			j += o
 			o = j + 1
-			if info, ok := patterns.KeyAt(buf, j-2); ok {
+			if info, ok := keyformat.KeyAt(buf, j-2); ok {
 				out = append(out, keySpan{start: j - 2, typ: keyIndex(info.Type)})
 			}
 		}
@@ -157,7 +158,7 @@ func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 		s.keys = findKeys(c.buf, s.keys)
 		for _, k := range s.keys {
 			if k.start >= c.own0 && k.start < c.own1 && e.platform[k.typ] {
-				s.finds = append(s.finds, pending{rule: -1 - k.typ, off: k.start, end: k.start + patterns.KeyLength})
+				s.finds = append(s.finds, pending{rule: -1 - k.typ, off: k.start, end: k.start + keyformat.KeyLength})
 			}
 		}
 	}
@@ -208,7 +209,7 @@ func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 		secret := bytes.Clone(c.buf[p.off:p.end])
 		id, redact := e.ruleInfo(p.rule)
 		p.f = Finding{RuleID: id, Offset: c.base + int64(p.off), Secret: secret,
-			SecretSHA256: patterns.Fingerprint(secret), Redacted: patterns.Redact(secret, redact)}
+			SecretSHA256: keyformat.Fingerprint(secret), Redacted: keyformat.Redact(secret, redact)}
 	}
 	res.finds = s.finds
 	return res
@@ -270,7 +271,7 @@ func (e *Engine) matchWindow(s *scratch, c *chunk, ri int, r *compiledRule, w wi
 			continue
 		}
 		// A token glued to a preceding word is part of something else.
-		if r.Standalone && !patterns.BoundaryBefore(c.buf, a) {
+		if r.Standalone && !keyformat.BoundaryBefore(c.buf, a) {
 			continue
 		}
 		secret := c.buf[a:b]
@@ -306,7 +307,7 @@ func (e *Engine) keep(r *compiledRule, secret []byte) bool {
 // third-party rule (a Stripe-like sk_live_ pattern) must not report the
 // platform's own keys, publishable ones included.
 func overlapsKey(keys []keySpan, a, b int) bool {
-	i, _ := slices.BinarySearchFunc(keys, a-patterns.KeyLength+1, func(k keySpan, t int) int { return k.start - t })
+	i, _ := slices.BinarySearchFunc(keys, a-keyformat.KeyLength+1, func(k keySpan, t int) int { return k.start - t })
 	return i < len(keys) && keys[i].start < b
 }
 
@@ -356,7 +357,7 @@ func lineHasAllow(allow []int, c *chunk, f pending, left int) bool {
 // ruleInfo names a pending finding's rule and how much of it Redact shows.
 func (e *Engine) ruleInfo(rule int) (string, int) {
 	if rule < 0 {
-		return platformRuleID(-1 - rule), patterns.KeyPrefixLen
+		return platformRuleID(-1 - rule), keyformat.KeyPrefixLen
 	}
 	r := &e.rules[rule]
 	return r.ID, r.RedactPrefix
@@ -365,9 +366,9 @@ func (e *Engine) ruleInfo(rule int) (string, int) {
 func platformRuleID(typ int) string {
 	switch typ {
 	case 0:
-		return patterns.RuleSecretKey
+		return keyformat.RuleSecretKey
 	case 1:
-		return patterns.RuleRestrictedKey
+		return keyformat.RuleRestrictedKey
 	}
-	return patterns.RulePublishableKey
+	return keyformat.RulePublishableKey
 }

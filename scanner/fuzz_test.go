@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // FuzzScanReader feeds arbitrary bytes, seeded with archives of every kind,
 // through ScanStream: it must never panic or hang, and everything it
 // reports must be a real platform key or a rule's match.
 func FuzzScanReader(f *testing.F) {
-	sk, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	sk, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	text := []byte("a=1\nSECRET=" + sk + "\n")
 	inner := mkZip(f, false, member{"k.env", text})
 	for _, seed := range [][]byte{
@@ -43,7 +43,7 @@ func FuzzScanReader(f *testing.F) {
 				if len(f.Secret) == 0 || f.Line < 1 || f.Column < 1 || f.SecretSHA256 != sha(string(f.Secret)) {
 					t.Fatalf("malformed finding %+v", f)
 				}
-				if f.RuleID == patterns.RuleSecretKey && !patterns.ValidKey(f.Secret) {
+				if f.RuleID == keyformat.RuleSecretKey && !keyformat.ValidKey(f.Secret) {
 					t.Fatalf("reported an invalid key")
 				}
 			}, func(Warning) {})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
 )
 
@@ -108,14 +109,14 @@ func TestPrefilterRange(t *testing.T) {
 // TestFindKeysDenseUnderscores: the underscore-dense fallback finds the
 // same keys as the sparse path, wherever the switch happens.
 func TestFindKeysDenseUnderscores(t *testing.T) {
-	k1 := newKey(t, patterns.Secret, patterns.Live)
-	k2 := newKey(t, patterns.Restricted, patterns.Test)
+	k1 := newKey(t, keyformat.Secret, keyformat.Live)
+	k2 := newKey(t, keyformat.Restricted, keyformat.Test)
 	for _, pad := range []string{"abc def ", "__a_b__", "_"} {
 		for _, n := range []int{0, 10, 100, 1000} {
 			data := []byte(strings.Repeat(pad, n) + " " + k1 + " " + strings.Repeat(pad, n) + " " + k2 + " x_live_ " + strings.Repeat(pad, n))
 			got := findKeys(data, nil)
 			var want []int
-			for _, m := range patterns.FindKeys(data) {
+			for _, m := range keyformat.FindKeys(data) {
 				want = append(want, m.Start)
 			}
 			var starts []int
@@ -123,7 +124,7 @@ func TestFindKeysDenseUnderscores(t *testing.T) {
 				starts = append(starts, k.start)
 			}
 			if !slices.Equal(starts, want) || len(want) != 2 {
-				t.Fatalf("pad %q×%d: findKeys %v, patterns.FindKeys %v", pad, n, starts, want)
+				t.Fatalf("pad %q×%d: findKeys %v, keyformat.FindKeys %v", pad, n, starts, want)
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
 )
 
@@ -231,7 +232,7 @@ func New(opts Options) (*Engine, error) {
 		}
 	}
 	if !opts.IncludePublishable {
-		e.platform[keyIndex(patterns.Publishable)] = false
+		e.platform[keyIndex(keyformat.Publishable)] = false
 	}
 	e.anyPlat = e.platform[0] || e.platform[1] || e.platform[2]
 
@@ -279,7 +280,7 @@ func New(opts Options) (*Engine, error) {
 		e.pf = newPrefilter(e.rules)
 		maxWin += e.pf.maxKeyword
 	}
-	e.margin = max(maxWin, patterns.KeyLength) + 64
+	e.margin = max(maxWin, keyformat.KeyLength) + 64
 	e.chunk = defaultChunk
 	e.spoolMem = 8 << 20
 	e.bufs = newBufPool(e.chunk + 2*e.margin)

@@ -12,12 +12,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
 )
 
-func newKey(t testing.TB, typ patterns.KeyType, m patterns.Mode) string {
+func newKey(t testing.TB, typ keyformat.KeyType, m keyformat.Mode) string {
 	t.Helper()
-	k, err := patterns.GenerateKey(typ, m)
+	k, err := keyformat.GenerateKey(typ, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func checkFindings(t testing.TB, got []Finding, wants []want) {
 	}
 	for i, w := range wants {
 		f := got[i]
-		redact := patterns.KeyPrefixLen
+		redact := keyformat.KeyPrefixLen
 		if !strings.HasPrefix(w.rule, "leakguard-") {
 			redact = -1
 		}
@@ -77,8 +78,8 @@ func checkFindings(t testing.TB, got []Finding, wants []want) {
 			t.Fatalf("finding %d = %s %s:%d:%d sha %s; want %s %s:%d:%d sha %s", i, f.RuleID, f.Path, f.Line,
 				f.Column, f.SecretSHA256, w.rule, w.path, w.line, w.col, sha(w.secret))
 		}
-		if redact >= 0 && f.Redacted != patterns.RedactKey([]byte(w.secret)) {
-			t.Fatalf("finding %d redacted %q, want %q", i, f.Redacted, patterns.RedactKey([]byte(w.secret)))
+		if redact >= 0 && f.Redacted != keyformat.RedactKey([]byte(w.secret)) {
+			t.Fatalf("finding %d redacted %q, want %q", i, f.Redacted, keyformat.RedactKey([]byte(w.secret)))
 		}
 		if strings.Contains(f.Redacted, w.secret[len(w.secret)/2-2:len(w.secret)/2+2]) {
 			t.Fatalf("finding %d redacted form %q shows the middle of the secret", i, f.Redacted)
@@ -124,29 +125,29 @@ func (h halfReader) Read(p []byte) (int, error) {
 }
 
 func TestPlatformKeysWhereverTheySit(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
-	skt := newKey(t, patterns.Secret, patterns.Test)
-	rk := newKey(t, patterns.Restricted, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
+	skt := newKey(t, keyformat.Secret, keyformat.Test)
+	rk := newKey(t, keyformat.Restricted, keyformat.Live)
 	minified := strings.Repeat("var a=1;", 25_000) // 200 KB on one line
 	cases := []struct {
 		name  string
 		data  string
 		wants []want
 	}{
-		{"whole file is the key", sk, []want{{patterns.RuleSecretKey, "f", 1, 1, sk}}},
-		{"first bytes", sk + "\nrest\n", []want{{patterns.RuleSecretKey, "f", 1, 1, sk}}},
-		{"last bytes", "line one\nkey: " + sk, []want{{patterns.RuleSecretKey, "f", 2, 6, sk}}},
+		{"whole file is the key", sk, []want{{keyformat.RuleSecretKey, "f", 1, 1, sk}}},
+		{"first bytes", sk + "\nrest\n", []want{{keyformat.RuleSecretKey, "f", 1, 1, sk}}},
+		{"last bytes", "line one\nkey: " + sk, []want{{keyformat.RuleSecretKey, "f", 2, 6, sk}}},
 		{"test mode and restricted", "a=\"" + skt + "\"\n\nb='" + rk + "'\n", []want{
-			{patterns.RuleSecretKey, "f", 1, 4, skt}, {patterns.RuleRestrictedKey, "f", 3, 4, rk}}},
-		{"CRLF text", "one\r\ntwo\r\nSTRIPE=" + sk + "\r\nfour\r\n", []want{{patterns.RuleSecretKey, "f", 3, 8, sk}}},
-		{"after a \\n escape", `{"env":"X=1\n` + sk + `"}`, []want{{patterns.RuleSecretKey, "f", 1, 14, sk}}},
-		{"after a \\t escape", `"\t` + sk + `"`, []want{{patterns.RuleSecretKey, "f", 1, 4, sk}}},
-		{"percent-encoded", "https://x.example/?k%3D" + sk + "&y=1", []want{{patterns.RuleSecretKey, "f", 1, 24, sk}}},
+			{keyformat.RuleSecretKey, "f", 1, 4, skt}, {keyformat.RuleRestrictedKey, "f", 3, 4, rk}}},
+		{"CRLF text", "one\r\ntwo\r\nSTRIPE=" + sk + "\r\nfour\r\n", []want{{keyformat.RuleSecretKey, "f", 3, 8, sk}}},
+		{"after a \\n escape", `{"env":"X=1\n` + sk + `"}`, []want{{keyformat.RuleSecretKey, "f", 1, 14, sk}}},
+		{"after a \\t escape", `"\t` + sk + `"`, []want{{keyformat.RuleSecretKey, "f", 1, 4, sk}}},
+		{"percent-encoded", "https://x.example/?k%3D" + sk + "&y=1", []want{{keyformat.RuleSecretKey, "f", 1, 24, sk}}},
 		{"in a 200 KB minified line", minified + sk + ";" + minified,
-			[]want{{patterns.RuleSecretKey, "f", 1, len(minified) + 1, sk}}},
-		{"underscore and dash boundaries", "_" + sk + "-", []want{{patterns.RuleSecretKey, "f", 1, 2, sk}}},
-		{"same key twice", sk + " " + sk, []want{{patterns.RuleSecretKey, "f", 1, 1, sk}, {patterns.RuleSecretKey, "f", 1, 48, sk}}},
-		{"utf-8 before (byte columns)", "ключ=" + sk, []want{{patterns.RuleSecretKey, "f", 1, 10, sk}}},
+			[]want{{keyformat.RuleSecretKey, "f", 1, len(minified) + 1, sk}}},
+		{"underscore and dash boundaries", "_" + sk + "-", []want{{keyformat.RuleSecretKey, "f", 1, 2, sk}}},
+		{"same key twice", sk + " " + sk, []want{{keyformat.RuleSecretKey, "f", 1, 1, sk}, {keyformat.RuleSecretKey, "f", 1, 48, sk}}},
+		{"utf-8 before (byte columns)", "ключ=" + sk, []want{{keyformat.RuleSecretKey, "f", 1, 10, sk}}},
 	}
 	platform, all := mustNew(t, Options{RuleIDs: []string{"platform"}}), mustNew(t, Options{})
 	for _, tc := range cases {
@@ -162,7 +163,7 @@ func TestPlatformKeysWhereverTheySit(t *testing.T) {
 }
 
 func TestLookAlikesAreNotReported(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	badSum := sk[:len(sk)-1] + string("01"[(strings.IndexByte("0", sk[len(sk)-1])+1)%2])
 	if badSum == sk {
 		badSum = sk[:len(sk)-1] + "2"
@@ -201,7 +202,7 @@ func TestLookAlikesAreNotReported(t *testing.T) {
 }
 
 func TestPublishableOnlyWhenAsked(t *testing.T) {
-	pk := newKey(t, patterns.Publishable, patterns.Live)
+	pk := newKey(t, keyformat.Publishable, keyformat.Live)
 	data := []byte("const stripe = Stripe('" + pk + "');\n")
 	for _, opts := range []Options{{}, {RuleIDs: []string{"platform"}}} {
 		e, _ := New(opts)
@@ -210,11 +211,11 @@ func TestPublishableOnlyWhenAsked(t *testing.T) {
 		}
 	}
 	e, _ := New(Options{RuleIDs: []string{"platform"}, IncludePublishable: true})
-	checkFindings(t, collectBytes(e, "app.js", data), []want{{patterns.RulePublishableKey, "app.js", 1, 24, pk}})
+	checkFindings(t, collectBytes(e, "app.js", data), []want{{keyformat.RulePublishableKey, "app.js", 1, 24, pk}})
 }
 
 func TestRuleSelection(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	aws := "AKIAQYLPMN5HHHFPZAM2"
 	data := []byte("a=" + sk + "\nb=" + aws + "\n")
 	cases := []struct {
@@ -222,11 +223,11 @@ func TestRuleSelection(t *testing.T) {
 		opts  Options
 		rules []string
 	}{
-		{"defaults", Options{}, []string{patterns.RuleSecretKey, "aws-access-key-id"}},
-		{"platform", Options{RuleIDs: []string{"platform"}}, []string{patterns.RuleSecretKey}},
+		{"defaults", Options{}, []string{keyformat.RuleSecretKey, "aws-access-key-id"}},
+		{"platform", Options{RuleIDs: []string{"platform"}}, []string{keyformat.RuleSecretKey}},
 		{"one rule", Options{RuleIDs: []string{"aws-access-key-id"}}, []string{"aws-access-key-id"}},
-		{"restricted only", Options{RuleIDs: []string{patterns.RuleRestrictedKey}}, nil},
-		{"no default rules", Options{NoDefaultRules: true}, []string{patterns.RuleSecretKey}},
+		{"restricted only", Options{RuleIDs: []string{keyformat.RuleRestrictedKey}}, nil},
+		{"no default rules", Options{NoDefaultRules: true}, []string{keyformat.RuleSecretKey}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,12 +305,12 @@ func TestRuleFields(t *testing.T) {
 }
 
 func TestInlineAllowPlatformKey(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
-	rk := newKey(t, patterns.Restricted, patterns.Test)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
+	rk := newKey(t, keyformat.Restricted, keyformat.Test)
 	data := "k1 = \"" + sk + "\" // leakguard:allow (test fixture)\r\nk2 = \"" + rk + "\"\n"
 	for way, got := range scanAllWays(t, mustNew(t, Options{}), "f", []byte(data)) {
 		t.Run(way, func(t *testing.T) {
-			checkFindings(t, got, []want{{patterns.RuleRestrictedKey, "f", 2, 7, rk}})
+			checkFindings(t, got, []want{{keyformat.RuleRestrictedKey, "f", 2, 7, rk}})
 		})
 	}
 }
@@ -324,7 +325,7 @@ func TestRulePathFilters(t *testing.T) {
 			t.Errorf("%s: %d findings, want %d", path, len(got), n)
 		}
 	}
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	e, _ = New(Options{Allow: patterns.GlobalAllow{Paths: []*regexp.Regexp{regexp.MustCompile(`^vendor/`)}}})
 	if got := collectBytes(e, "vendor/x.txt", []byte(sk)); len(got) != 0 {
 		t.Errorf("global allow path: reported%s", describe(got))

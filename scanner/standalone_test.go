@@ -4,13 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // githubToken builds a well-formed ghp_ token: 30 base62 characters and
 // their base62 CRC-32, the scheme GitHub and npm share.
 func githubToken(random string) string {
-	cs := patterns.Checksum([]byte(random))
+	cs := keyformat.Checksum([]byte(random))
 	return "ghp_" + random + string(cs[:])
 }
 
@@ -39,7 +39,7 @@ func TestStandaloneRulesIgnoreGluedTokens(t *testing.T) {
 			if len(got) != tc.want {
 				t.Fatalf("%q: %d findings, want %d", tc.text, len(got), tc.want)
 			}
-			if tc.want == 1 && (got[0].RuleID != "github-pat" || got[0].SecretSHA256 != patterns.Fingerprint([]byte(tok))) {
+			if tc.want == 1 && (got[0].RuleID != "github-pat" || got[0].SecretSHA256 != keyformat.Fingerprint([]byte(tok))) {
 				t.Fatalf("finding %+v is not the token", got[0])
 			}
 			if tc.want == 1 && strings.Contains(got[0].Redacted, tok[8:30]) {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // filler is text with CRLF and LF lines of varying length and no secrets.
@@ -45,7 +45,7 @@ func lineCol(data []byte, off int) (int, int) {
 // found exactly once with its exact line and column, in memory, streamed
 // and in parallel.
 func TestKeyAtEveryChunkEdge(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	base, err := New(Options{RuleIDs: []string{"platform"}})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestKeyAtEveryChunkEdge(t *testing.T) {
 			data[pos+len(sk)] = '\n'
 		}
 		line, col := lineCol(data, pos)
-		w := []want{{patterns.RuleSecretKey, "f", line, col, sk}}
+		w := []want{{keyformat.RuleSecretKey, "f", line, col, sk}}
 		for name, e := range engines {
 			got := collectReader(t, e, "f", bytes.NewReader(data))
 			if len(got) != 1 || got[0].Line != line || got[0].Column != col || got[0].Offset != int64(pos) {
@@ -121,7 +121,7 @@ func TestManyFindingsInOrder(t *testing.T) {
 	for range 150 {
 		data = append(data, filler(r, r.IntN(2000))...)
 		data = append(data, ' ')
-		k := newKey(t, patterns.Secret, patterns.Test)
+		k := newKey(t, keyformat.Secret, keyformat.Test)
 		offs = append(offs, len(data))
 		keys = append(keys, k)
 		data = append(data, k...)
@@ -211,7 +211,7 @@ func TestMemoryDoesNotGrowWithSize(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("large input; memory is measured without the race detector")
 	}
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	line := []byte("\tresult, err := client.Do(ctx, request) // handle the token and the password\n")
 	size := int64(96 << 20)
 	for _, tc := range []struct {
@@ -295,7 +295,7 @@ func TestKeysAtRealChunkEdges(t *testing.T) {
 	e := mustNew(t, Options{})
 	r := rand.New(rand.NewPCG(13, 14))
 	data := filler(r, 9*e.chunk)
-	keyLen := patterns.KeyLength
+	keyLen := keyformat.KeyLength
 	var offs []int
 	deltas := []int{-keyLen - 1, -keyLen, -keyLen + 1, -23, -1, 0, 1}
 	for k := 1; k <= 8; k++ {
@@ -310,7 +310,7 @@ func TestKeysAtRealChunkEdges(t *testing.T) {
 	}
 	keys := map[int]string{}
 	for _, p := range offs {
-		k := newKey(t, patterns.Restricted, patterns.Live)
+		k := newKey(t, keyformat.Restricted, keyformat.Live)
 		data[p-1] = '\n'
 		copy(data[p:], k)
 		data[p+keyLen] = ' '

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 func scanDir(t testing.TB, e *Engine, roots ...string) ([]Finding, []Warning, Stats) {
@@ -59,8 +59,8 @@ func writeFile(t testing.TB, path string, data []byte) {
 }
 
 func TestScanPathsFolder(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
-	rk := newKey(t, patterns.Restricted, patterns.Test)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
+	rk := newKey(t, keyformat.Restricted, keyformat.Test)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "src", "main.go"), []byte("package main\n\nconst key = \""+sk+"\"\n"))
 	writeFile(t, filepath.Join(dir, ".git", "objects", "x"), []byte(sk))                        // skipped
@@ -78,11 +78,11 @@ func TestScanPathsFolder(t *testing.T) {
 	e.opts.Progress = func(s Stats) { progress = append(progress, s) }
 	got, warns, st := scanDir(t, e, dir)
 	wants := []want{
-		{patterns.RuleRestrictedKey, ".github/ci.yml", 2, 6, rk},
-		{patterns.RuleSecretKey, "bin/app", 1, 128, sk},
-		{patterns.RuleSecretKey, "link-to-main.go", 3, 14, sk},
-		{patterns.RuleSecretKey, "src/main.go", 3, 14, sk},
-		{patterns.RuleSecretKey, "sub/.git", 2, 1, sk},
+		{keyformat.RuleRestrictedKey, ".github/ci.yml", 2, 6, rk},
+		{keyformat.RuleSecretKey, "bin/app", 1, 128, sk},
+		{keyformat.RuleSecretKey, "link-to-main.go", 3, 14, sk},
+		{keyformat.RuleSecretKey, "src/main.go", 3, 14, sk},
+		{keyformat.RuleSecretKey, "sub/.git", 2, 1, sk},
 	}
 	checkFindings(t, got, wants)
 	if len(warns) != 0 {
@@ -97,7 +97,7 @@ func TestScanPathsFolder(t *testing.T) {
 }
 
 func TestScanPathsRoots(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	dir := t.TempDir()
 	f := filepath.Join(dir, "one.env")
 	writeFile(t, f, []byte("K="+sk))
@@ -121,7 +121,7 @@ func TestScanPathsRoots(t *testing.T) {
 func TestScanPathsLargeFile(t *testing.T) {
 	// A file bigger than a chunk goes through the parallel pipeline; the
 	// file's zip-free content must still be found with exact lines.
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	dir := t.TempDir()
 	var b strings.Builder
 	for i := range 60_000 {
@@ -147,7 +147,7 @@ func TestScanPathsLargeFile(t *testing.T) {
 }
 
 func TestScanPathsMaxFileSize(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "small.txt"), []byte(sk))
 	writeFile(t, filepath.Join(dir, "big.txt"), []byte(sk+strings.Repeat(" ", 2000)))

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 func TestScanPathsProblemsAreWarnings(t *testing.T) {
-	sk := newKey(t, patterns.Secret, patterns.Live)
+	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "a", "ok.txt"), []byte(sk))
 	if err := syscall.Mkfifo(filepath.Join(dir, "a", "pipe"), 0o644); err != nil {

@@ -9,6 +9,7 @@ set -euo pipefail
 [ $# -eq 0 ] && set -- -t1 -c2 -d10s
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)/leakguard
+export GOTOOLCHAIN=go1.27.3
 go build -o "$bin" ./cmd/leakguard
 db=lgbench
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -qc "CREATE DATABASE $db" >/dev/null

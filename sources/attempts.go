@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+
+	"github.com/leakguard/leakguard/internal/httpx"
 )
 
 // ErrPublish marks an error from putting a hit on the bus: the item must be
@@ -35,8 +37,8 @@ func NewAttempts(max int) *Attempts {
 // a permanent error (permanent, or IsPermanent(err)) gives up at once;
 // anything else after max failures.
 func (a *Attempts) GiveUp(id string, err error, permanent bool) bool {
-	var rl *RateLimitedError
-	if err == nil || errors.As(err, &rl) || errors.Is(err, ErrPublish) || errors.Is(err, ErrForbidden) ||
+	var rl *httpx.RateLimitedError
+	if err == nil || errors.As(err, &rl) || errors.Is(err, ErrPublish) || errors.Is(err, httpx.ErrForbidden) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -69,9 +71,9 @@ func (a *Attempts) Done(id string) {
 func IsPermanent(err error) bool {
 	var se *json.SyntaxError
 	var ute *json.UnmarshalTypeError
-	if errors.Is(err, ErrTooLarge) || errors.As(err, &se) || errors.As(err, &ute) {
+	if errors.Is(err, httpx.ErrTooLarge) || errors.As(err, &se) || errors.As(err, &ute) {
 		return true
 	}
-	c := HTTPStatus(err)
+	c := httpx.HTTPStatus(err)
 	return c >= 400 && c < 500 && c != 408 && c != 429
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/sources"
 )
 
@@ -24,14 +25,14 @@ func TestAttemptsGiveUp(t *testing.T) {
 		after int // attempts until it gives up; 0 = never
 	}{
 		{"transient", errors.New("connection reset"), false, 3},
-		{"5xx", &sources.StatusError{StatusCode: 502}, false, 3},
-		{"4xx", &sources.StatusError{StatusCode: 410}, false, 1},
+		{"5xx", &httpx.StatusError{StatusCode: 502}, false, 3},
+		{"4xx", &httpx.StatusError{StatusCode: 410}, false, 1},
 		{"caller says permanent", errors.New("x"), true, 1},
-		{"too large", fmt.Errorf("get: %w", sources.ErrTooLarge), false, 1},
+		{"too large", fmt.Errorf("get: %w", httpx.ErrTooLarge), false, 1},
 		{"malformed", syntax, false, 1},
-		{"rate limited", &sources.RateLimitedError{Until: time.Now(), Err: errors.New("429")}, false, 0},
+		{"rate limited", &httpx.RateLimitedError{Until: time.Now(), Err: errors.New("429")}, false, 0},
 		{"bus down", fmt.Errorf("%w: nats: timeout", sources.ErrPublish), true, 0},
-		{"refused", fmt.Errorf("x: %w", sources.ErrForbidden), false, 0},
+		{"refused", fmt.Errorf("x: %w", httpx.ErrForbidden), false, 0},
 		{"cancelled", context.Canceled, false, 0},
 	}
 	for _, tc := range tests {

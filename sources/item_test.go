@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/leakguard/leakguard"
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/scanner"
 	"github.com/leakguard/leakguard/sources"
 	"github.com/leakguard/leakguard/sources/sourcetest"
@@ -19,7 +19,7 @@ func TestItemPublishesAfterScanOnceEach(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	kit := sourcetest.NewKit(t, "pastebin", nil)
-	k, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	k, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	var zbuf bytes.Buffer
 	zw := zip.NewWriter(&zbuf)
 	w, _ := zw.Create("inner/.env")
@@ -61,7 +61,7 @@ func TestItemPublishesAfterScanOnceEach(t *testing.T) {
 func TestItemScrubsSecretFromLocation(t *testing.T) {
 	t.Parallel()
 	kit := sourcetest.NewKit(t, "gists", nil)
-	k, _ := patterns.GenerateKey(patterns.Restricted, patterns.Test)
+	k, _ := keyformat.GenerateKey(keyformat.Restricted, keyformat.Test)
 	it := sources.NewItem(kit.Env, "gists")
 	name := k + ".txt"
 	it.Scan(name, []byte(k), func(f scanner.Finding) leakguard.Location {
@@ -72,7 +72,7 @@ func TestItemScrubsSecretFromLocation(t *testing.T) {
 	}
 	h := kit.Pub.Hits()
 	if len(h) != 1 || strings.Contains(h[0].Location.URL+h[0].Location.Path, k) ||
-		!strings.Contains(h[0].Location.Path, patterns.RedactKey([]byte(k))) {
+		!strings.Contains(h[0].Location.Path, keyformat.RedactKey([]byte(k))) {
 		t.Fatalf("hits %+v", h)
 	}
 }

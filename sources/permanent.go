@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/leakguard/leakguard/internal/httpx"
 )
 
 // PermanentError marks a failure that retrying the same item cannot fix: a
@@ -20,7 +22,7 @@ func Permanent(err error) error { return &PermanentError{Err: err} }
 // its limit.
 func MarkedPermanent(err error) bool {
 	var p *PermanentError
-	return errors.As(err, &p) || errors.Is(err, ErrTooLarge)
+	return errors.As(err, &p) || errors.Is(err, httpx.ErrTooLarge)
 }
 
 // WrapRead names what failed while reading a download; a broken or short

@@ -7,6 +7,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/sources"
 )
 
@@ -18,7 +19,7 @@ func TestWrapRead(t *testing.T) {
 		permanent bool
 	}{
 		{"broken archive", io.ErrUnexpectedEOF, true},
-		{"body over its limit", sources.ErrTooLarge, true},
+		{"body over its limit", httpx.ErrTooLarge, true},
 		{"already permanent", sources.Permanent(errors.New("digest mismatch")), true},
 		{"cancelled", context.Canceled, false},
 		{"deadline", context.DeadlineExceeded, false},

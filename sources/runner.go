@@ -13,9 +13,9 @@ package sources
 //	NewItem(env, source) *Item; (*Item).Scan/Add/Publish  // publish an item's hits only after it is fully scanned
 //	ForEachPrefix(ctx, limit, n, fn) (done int, err error) // bounded concurrency, cursor-safe prefix
 //	Get / ReadBody / LimitBody / CheckResponse / RateLimited / RetryAfter / RateLimitReset /
-//	HTTPStatus / IsTransient / RedactURL / Backoff / Sleep (httpx.go)
+//	HTTPStatus / IsTransient / RedactURL / httpx.Backoff / httpx.Sleep (httpx.go)
 //	NewAttempts(max) *Attempts; (*Attempts).GiveUp(id, err, permanent) bool  // skip poison items
-//	ErrPublish (Item.Publish failures: always retry), ErrForbidden, *RateLimitedError
+//	ErrPublish (Item.Publish failures: always retry), httpx.ErrForbidden, *httpx.RateLimitedError
 //	ParseSourceList(LEAKGUARD_SOURCES) / KnownSources() / DefaultSources()
 //	package sourcetest: SQLite Store, capturing Publisher, Logger, NewKit (tests only)
 //
@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/metrics"
 )
@@ -47,10 +48,10 @@ type RunnerConfig struct {
 	// jitter) up to MaxBackoff. Defaults 2s and 5m.
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
-	// ForbiddenBackoff is the wait after ErrForbidden (the upstream refuses
+	// ForbiddenBackoff is the wait after httpx.ErrForbidden (the upstream refuses
 	// this client, as Pastebin does to IPs not on its list). Default 1h.
 	ForbiddenBackoff time.Duration
-	// MaxRateLimitWait caps how long a RateLimitedError.Until may park the
+	// MaxRateLimitWait caps how long a httpx.RateLimitedError.Until may park the
 	// source. Default 1h.
 	MaxRateLimitWait time.Duration
 }
@@ -93,7 +94,7 @@ type Runner struct {
 	m      *metrics.Metrics
 	log    *slog.Logger
 	name   string
-	backof Backoff
+	backof httpx.Backoff
 
 	mu         sync.Mutex
 	cursor     string
@@ -112,7 +113,7 @@ func NewRunner(src Source, cfg RunnerConfig, store keystore.Store, lease Lease, 
 	name := src.Name()
 	return &Runner{src: src, cfg: cfg, store: store, lease: lease, m: m, name: name,
 		log:    logger.With("source", name),
-		backof: Backoff{Base: cfg.BaseBackoff, Max: cfg.MaxBackoff}}
+		backof: httpx.Backoff{Base: cfg.BaseBackoff, Max: cfg.MaxBackoff}}
 }
 
 // Run polls until ctx is done and returns nil then. It only polls while it
@@ -126,7 +127,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.log.Warn("source lease unavailable", "err", err)
 		}
 		if !held {
-			_ = Sleep(ctx, jitter(r.lease.TTL()/2))
+			_ = httpx.Sleep(ctx, jitter(r.lease.TTL()/2))
 			continue
 		}
 		r.log.Info("source lease acquired")
@@ -155,7 +156,7 @@ func (r *Runner) session(ctx context.Context) {
 	}()
 	for sctx.Err() == nil {
 		wait, _ := r.PollOnce(sctx)
-		if err := Sleep(sctx, wait); err != nil {
+		if err := httpx.Sleep(sctx, wait); err != nil {
 			break
 		}
 	}
@@ -171,7 +172,7 @@ func (r *Runner) keepalive(ctx context.Context, lost context.CancelCauseFunc) {
 	ttl := r.lease.TTL()
 	every := max(ttl/3, 10*time.Millisecond)
 	last := time.Now()
-	for Sleep(ctx, every) == nil {
+	for httpx.Sleep(ctx, every) == nil {
 		held, err := r.lease.Acquire(ctx)
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -238,7 +239,7 @@ func (r *Runner) PollOnce(ctx context.Context) (time.Duration, error) {
 }
 
 func (r *Runner) failed(err error) time.Duration {
-	var rl *RateLimitedError
+	var rl *httpx.RateLimitedError
 	switch {
 	case errors.As(err, &rl):
 		r.count(ResultRateLimited)
@@ -247,7 +248,7 @@ func (r *Runner) failed(err error) time.Duration {
 		d = min(max(d, r.cfg.BaseBackoff), r.cfg.MaxRateLimitWait)
 		r.log.Warn("source rate limited by upstream", "until", rl.Until.UTC(), "retry_in", d, "err", err)
 		return d
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, httpx.ErrForbidden):
 		r.count(ResultForbidden)
 		d := r.cfg.ForbiddenBackoff
 		r.log.Error("upstream refuses this client; backing off", "retry_in", d, "err", err)
@@ -305,7 +306,7 @@ func jitter(d time.Duration) time.Duration {
 	if d <= 1 {
 		return d
 	}
-	b := Backoff{Base: d, Max: d}
+	b := httpx.Backoff{Base: d, Max: d}
 	return b.Next()
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/metrics"
 	"github.com/leakguard/leakguard/sources"
@@ -159,11 +160,11 @@ func TestRunnerWaits(t *testing.T) {
 		{name: "upstream hint shorter loses", wait: time.Second, min: 10 * time.Second, max: 10 * time.Second, result: "ok"},
 		{name: "backlog: poll again at once", more: true, min: 0, max: 0, result: "ok"},
 		{name: "backlog at the upstream's pace", more: true, wait: 2 * time.Second, min: 2 * time.Second, max: 2 * time.Second, result: "ok"},
-		{name: "rate limited until", err: &sources.RateLimitedError{Until: now.Add(90 * time.Second), Err: errors.New("429")},
+		{name: "rate limited until", err: &httpx.RateLimitedError{Until: now.Add(90 * time.Second), Err: errors.New("429")},
 			min: 60 * time.Second, max: 90 * time.Second, result: "rate_limited"},
-		{name: "rate limit capped", err: &sources.RateLimitedError{Until: now.Add(48 * time.Hour), Err: errors.New("429")},
+		{name: "rate limit capped", err: &httpx.RateLimitedError{Until: now.Add(48 * time.Hour), Err: errors.New("429")},
 			min: time.Hour, max: time.Hour, result: "rate_limited"},
-		{name: "forbidden", err: fmt.Errorf("pastebin: %w", sources.ErrForbidden), min: 2 * time.Hour, max: 2 * time.Hour, result: "forbidden"},
+		{name: "forbidden", err: fmt.Errorf("pastebin: %w", httpx.ErrForbidden), min: 2 * time.Hour, max: 2 * time.Hour, result: "forbidden"},
 		{name: "error", err: errors.New("boom"), min: 500 * time.Millisecond, max: time.Second, result: "error"},
 	}
 	for _, tc := range tests {

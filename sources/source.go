@@ -5,7 +5,6 @@ package sources
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -54,21 +53,6 @@ type Env struct {
 	// Metrics, when set, counts bytes scanned per source (Item does it).
 	Metrics *metrics.Metrics
 }
-
-// RateLimitedError tells the runner the upstream asked it to wait.
-type RateLimitedError struct {
-	Until time.Time
-	Err   error
-}
-
-func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("rate limited until %s: %v", e.Until.UTC().Format(time.RFC3339), e.Err)
-}
-func (e *RateLimitedError) Unwrap() error { return e.Err }
-
-// ErrForbidden means the upstream refuses this client outright (Pastebin's
-// IP whitelist): the runner backs off for long and says so, never spins.
-var ErrForbidden = errors.New("upstream refuses access")
 
 // HitFromFinding turns a scanner finding into a hit at loc. The plaintext
 // secret stays behind in the finding.

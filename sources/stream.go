@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/scanner"
 )
 
@@ -90,7 +91,7 @@ type VerifiedScan struct {
 	// the way the source marks the others); nil keeps it as it is.
 	Wrap func(what string, err error) error
 	// Limit caps the body (compressed) bytes; past it reading fails with
-	// ErrTooLarge.
+	// httpx.ErrTooLarge.
 	Limit int64
 	// Hash is fed every byte of the body, up to its very end.
 	Hash hash.Hash
@@ -121,11 +122,11 @@ type Verified struct {
 //
 // The error is a *DownloadError when the connection failed, unless the body
 // was over Limit: worth a retry. Otherwise it is the content's fault: Scan's
-// error as it is, or Wrap's of reading the rest (an ErrTooLarge). Comparing
+// error as it is, or Wrap's of reading the rest (an httpx.ErrTooLarge). Comparing
 // Sum with the expected digest is the caller's job.
 func ScanVerified(ctx context.Context, env Env, source string, body io.Reader, o VerifiedScan) (Verified, error) {
 	conn := NewErrRecorder(body)
-	raw := bufio.NewReaderSize(io.TeeReader(LimitBody(io.NopCloser(conn), o.Limit), o.Hash), 64<<10)
+	raw := bufio.NewReaderSize(io.TeeReader(httpx.LimitBody(io.NopCloser(conn), o.Limit), o.Hash), 64<<10)
 
 	item := NewItem(env, source)
 	var (
@@ -155,7 +156,7 @@ func ScanVerified(ctx context.Context, env Env, source string, body io.Reader, o
 		env.Metrics.BytesScanned.WithLabelValues(source).Add(float64(unpacked))
 	}
 	if err != nil {
-		if conn.Err() != nil && !errors.Is(err, ErrTooLarge) {
+		if conn.Err() != nil && !errors.Is(err, httpx.ErrTooLarge) {
 			return Verified{}, &DownloadError{Err: conn.Err()}
 		}
 		return Verified{}, err
@@ -166,7 +167,7 @@ func ScanVerified(ctx context.Context, env Env, source string, body io.Reader, o
 // TarScan says how ScanTar unpacks one archive.
 type TarScan struct {
 	// MaxUnpacked caps the unpacked tar stream; past it reading fails with
-	// ErrTooLarge.
+	// httpx.ErrTooLarge.
 	MaxUnpacked int64
 	// ZstdWindow caps the window (the memory) a zstd stream may ask for.
 	ZstdWindow uint64
@@ -211,7 +212,7 @@ func ScanTar(ctx context.Context, eng *scanner.Engine, raw *bufio.Reader, o TarS
 		defer zr.Close()
 		r = zr
 	}
-	counted := NewCountingReader(LimitBody(io.NopCloser(r), o.MaxUnpacked))
+	counted := NewCountingReader(httpx.LimitBody(io.NopCloser(r), o.MaxUnpacked))
 	tr := tar.NewReader(counted)
 	for {
 		hdr, err := tr.Next()

@@ -19,7 +19,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/leakguard/leakguard"
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/internal/httpx"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/scanner"
 	"github.com/leakguard/leakguard/sources"
 	"github.com/leakguard/leakguard/sources/sourcetest"
@@ -126,7 +127,7 @@ func TestScanVerified(t *testing.T) {
 	kit := sourcetest.NewKit(t, "npm", nil)
 	keys := make([]string, 3)
 	for i := range keys {
-		keys[i], _ = patterns.GenerateKey(patterns.Secret, patterns.Live)
+		keys[i], _ = keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	}
 	good := tarball(t, "pkg/a.js", "x\n"+keys[0]+"\n", "pkg/b.js", keys[1]+"\n"+keys[2]+"\n")
 	// Bytes past the tar end marker: not scanned, but part of the digest.
@@ -158,7 +159,7 @@ func TestScanVerified(t *testing.T) {
 		{"over the limit wins over a dropped connection", &dropping{r: bytes.NewReader(padded), err: reset}, 1 << 20, 100,
 			func(_ context.Context, r *bufio.Reader, _ func(scanner.Finding)) (int64, error) {
 				_, _ = io.Copy(io.Discard, r) // the connection fails under this
-				return 0, wrapContent("unpack", sources.ErrTooLarge)
+				return 0, wrapContent("unpack", httpx.ErrTooLarge)
 			}, want{content: true, tooLarge: true}},
 	}
 	for _, tc := range tests {
@@ -184,7 +185,7 @@ func TestScanVerified(t *testing.T) {
 				t.Errorf("%s: err %v, want a DownloadError of the reset", tc.name, err)
 			}
 		case tc.want.content:
-			if err == nil || errors.As(err, &de) || !errors.As(err, &ce) || errors.Is(err, sources.ErrTooLarge) != tc.want.tooLarge {
+			if err == nil || errors.As(err, &de) || !errors.As(err, &ce) || errors.Is(err, httpx.ErrTooLarge) != tc.want.tooLarge {
 				t.Errorf("%s: err %v, want a content error (too large: %v)", tc.name, err, tc.want.tooLarge)
 			}
 		default:
@@ -211,7 +212,7 @@ func TestScanVerified(t *testing.T) {
 func TestScanVerifiedHitsAndMetric(t *testing.T) {
 	t.Parallel()
 	kit := sourcetest.NewKit(t, "dockerhub", nil)
-	k, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	k, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	body := tarball(t, "etc/app.env", "A=1\nB=2\nKEY="+k+"\n", "bin/empty", "")
 	v, err := sources.ScanVerified(context.Background(), kit.Env, "dockerhub", bytes.NewReader(body), sources.VerifiedScan{
 		What: "layer", Wrap: wrapContent, Limit: 1 << 20, Hash: sha256.New(), MaxHits: 10,
@@ -271,7 +272,7 @@ func zstded(t *testing.T, data []byte) []byte {
 func TestScanTar(t *testing.T) {
 	t.Parallel()
 	kit := sourcetest.NewKit(t, "npm", nil)
-	k, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	k, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	plain := tarball(t, "package/a.js", "x\n"+k+"\n", "package/b.js", "nothing here\n")
 	// A directory and a symlink count as entries but are not scanned.
 	var withLinks bytes.Buffer
@@ -309,7 +310,7 @@ func TestScanTar(t *testing.T) {
 			})
 		switch {
 		case tc.tooLarge:
-			if !errors.Is(err, sources.ErrTooLarge) || !errors.As(err, &broken) || n > tc.max {
+			if !errors.Is(err, httpx.ErrTooLarge) || !errors.As(err, &broken) || n > tc.max {
 				t.Errorf("%s: err %v after %d bytes, want ErrTooLarge within %d", tc.name, err, n, tc.max)
 			}
 			continue
@@ -347,7 +348,7 @@ func TestScanTarDefaults(t *testing.T) {
 func TestScanVerifiedScrubsKeyFromLocation(t *testing.T) {
 	t.Parallel()
 	kit := sourcetest.NewKit(t, "npm", nil)
-	key, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	key, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	body := tarball(t, "pkg/"+key+".txt", key+"\n")
 	v, err := sources.ScanVerified(context.Background(), kit.Env, "npm", bytes.NewReader(body), sources.VerifiedScan{
 		What: "tarball", Wrap: wrapContent, Limit: 1 << 20, Hash: sha256.New(), MaxHits: 10,

@@ -10,8 +10,8 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 const accountsUsage = `usage: leakguard accounts create --email ADDRESS [--mode live|test] [--json]
@@ -53,7 +53,7 @@ func accountsCreate(ctx context.Context, e *env, args []string) int {
 		return fail(e, "accounts create: unexpected argument %q", rest[0])
 	case strings.TrimSpace(*email) == "":
 		return fail(e, "accounts create: --email is required")
-	case !patterns.Mode(*mode).Valid():
+	case !keyformat.Mode(*mode).Valid():
 		return fail(e, "accounts create: --mode must be live or test, not %q", *mode)
 	}
 	svc, closeStore, code := openService(ctx, e, "accounts create")
@@ -61,7 +61,7 @@ func accountsCreate(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	defer closeStore()
-	acct, nk, err := svc.CreateAccount(ctx, *email, patterns.Mode(*mode))
+	acct, nk, err := svc.CreateAccount(ctx, *email, keyformat.Mode(*mode))
 	if err != nil {
 		return fail(e, "accounts create: %s", errMessage(err))
 	}

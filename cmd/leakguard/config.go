@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // serveConfig is everything `serve` reads from the environment (CONTRACT §3).
@@ -17,7 +17,7 @@ type serveConfig struct {
 	DatabaseURL  string
 	NATSURL      string
 	HTTPAddr     string
-	Mode         patterns.Mode
+	Mode         keyformat.Mode
 	SMTPAddr     string
 	SMTPFrom     string
 	Sources      []string
@@ -53,7 +53,7 @@ func loadServeConfig(getenv func(string) string) (serveConfig, error) {
 		DatabaseURL:           get("LEAKGUARD_DATABASE_URL", ""),
 		NATSURL:               get("LEAKGUARD_NATS_URL", ""),
 		HTTPAddr:              get("LEAKGUARD_HTTP_ADDR", "127.0.0.1:8080"),
-		Mode:                  patterns.Mode(get("LEAKGUARD_MODE", string(patterns.Test))),
+		Mode:                  keyformat.Mode(get("LEAKGUARD_MODE", string(keyformat.Test))),
 		SMTPAddr:              get("LEAKGUARD_SMTP_ADDR", ""),
 		SMTPFrom:              get("LEAKGUARD_SMTP_FROM", "leakguard@localhost"),
 		GitHubAPIURL:          get("LEAKGUARD_GITHUB_API_URL", "https://api.github.com/"),

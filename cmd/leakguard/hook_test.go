@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // pushFixture is a repository with a bare remote: main was pushed with a
@@ -27,7 +27,7 @@ func newPushFixture(t *testing.T) pushFixture {
 	remote := t.TempDir()
 	repo.git("init", "-q", "--bare", remote)
 	repo.git("remote", "add", "origin", remote)
-	f := pushFixture{repo: repo, secret: genKey(t, patterns.Secret), k2: genKey(t, patterns.Restricted)}
+	f := pushFixture{repo: repo, secret: genKey(t, keyformat.Secret), k2: genKey(t, keyformat.Restricted)}
 	repo.write("README.md", "hello\n")
 	f.pushed = repo.commit("clean")
 	repo.git("push", "-q", "origin", "main")
@@ -79,7 +79,7 @@ func TestHookPrePush(t *testing.T) {
 					t.Errorf("finding %q, want file %s", lines[i], file)
 				}
 			}
-			if !strings.Contains(lines[0], "config/prod.env:2:9 "+patterns.RuleSecretKey) || !strings.Contains(lines[0], "commit "+f.local) {
+			if !strings.Contains(lines[0], "config/prod.env:2:9 "+keyformat.RuleSecretKey) || !strings.Contains(lines[0], "commit "+f.local) {
 				t.Errorf("finding %q lacks line, rule or commit", lines[0])
 			}
 			for _, want := range []string{"blocked", "origin", "leakguard:allow", ".leakguardignore", "git push --no-verify"} {
@@ -98,7 +98,7 @@ func TestHookPrePush(t *testing.T) {
 	})
 	t.Run("ignore file at the root", func(t *testing.T) {
 		ig := filepath.Join(t.TempDir(), "ignore")
-		writeFile(t, ig, patterns.Fingerprint([]byte(f.secret))+"\n")
+		writeFile(t, ig, keyformat.Fingerprint([]byte(f.secret))+"\n")
 		r := runCLI(t, "refs/heads/main "+f.local+" refs/heads/main "+f.pushed+"\n", "hook", "pre-push", "--repo", f.repo.dir, "--ignore-file", ig)
 		if r.code != exitOK {
 			t.Fatalf("exit %d %q", r.code, r.stdout)
@@ -236,7 +236,7 @@ func TestHookRealPush(t *testing.T) {
 	if err == nil {
 		t.Fatalf("push of a secret was not blocked:\n%s", out)
 	}
-	for _, want := range []string{"blocked", "config/prod.env:2:9", f.local, patterns.RuleSecretKey, "--no-verify"} {
+	for _, want := range []string{"blocked", "config/prod.env:2:9", f.local, keyformat.RuleSecretKey, "--no-verify"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("push output lacks %q:\n%s", want, out)
 		}
@@ -249,7 +249,7 @@ func TestHookRealPush(t *testing.T) {
 	}
 
 	// The fingerprint from the output, put in .leakguardignore, lets it through.
-	fp := "config/prod.env:" + patterns.RuleSecretKey + ":" + patterns.Fingerprint([]byte(f.secret))
+	fp := "config/prod.env:" + keyformat.RuleSecretKey + ":" + keyformat.Fingerprint([]byte(f.secret))
 	if !strings.Contains(out, fp) {
 		t.Fatalf("push output lacks the fingerprint %q", fp)
 	}

@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 const keysUsage = `usage:
@@ -83,12 +83,12 @@ func keysCreate(ctx context.Context, e *env, args []string) int {
 		return fail(e, "%s: unexpected argument %q", what, rest[0])
 	case *account == "":
 		return fail(e, "%s: --account is required", what)
-	case *typ != "" && !patterns.KeyType(*typ).Valid():
+	case *typ != "" && !keyformat.KeyType(*typ).Valid():
 		return fail(e, "%s: --type must be secret, restricted or publishable, not %q", what, *typ)
-	case *mode != "" && !patterns.Mode(*mode).Valid():
+	case *mode != "" && !keyformat.Mode(*mode).Valid():
 		return fail(e, "%s: --mode must be live or test, not %q", what, *mode)
 	}
-	req := keystore.KeyRequest{Name: *name, Type: patterns.KeyType(*typ), Mode: patterns.Mode(*mode), Scopes: scopes, AllowedIPs: ips}
+	req := keystore.KeyRequest{Name: *name, Type: keyformat.KeyType(*typ), Mode: keyformat.Mode(*mode), Scopes: scopes, AllowedIPs: ips}
 	if *expires != "" {
 		t, err := time.Parse(time.RFC3339, *expires)
 		if err != nil {
@@ -168,7 +168,7 @@ func keysList(ctx context.Context, e *env, args []string) int {
 			}
 		}
 		scopes := strings.Join(o.Scopes, ",")
-		if o.Type == string(patterns.Secret) {
+		if o.Type == string(keyformat.Secret) {
 			scopes = "(all)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Type, o.Mode, o.Status, o.Redacted, o.Name, scopes, last)

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/leakguard/leakguard/internal/testenv"
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 type adminOut struct {
@@ -81,7 +81,7 @@ func keysOfMap(m map[string]any) []string {
 func TestAdminCLI(t *testing.T) {
 	adminStores(t, func(t *testing.T, vars map[string]string) {
 		acct := oneObject(t, adminCLI(t, vars, "accounts", "create", "--email", "owner@example.com", "--json"))
-		if !strings.HasPrefix(acct.Secret, "sk_test_") || !patterns.ValidKey([]byte(acct.Secret)) || acct.AccountID == "" || acct.KeyID == "" {
+		if !strings.HasPrefix(acct.Secret, "sk_test_") || !keyformat.ValidKey([]byte(acct.Secret)) || acct.AccountID == "" || acct.KeyID == "" {
 			t.Fatalf("account create: %+v", acct.AccountID)
 		}
 		live := oneObject(t, adminCLI(t, vars, "accounts", "create", "--email", "live@example.com", "--mode", "live", "--json"))

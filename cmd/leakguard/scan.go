@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
 	"github.com/leakguard/leakguard/report"
 	"github.com/leakguard/leakguard/scanner"
@@ -126,9 +127,9 @@ func flagError(e *env, cmd string, err error) int {
 
 // platformDescriptions describe the platform key rules for reports.
 var platformDescriptions = map[string]string{
-	patterns.RuleSecretKey:      "Platform secret API key (sk_)",
-	patterns.RuleRestrictedKey:  "Platform restricted API key (rk_)",
-	patterns.RulePublishableKey: "Platform publishable API key (pk_), public by design",
+	keyformat.RuleSecretKey:      "Platform secret API key (sk_)",
+	keyformat.RuleRestrictedKey:  "Platform restricted API key (rk_)",
+	keyformat.RulePublishableKey: "Platform publishable API key (pk_), public by design",
 }
 
 // scanSetup is what a scan needs once its flags are checked.

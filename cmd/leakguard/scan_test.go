@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 )
 
 // result is what one in-process run of the CLI produced.
@@ -53,9 +53,9 @@ func assertOneLineError(t *testing.T, r result, want string) {
 	}
 }
 
-func genKey(t testing.TB, kt patterns.KeyType) string {
+func genKey(t testing.TB, kt keyformat.KeyType) string {
 	t.Helper()
-	k, err := patterns.GenerateKey(kt, patterns.Test)
+	k, err := keyformat.GenerateKey(kt, keyformat.Test)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestScanHelp(t *testing.T) {
 
 func TestScanFiles(t *testing.T) {
 	dir := t.TempDir()
-	sk, rk, pk := genKey(t, patterns.Secret), genKey(t, patterns.Restricted), genKey(t, patterns.Publishable)
+	sk, rk, pk := genKey(t, keyformat.Secret), genKey(t, keyformat.Restricted), genKey(t, keyformat.Publishable)
 	writeFile(t, filepath.Join(dir, "clean.txt"), "nothing here sk_live_abc123xyz789\n")
 	writeFile(t, filepath.Join(dir, "sub", "conf.env"), "A=1\nKEY="+sk+"\n")
 	writeFile(t, filepath.Join(dir, "r.txt"), "  "+rk+"\n")
@@ -169,12 +169,12 @@ func TestScanFiles(t *testing.T) {
 		}
 		f := fs[1]
 		if fs[0].File != "r.txt" || f.File != "sub/conf.env" || f.Line != 2 || f.Column != 5 ||
-			f.Rule != patterns.RuleSecretKey || f.Commit == nil || *f.Commit != "" ||
-			f.SecretSHA256 != patterns.Fingerprint([]byte(sk)) || f.Redacted != patterns.RedactKey([]byte(sk)) ||
-			f.Fingerprint != "sub/conf.env:"+patterns.RuleSecretKey+":"+f.SecretSHA256 || f.Secret != nil {
+			f.Rule != keyformat.RuleSecretKey || f.Commit == nil || *f.Commit != "" ||
+			f.SecretSHA256 != keyformat.Fingerprint([]byte(sk)) || f.Redacted != keyformat.RedactKey([]byte(sk)) ||
+			f.Fingerprint != "sub/conf.env:"+keyformat.RuleSecretKey+":"+f.SecretSHA256 || f.Secret != nil {
 			t.Errorf("finding %+v", f)
 		}
-		if fs[0].Rule != patterns.RuleRestrictedKey || fs[0].Line != 1 || fs[0].Column != 3 {
+		if fs[0].Rule != keyformat.RuleRestrictedKey || fs[0].Line != 1 || fs[0].Column != 3 {
 			t.Errorf("finding %+v", fs[0])
 		}
 	})
@@ -183,8 +183,8 @@ func TestScanFiles(t *testing.T) {
 		if fs := parseJSON(t, r.stdout); len(fs) != 3 || r.code != exitFindings {
 			t.Fatalf("exit %d findings %+v", r.code, fs)
 		}
-		r = runCLI(t, "", "scan", "--format", "json", "--rules", patterns.RuleRestrictedKey, dir)
-		if fs := parseJSON(t, r.stdout); len(fs) != 1 || fs[0].Rule != patterns.RuleRestrictedKey {
+		r = runCLI(t, "", "scan", "--format", "json", "--rules", keyformat.RuleRestrictedKey, dir)
+		if fs := parseJSON(t, r.stdout); len(fs) != 1 || fs[0].Rule != keyformat.RuleRestrictedKey {
 			t.Fatalf("findings %+v", fs)
 		}
 	})
@@ -207,7 +207,7 @@ func TestScanFiles(t *testing.T) {
 		if r.code != exitFindings || len(lines) != 2 {
 			t.Fatalf("exit %d stdout %q", r.code, r.stdout)
 		}
-		want := "sub/conf.env:2:5 " + patterns.RuleSecretKey + " " + patterns.RedactKey([]byte(sk))
+		want := "sub/conf.env:2:5 " + keyformat.RuleSecretKey + " " + keyformat.RedactKey([]byte(sk))
 		if !strings.HasPrefix(lines[1], want) || !strings.Contains(lines[1], "fingerprint sub/conf.env:") {
 			t.Errorf("line %q, want prefix %q", lines[1], want)
 		}
@@ -224,7 +224,7 @@ func TestScanFiles(t *testing.T) {
 // --no-redact, in any format and mode.
 func TestScanRedaction(t *testing.T) {
 	repo := newGitRepo(t)
-	sk := genKey(t, patterns.Secret)
+	sk := genKey(t, keyformat.Secret)
 	repo.write("app/config.yml", "token: "+sk+"\n")
 	repo.commit("add")
 	repo.write("staged.txt", sk+"\n")
@@ -239,7 +239,7 @@ func TestScanRedaction(t *testing.T) {
 			if strings.Contains(r.stdout+r.stderr, sk) {
 				t.Errorf("%v: the secret was printed", args)
 			}
-			if !strings.Contains(r.stdout, patterns.Fingerprint([]byte(sk))) {
+			if !strings.Contains(r.stdout, keyformat.Fingerprint([]byte(sk))) {
 				t.Errorf("%v: the secret's sha256 is missing", args)
 			}
 			if len(mode) == 0 && format == "json" || len(mode) > 0 && format != "json" {
@@ -262,7 +262,7 @@ func TestScanRedaction(t *testing.T) {
 
 func TestScanSARIF(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a.txt"), "\n\n   "+genKey(t, patterns.Secret)+"\n")
+	writeFile(t, filepath.Join(dir, "a.txt"), "\n\n   "+genKey(t, keyformat.Secret)+"\n")
 	r := runCLI(t, "", "scan", "--format", "sarif", dir)
 	if r.code != exitFindings {
 		t.Fatalf("exit %d", r.code)
@@ -308,7 +308,7 @@ func TestScanSARIF(t *testing.T) {
 	res := run.Results[0]
 	loc := res.Locations[0].PhysicalLocation
 	if run.Tool.Driver.Name != "leakguard" || len(run.Tool.Driver.Rules) != 1 ||
-		run.Tool.Driver.Rules[0].ShortDescription.Text == "" || res.RuleID != patterns.RuleSecretKey ||
+		run.Tool.Driver.Rules[0].ShortDescription.Text == "" || res.RuleID != keyformat.RuleSecretKey ||
 		loc.ArtifactLocation.URI != "a.txt" || loc.Region.StartLine != 3 || loc.Region.StartColumn != 4 ||
 		len(res.PartialFingerprints["secretSha256/v1"]) != 64 {
 		t.Errorf("sarif %s", r.stdout)
@@ -317,7 +317,7 @@ func TestScanSARIF(t *testing.T) {
 
 func TestScanBaselineAndIgnore(t *testing.T) {
 	dir := t.TempDir()
-	k1, k2, k3 := genKey(t, patterns.Secret), genKey(t, patterns.Secret), genKey(t, patterns.Secret)
+	k1, k2, k3 := genKey(t, keyformat.Secret), genKey(t, keyformat.Secret), genKey(t, keyformat.Secret)
 	writeFile(t, filepath.Join(dir, "a.txt"), k1+"\n")
 	first := runCLI(t, "", "scan", "--format", "json", dir)
 	baseline := filepath.Join(t.TempDir(), "baseline.json")
@@ -327,7 +327,7 @@ func TestScanBaselineAndIgnore(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "a.txt"), "new line\n"+k1+"\n"+k2+"\n")
 	r := runCLI(t, "", "scan", "--format", "json", "--baseline", baseline, dir)
 	fs := parseJSON(t, r.stdout)
-	if r.code != exitFindings || len(fs) != 1 || fs[0].SecretSHA256 != patterns.Fingerprint([]byte(k2)) {
+	if r.code != exitFindings || len(fs) != 1 || fs[0].SecretSHA256 != keyformat.Fingerprint([]byte(k2)) {
 		t.Fatalf("with baseline: exit %d findings %+v", r.code, fs)
 	}
 	// Only baselined findings: exit 0.
@@ -340,12 +340,12 @@ func TestScanBaselineAndIgnore(t *testing.T) {
 	// in a.txt only.
 	writeFile(t, filepath.Join(dir, "a.txt"), k1+"\n"+k2+"\n"+k3+"\n")
 	writeFile(t, filepath.Join(dir, "b.txt"), k1+"\n"+k2+"\n")
-	fp := "a.txt:" + patterns.RuleSecretKey + ":" + patterns.Fingerprint([]byte(k2))
-	writeFile(t, filepath.Join(dir, ".leakguardignore"), "# reviewed\n"+patterns.Fingerprint([]byte(k1))+"\n"+fp+"\n")
+	fp := "a.txt:" + keyformat.RuleSecretKey + ":" + keyformat.Fingerprint([]byte(k2))
+	writeFile(t, filepath.Join(dir, ".leakguardignore"), "# reviewed\n"+keyformat.Fingerprint([]byte(k1))+"\n"+fp+"\n")
 	r = runCLI(t, "", "scan", "--format", "json", dir)
 	fs = parseJSON(t, r.stdout)
-	if len(fs) != 2 || fs[0].File != "a.txt" || fs[0].SecretSHA256 != patterns.Fingerprint([]byte(k3)) ||
-		fs[1].File != "b.txt" || fs[1].SecretSHA256 != patterns.Fingerprint([]byte(k2)) {
+	if len(fs) != 2 || fs[0].File != "a.txt" || fs[0].SecretSHA256 != keyformat.Fingerprint([]byte(k3)) ||
+		fs[1].File != "b.txt" || fs[1].SecretSHA256 != keyformat.Fingerprint([]byte(k2)) {
 		t.Fatalf("with ignore file: %+v", fs)
 	}
 	// A fingerprint printed by the scan, pasted into an ignore file, works.
@@ -361,7 +361,7 @@ func TestScanBaselineAndIgnore(t *testing.T) {
 
 func TestScanHistoryAndStaged(t *testing.T) {
 	repo := newGitRepo(t)
-	k1, k2, k3 := genKey(t, patterns.Secret), genKey(t, patterns.Restricted), genKey(t, patterns.Secret)
+	k1, k2, k3 := genKey(t, keyformat.Secret), genKey(t, keyformat.Restricted), genKey(t, keyformat.Secret)
 	repo.write("src/app.go", "package app\n\nconst key = \""+k1+"\"\n")
 	c1 := repo.commit("add key")
 	repo.write("src/app.go", "package app\n")
@@ -447,7 +447,7 @@ func (r *gitRepo) commit(msg string) string {
 
 func TestScanConfig(t *testing.T) {
 	acme := "acme_0123456789abcdef0123456789abcdef"
-	sk := genKey(t, patterns.Secret)
+	sk := genKey(t, keyformat.Secret)
 	repo := newGitRepo(t)
 	// One blob at three paths: only the .env one is in the rule's scope,
 	// the vendor one is allowlisted.
@@ -455,7 +455,7 @@ func TestScanConfig(t *testing.T) {
 	repo.write("b.txt", "KEY="+acme+"\n"+sk+"\n")
 	repo.write("vendor/c.env", "KEY="+acme+"\n"+sk+"\n")
 	repo.commit("one blob, three paths")
-	repo.write("skip.env", "x\n"+genKey(t, patterns.Secret)+"\n")
+	repo.write("skip.env", "x\n"+genKey(t, keyformat.Secret)+"\n")
 	skipped := repo.commit("allowlisted commit")
 
 	cfg := filepath.Join(t.TempDir(), "leakguard.toml")
@@ -474,8 +474,8 @@ paths = ['''(^|/)vendor/''']
 commits = ["`+skipped+`"]
 `)
 	type fk struct{ file, rule string }
-	want := map[fk]bool{{"a.env", "acme-api-key"}: true, {"a.env", patterns.RuleSecretKey}: true,
-		{"b.txt", patterns.RuleSecretKey}: true}
+	want := map[fk]bool{{"a.env", "acme-api-key"}: true, {"a.env", keyformat.RuleSecretKey}: true,
+		{"b.txt", keyformat.RuleSecretKey}: true}
 	for _, mode := range [][]string{{"--history"}, {}} {
 		args := append(append([]string{"scan", "--format", "json", "--config", cfg}, mode...), repo.dir)
 		r := runCLI(t, "", args...)
@@ -486,7 +486,7 @@ commits = ["`+skipped+`"]
 		}
 		if len(mode) == 0 {
 			// Without history there is no commit to allowlist.
-			want[fk{"skip.env", patterns.RuleSecretKey}] = true
+			want[fk{"skip.env", keyformat.RuleSecretKey}] = true
 		}
 		if r.code != exitFindings || len(got) != len(want) || len(fs) != len(want) {
 			t.Fatalf("%v: exit %d findings %+v, want %v (stderr %q)", mode, r.code, fs, want, r.stderr)
@@ -510,7 +510,7 @@ commits = ["`+skipped+`"]
 // terminal, and never in machine-readable output.
 func TestScanTerminal(t *testing.T) {
 	repo := newGitRepo(t)
-	sk := genKey(t, patterns.Secret)
+	sk := genKey(t, keyformat.Secret)
 	repo.write("a.txt", sk+"\n")
 	repo.commit("add")
 	run := func(vars map[string]string, args ...string) result {

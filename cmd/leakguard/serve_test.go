@@ -14,8 +14,8 @@ import (
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
 	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/notifier/notifiertest"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // syncBuffer is a log sink safe for the daemon's goroutines.
@@ -97,9 +97,9 @@ func getAccount(t *testing.T, addr, key string) (int, string) {
 
 func hitFor(secret string, n int) leakguard.Hit {
 	return leakguard.Hit{
-		SecretSHA256: patterns.Fingerprint([]byte(secret)),
-		Redacted:     patterns.RedactKey([]byte(secret)),
-		Rule:         patterns.RuleSecretKey,
+		SecretSHA256: keyformat.Fingerprint([]byte(secret)),
+		Redacted:     keyformat.RedactKey([]byte(secret)),
+		Rule:         keyformat.RuleSecretKey,
 		Source:       leakguard.SourceGitHub,
 		Location: leakguard.Location{
 			URL:        "https://github.com/acme/shop/blob/0123456789abcdef0123456789abcdef01234567/config/prod.env#L" + string(rune('0'+n)),
@@ -178,7 +178,7 @@ func TestServeRevokesPublishedHitAndEmailsOwnerOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parse email: %v", err)
 	}
-	redacted := patterns.RedactKey([]byte(acct.Secret))
+	redacted := keyformat.RedactKey([]byte(acct.Secret))
 	if subj := msg.Header.Get("Subject"); !strings.Contains(subj, redacted[len(redacted)-4:]) || !strings.Contains(strings.ToLower(subj), "revoked") {
 		t.Errorf("subject %q should name the key and say it was revoked", subj)
 	}

@@ -45,9 +45,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/metrics"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // Config tunes the API. Zero fields take the defaults shown.
@@ -189,7 +189,7 @@ func New(cfg Config, svc *keystore.Service, m *metrics.Metrics, logger *slog.Log
 	_, _ = rand.Read(b[:])
 	var p [8]byte
 	for i, c := range b {
-		p[i] = patterns.Base62Alphabet[int(c)%62]
+		p[i] = keyformat.Base62Alphabet[int(c)%62]
 	}
 	h.reqPrefix = "req_" + string(p[:])
 	h.codeOther = m.APIRequests
@@ -286,7 +286,7 @@ func validID(id string) bool {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if c := id[i]; !(patterns.IsBase62(c) || c == '_') {
+		if c := id[i]; !(keyformat.IsBase62(c) || c == '_') {
 			return false
 		}
 	}
@@ -340,7 +340,7 @@ func (h *handler) requestID() string {
 	i := len(d)
 	for {
 		i--
-		d[i] = patterns.Base62Alphabet[n%62]
+		d[i] = keyformat.Base62Alphabet[n%62]
 		n /= 62
 		if n == 0 || i == 0 {
 			break

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
 	"github.com/leakguard/leakguard/keystore/internal/fault"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 var keyObjectFields = []string{"id", "name", "type", "mode", "scopes", "allowed_ips", "redacted", "status", "created_at",
@@ -38,9 +38,9 @@ func checkKeyObject(t *testing.T, m map[string]any, withSecret bool) {
 
 func TestAccountAnswersEveryValidKey(t *testing.T) {
 	eachStore(t, func(t *testing.T, open func(*testing.T) keystore.Store) {
-		w := newWorld(t, open, opts{mode: patterns.Live})
+		w := newWorld(t, open, opts{mode: keyformat.Live})
 		rk := w.key(keystore.KeyRequest{Scopes: []string{"orders:read"}})
-		pk := w.key(keystore.KeyRequest{Type: patterns.Publishable})
+		pk := w.key(keystore.KeyRequest{Type: keyformat.Publishable})
 		for _, tc := range []struct {
 			nk     keystore.NewKey
 			typ    string
@@ -74,15 +74,15 @@ func TestAccountAnswersEveryValidKey(t *testing.T) {
 
 func TestInvalidKeysAre401(t *testing.T) {
 	eachStore(t, func(t *testing.T, open func(*testing.T) keystore.Store) {
-		w := newWorld(t, open, opts{mode: patterns.Live})
+		w := newWorld(t, open, opts{mode: keyformat.Live})
 		ctx := context.Background()
-		testKey := w.key(keystore.KeyRequest{Mode: patterns.Test})
+		testKey := w.key(keystore.KeyRequest{Mode: keyformat.Test})
 		revoked := w.key(keystore.KeyRequest{})
 		if a := w.do("DELETE", "/v1/api-keys/"+revoked.Key.ID, w.sk.Secret, nil); a.status != 200 || a.str("status") != "revoked" || a.str("revoked_reason") != "manual" {
 			t.Fatalf("revoke: %d %s", a.status, a.raw)
 		}
 		exposed := w.key(keystore.KeyRequest{})
-		hit := leakguard.Hit{SecretSHA256: exposed.Key.Hash, Redacted: exposed.Key.Redacted(), Rule: patterns.RuleSecretKey,
+		hit := leakguard.Hit{SecretSHA256: exposed.Key.Hash, Redacted: exposed.Key.Redacted(), Rule: keyformat.RuleSecretKey,
 			Source: leakguard.SourceNPM, Location: leakguard.Location{URL: "https://www.npmjs.com/package/x"}, FoundAt: w.clk.Now()}
 		if out, err := w.st.RecordExposure(ctx, hit, w.clk.Now()); err != nil || out.Outcome != keystore.OutcomeRevoked {
 			t.Fatalf("RecordExposure: %+v %v", out, err)
@@ -93,7 +93,7 @@ func TestInvalidKeysAre401(t *testing.T) {
 			t.Fatalf("expiring key before expiry: %d", a.status)
 		}
 		w.clk.Advance(2 * time.Minute)
-		unknown, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+		unknown, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 		tests := []struct {
 			name, key, msg string
 		}{
@@ -125,7 +125,7 @@ func TestScopesAndEscalationAre403(t *testing.T) {
 		w := newWorld(t, open, opts{})
 		reader := w.key(keystore.KeyRequest{Scopes: []string{"orders:read"}})
 		manager := w.key(keystore.KeyRequest{Scopes: []string{"api_keys:write", "orders:read"}})
-		pk := w.key(keystore.KeyRequest{Type: patterns.Publishable})
+		pk := w.key(keystore.KeyRequest{Type: keyformat.Publishable})
 		wide := w.key(keystore.KeyRequest{Scopes: []string{"orders:write"}})
 		tests := []struct {
 			name, method, path, key string
@@ -293,7 +293,7 @@ func TestBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.secrets = append(w.secrets, other.Secret)
-		_, foreign, err := w.svc.CreateAccount(context.Background(), "other@example.com", patterns.Test)
+		_, foreign, err := w.svc.CreateAccount(context.Background(), "other@example.com", keyformat.Test)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -405,7 +405,7 @@ func TestStoreDownIs503(t *testing.T) {
 				t.Errorf("mode %d %s: took %s", mode, path, el)
 			}
 		}
-		unknown, _ := patterns.GenerateKey(patterns.Secret, patterns.Test)
+		unknown, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Test)
 		if a := w.do("GET", "/v1/account", unknown, nil); a.status != 503 {
 			t.Errorf("mode %d: unknown key with store down: %d %s", mode, a.status, a.raw)
 		}
@@ -436,12 +436,12 @@ func TestRateLimits(t *testing.T) {
 	}
 	// Unknown keys from one IP: 3 per minute, then 429 for everything from it.
 	for i := range 3 {
-		k, _ := patterns.GenerateKey(patterns.Secret, patterns.Test)
+		k, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Test)
 		if a := w.do("GET", "/v1/account", k, nil); a.status != 401 {
 			t.Fatalf("unknown key %d: %d", i, a.status)
 		}
 	}
-	k, _ := patterns.GenerateKey(patterns.Secret, patterns.Test)
+	k, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Test)
 	a = w.do("GET", "/v1/account", k, nil)
 	if a.status != 429 || a.header.Get("Retry-After") == "" || !strings.Contains(a.errMessage(), "failed authentications") {
 		t.Fatalf("after failures: %d %s", a.status, a.raw)
@@ -542,7 +542,7 @@ func TestVerifyEndpoint(t *testing.T) {
 		if v.body["valid"] != false || v.str("code") != "permission_denied" || v.str("key_id") != rk.Key.ID {
 			t.Fatalf("out of scope: %s", v.raw)
 		}
-		unknown, _ := patterns.GenerateKey(patterns.Secret, patterns.Test)
+		unknown, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Test)
 		v = w.do("POST", "/v1/keys/verify", "s3rvice-token", map[string]any{"key": unknown})
 		if v.body["valid"] != false || v.str("code") != "invalid_api_key" || v.body["key_id"] != nil || strings.Contains(v.raw, unknown) {
 			t.Fatalf("unknown: %s", v.raw)

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
 	"github.com/leakguard/leakguard/metrics"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // BenchmarkAccountHandler is GET /v1/account through the handler in
@@ -28,12 +28,12 @@ func BenchmarkAccountHandler(b *testing.B) {
 	st := openPostgresURL(b, testenv.PostgresURL(b))
 	ctx := b.Context()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc, err := keystore.NewService(st, keystore.Config{Mode: patterns.Test, Logger: logger})
+	svc, err := keystore.NewService(st, keystore.Config{Mode: keyformat.Test, Logger: logger})
 	if err != nil {
 		b.Fatal(err)
 	}
 	go func() { _ = svc.Run(ctx) }()
-	_, sk, err := svc.CreateAccount(ctx, "o@example.com", patterns.Test)
+	_, sk, err := svc.CreateAccount(ctx, "o@example.com", keyformat.Test)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,11 +63,11 @@ func BenchmarkAccountOverHTTP(b *testing.B) {
 	url := testenv.PostgresURL(b)
 	st := openPostgresURL(b, url)
 	ctx := context.Background()
-	svc, err := keystore.NewService(st, keystore.Config{Mode: patterns.Test})
+	svc, err := keystore.NewService(st, keystore.Config{Mode: keyformat.Test})
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, sk, err := svc.CreateAccount(ctx, "o@example.com", patterns.Test)
+	_, sk, err := svc.CreateAccount(ctx, "o@example.com", keyformat.Test)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
 	"github.com/leakguard/leakguard/metrics"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // FuzzHandler sends arbitrary requests: the answer is always a JSON
@@ -84,11 +84,11 @@ type fuzzW struct {
 func newFuzzWorld(f *testing.F) *fuzzW {
 	st := openSQLiteTB(f)
 	res, _ := keystore.ParseResources("orders")
-	svc, err := keystore.NewService(st, keystore.Config{Mode: patterns.Test, Resources: res})
+	svc, err := keystore.NewService(st, keystore.Config{Mode: keyformat.Test, Resources: res})
 	if err != nil {
 		f.Fatal(err)
 	}
-	_, sk, err := svc.CreateAccount(f.Context(), "fuzz@example.com", patterns.Test)
+	_, sk, err := svc.CreateAccount(f.Context(), "fuzz@example.com", keyformat.Test)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -15,13 +15,13 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
 	"github.com/leakguard/leakguard/keystore/internal/fault"
 	"github.com/leakguard/leakguard/keystore/postgres"
 	"github.com/leakguard/leakguard/keystore/sqlite"
 	"github.com/leakguard/leakguard/metrics"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 func eachStore(t *testing.T, fn func(t *testing.T, open func(t *testing.T) keystore.Store)) {
@@ -87,12 +87,12 @@ type world struct {
 	acct    keystore.Account
 	sk      keystore.NewKey
 	secrets []string // every plaintext the world has seen, for leak checks
-	mode    patterns.Mode
+	mode    keyformat.Mode
 	metrics *metrics.Metrics
 }
 
 type opts struct {
-	mode  patterns.Mode
+	mode  keyformat.Mode
 	cfg   api.Config
 	store keystore.Store
 	// noToken leaves the service token unset (verify disabled).
@@ -104,7 +104,7 @@ type opts struct {
 func newWorld(t *testing.T, open func(t *testing.T) keystore.Store, o opts) *world {
 	t.Helper()
 	if o.mode == "" {
-		o.mode = patterns.Test
+		o.mode = keyformat.Test
 	}
 	st := o.store
 	if st == nil {
@@ -152,7 +152,7 @@ func (w *world) checkNoPlaintextInLogs() {
 	logs := w.logs.String()
 	for _, s := range w.secrets {
 		if strings.Contains(logs, s) || strings.Contains(logs, s[8:40]) {
-			w.t.Errorf("a plaintext key (%s) is in the log output", patterns.RedactKey([]byte(s)))
+			w.t.Errorf("a plaintext key (%s) is in the log output", keyformat.RedactKey([]byte(s)))
 		}
 	}
 }

@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
 	"github.com/leakguard/leakguard/keystore/postgres"
 	"github.com/leakguard/leakguard/metrics"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // childEnv makes the test binary run as a separate API server process on
@@ -157,11 +157,11 @@ func TestRevocationReachesAnotherProcessWithinASecond(t *testing.T) {
 	url := testenv.PostgresURL(t)
 	st := openPostgresURL(t, url)
 	ctx := context.Background()
-	svc, err := keystore.NewService(st, keystore.Config{Mode: patterns.Test})
+	svc, err := keystore.NewService(st, keystore.Config{Mode: keyformat.Test})
 	if err != nil {
 		t.Fatal(err)
 	}
-	acct, admin, err := svc.CreateAccount(ctx, "o@example.com", patterns.Test)
+	acct, admin, err := svc.CreateAccount(ctx, "o@example.com", keyformat.Test)
 	if err != nil {
 		t.Fatal(err)
 	}

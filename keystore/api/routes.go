@@ -13,8 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // ---- GET /v1/account ----
@@ -259,8 +259,8 @@ func (h *handler) createKey(c *call, p *keystore.Principal) {
 	}
 	kr := keystore.KeyRequest{
 		Name:       req.Name,
-		Type:       patterns.KeyType(req.Type),
-		Mode:       patterns.Mode(req.Mode),
+		Type:       keyformat.KeyType(req.Type),
+		Mode:       keyformat.Mode(req.Mode),
 		Scopes:     req.Scopes,
 		AllowedIPs: req.AllowedIPs,
 	}

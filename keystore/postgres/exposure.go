@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // maxErrLen bounds a notice's stored last error.
@@ -226,7 +226,7 @@ func (s *Store) ClaimNotices(ctx context.Context, limit int, now, leaseUntil tim
 		n.Channel = keystore.Channel(ch)
 		n.Attempts = int(attempts)
 		n.Incident = ir.incident()
-		n.Account.Mode = patterns.Mode(mode)
+		n.Account.Mode = keyformat.Mode(mode)
 		n.Account.CreatedAt = n.Account.CreatedAt.UTC()
 		if n.Key, err = kr.key(); err != nil {
 			return nil, fmt.Errorf("claim notices: %w", err)

@@ -15,9 +15,9 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/postgres"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // exposureKeys stores n secret keys of one new account, 8 at a time, and
@@ -26,7 +26,7 @@ func exposureKeys(tb testing.TB, s *postgres.Store, n int) ([]keystore.Key, []le
 	tb.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()
-	a := keystore.Account{ID: keystore.NewID("acct", now), Email: "owner@example.com", Mode: patterns.Live, CreatedAt: now}
+	a := keystore.Account{ID: keystore.NewID("acct", now), Email: "owner@example.com", Mode: keyformat.Live, CreatedAt: now}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		tb.Fatal(err)
 	}
@@ -39,20 +39,20 @@ func exposureKeys(tb testing.TB, s *postgres.Store, n int) ([]keystore.Key, []le
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				plain, err := patterns.GenerateKey(patterns.Secret, patterns.Live)
+				plain, err := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 				if err != nil {
 					errs <- err
 					return
 				}
 				keys[i] = keystore.Key{ID: keystore.NewID("key", now), AccountID: a.ID, Name: fmt.Sprint("k", i),
-					Type: patterns.Secret, Mode: patterns.Live, Scopes: []string{}, Hash: patterns.Fingerprint([]byte(plain)),
-					Prefix: plain[:patterns.KeyPrefixLen], Last4: plain[len(plain)-4:], CreatedAt: now}
+					Type: keyformat.Secret, Mode: keyformat.Live, Scopes: []string{}, Hash: keyformat.Fingerprint([]byte(plain)),
+					Prefix: plain[:keyformat.KeyPrefixLen], Last4: plain[len(plain)-4:], CreatedAt: now}
 				if err := s.InsertKey(ctx, keys[i]); err != nil {
 					errs <- err
 					return
 				}
 				hits[i] = leakguard.Hit{SecretSHA256: keys[i].Hash, Redacted: keys[i].Redacted(),
-					Rule: patterns.RuleSecretKey, Source: leakguard.SourceGitHub, FoundAt: now,
+					Rule: keyformat.RuleSecretKey, Source: leakguard.SourceGitHub, FoundAt: now,
 					Location: leakguard.Location{URL: "https://github.com/octo/app/blob/abc/.env#L1",
 						Repository: "octo/app", Commit: "abc", Path: fmt.Sprintf("k%d.env", i), Line: 1}}
 			}

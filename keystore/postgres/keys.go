@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 func utc(t *time.Time) *time.Time {
@@ -48,7 +48,7 @@ func (s *Store) GetAccount(ctx context.Context, id string) (keystore.Account, er
 	if err != nil {
 		return keystore.Account{}, fmt.Errorf("get account %s: %w", id, classify(err))
 	}
-	a.Mode = patterns.Mode(mode)
+	a.Mode = keyformat.Mode(mode)
 	a.CreatedAt = a.CreatedAt.UTC()
 	return a, nil
 }
@@ -73,8 +73,8 @@ func (r *keyRow) dest() []any {
 
 func (r *keyRow) key() (keystore.Key, error) {
 	k := r.k
-	k.Type = patterns.KeyType(r.typ)
-	k.Mode = patterns.Mode(r.mode)
+	k.Type = keyformat.KeyType(r.typ)
+	k.Mode = keyformat.Mode(r.mode)
 	k.RevokedReason = keystore.RevokeReason(r.reason)
 	k.CreatedAt = k.CreatedAt.UTC()
 	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = utc(r.expires), utc(r.revoked), utc(r.lu)

@@ -18,11 +18,11 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/logblock"
 	"github.com/leakguard/leakguard/keystore/postgres"
 	"github.com/leakguard/leakguard/keystore/storetest"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // dumpable gives the suite a look at every table through a connection of
@@ -301,7 +301,7 @@ func TestClaimNoticesManyNotifiers(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
 	at := time.Now().UTC().Truncate(time.Microsecond)
-	a := keystore.Account{ID: keystore.NewID("acct", at), Email: "a@example.com", Mode: patterns.Test,
+	a := keystore.Account{ID: keystore.NewID("acct", at), Email: "a@example.com", Mode: keyformat.Test,
 		CreatedAt: at, WebhookURL: "https://example.com/hook"}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)
@@ -354,18 +354,18 @@ func TestClaimNoticesManyNotifiers(t *testing.T) {
 
 func insertKey(t testing.TB, s keystore.Store, accountID string, at time.Time) (keystore.Key, leakguard.Hit) {
 	t.Helper()
-	plain, err := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	plain, err := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := keystore.Key{ID: keystore.NewID("key", at), AccountID: accountID, Type: patterns.Secret,
-		Mode: patterns.Live, Hash: patterns.Fingerprint([]byte(plain)), Prefix: plain[:8], Last4: plain[42:],
+	k := keystore.Key{ID: keystore.NewID("key", at), AccountID: accountID, Type: keyformat.Secret,
+		Mode: keyformat.Live, Hash: keyformat.Fingerprint([]byte(plain)), Prefix: plain[:8], Last4: plain[42:],
 		CreatedAt: at}
 	if err := s.InsertKey(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
-	return k, leakguard.Hit{SecretSHA256: k.Hash, Redacted: patterns.RedactKey([]byte(plain)),
-		Rule: patterns.RuleSecretKey, Source: leakguard.SourceGitHub,
+	return k, leakguard.Hit{SecretSHA256: k.Hash, Redacted: keyformat.RedactKey([]byte(plain)),
+		Rule: keyformat.RuleSecretKey, Source: leakguard.SourceGitHub,
 		Location: leakguard.Location{URL: "https://github.com/o/r/blob/x/f.go", Repository: "o/r",
 			Commit: "x", Path: "f.go", Line: 1}, FoundAt: at}
 }
@@ -383,7 +383,7 @@ func benchExposure(b *testing.B, callers int) {
 	s, _ := open(b)
 	ctx := context.Background()
 	at := time.Now().UTC()
-	a := keystore.Account{ID: keystore.NewID("acct", at), Email: "a@example.com", Mode: patterns.Live,
+	a := keystore.Account{ID: keystore.NewID("acct", at), Email: "a@example.com", Mode: keyformat.Live,
 		CreatedAt: at, WebhookURL: "https://example.com/hook"}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		b.Fatal(err)
@@ -414,7 +414,7 @@ func BenchmarkKeyByHash(b *testing.B) {
 	s, _ := open(b)
 	ctx := context.Background()
 	at := time.Now().UTC()
-	a := keystore.Account{ID: keystore.NewID("acct", at), Email: "a@example.com", Mode: patterns.Live, CreatedAt: at}
+	a := keystore.Account{ID: keystore.NewID("acct", at), Email: "a@example.com", Mode: keyformat.Live, CreatedAt: at}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		b.Fatal(err)
 	}

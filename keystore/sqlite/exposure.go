@@ -9,8 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // maxErrLen bounds a notice's stored last error.
@@ -83,7 +83,7 @@ func recordExposure(ctx context.Context, tx *sql.Tx, hit leakguard.Hit, at time.
 	if incidentID.Valid {
 		exp.IncidentID = incidentID.String
 		exp.Outcome = keystore.OutcomeSighting
-		if k.Type == patterns.Publishable {
+		if k.Type == keyformat.Publishable {
 			exp.Outcome = keystore.OutcomePublishable
 		}
 		if err := addSighting(ctx, tx, incidentID.String, msgID, hit, foundAt, at); err != nil {
@@ -94,7 +94,7 @@ func recordExposure(ctx context.Context, tx *sql.Tx, hit leakguard.Hit, at time.
 
 	var revokedAt *time.Time
 	switch st := k.Status(at); {
-	case k.Type == patterns.Publishable:
+	case k.Type == keyformat.Publishable:
 		exp.Outcome = keystore.OutcomePublishable
 	case st == keystore.StatusActive || st == keystore.StatusExpiring:
 		exp.Outcome = keystore.OutcomeRevoked
@@ -279,7 +279,7 @@ func (s *Store) ClaimNotices(ctx context.Context, limit int, now, leaseUntil tim
 			}
 			n.Channel = keystore.Channel(ch)
 			n.Incident = ir.incident()
-			n.Account.Mode = patterns.Mode(mode)
+			n.Account.Mode = keyformat.Mode(mode)
 			n.Account.CreatedAt = ft(created)
 			if n.Key, err = kr.key(); err != nil {
 				return err

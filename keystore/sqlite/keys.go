@@ -8,8 +8,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // Times are stored as UTC unix nanoseconds.
@@ -58,7 +58,7 @@ func (s *Store) GetAccount(ctx context.Context, id string) (keystore.Account, er
 	if err != nil {
 		return keystore.Account{}, fmt.Errorf("get account %s: %w", id, classify(err))
 	}
-	a.Mode = patterns.Mode(mode)
+	a.Mode = keyformat.Mode(mode)
 	a.CreatedAt = ft(created)
 	return a, nil
 }
@@ -85,8 +85,8 @@ func (r *keyRow) dest() []any {
 
 func (r *keyRow) key() (keystore.Key, error) {
 	k := r.k
-	k.Type = patterns.KeyType(r.typ)
-	k.Mode = patterns.Mode(r.mode)
+	k.Type = keyformat.KeyType(r.typ)
+	k.Mode = keyformat.Mode(r.mode)
 	k.RevokedReason = keystore.RevokeReason(r.reason)
 	k.CreatedAt = ft(r.created)
 	k.ExpiresAt = fnt(r.expires)

@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/sqlite"
 	"github.com/leakguard/leakguard/keystore/storetest"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // dumpable gives the suite a look at every table through a connection of
@@ -115,7 +115,7 @@ func TestTwoOpenersShareTheFile(t *testing.T) {
 		defer stores[i].Close()
 	}
 	at := time.Now().UTC()
-	a := keystore.Account{ID: keystore.NewID("acct", at), Email: "a@example.com", Mode: patterns.Test, CreatedAt: at}
+	a := keystore.Account{ID: keystore.NewID("acct", at), Email: "a@example.com", Mode: keyformat.Test, CreatedAt: at}
 	if err := stores[0].CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -125,9 +125,9 @@ func TestTwoOpenersShareTheFile(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < perStore; j++ {
-				plain, _ := patterns.GenerateKey(patterns.Secret, patterns.Test)
-				k := keystore.Key{ID: keystore.NewID("key", at), AccountID: a.ID, Type: patterns.Secret,
-					Mode: patterns.Test, Hash: patterns.Fingerprint([]byte(plain)), Prefix: plain[:8],
+				plain, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Test)
+				k := keystore.Key{ID: keystore.NewID("key", at), AccountID: a.ID, Type: keyformat.Secret,
+					Mode: keyformat.Test, Hash: keyformat.Fingerprint([]byte(plain)), Prefix: plain[:8],
 					Last4: plain[42:], CreatedAt: at}
 				if err := s.InsertKey(ctx, k); err != nil {
 					errs[i] = err
@@ -207,7 +207,7 @@ func benchStore(b *testing.B) (*sqlite.Store, keystore.Account) {
 	}
 	b.Cleanup(func() { s.Close() })
 	at := time.Now().UTC()
-	a := keystore.Account{ID: keystore.NewID("acct", at), Email: "a@example.com", Mode: patterns.Live,
+	a := keystore.Account{ID: keystore.NewID("acct", at), Email: "a@example.com", Mode: keyformat.Live,
 		CreatedAt: at, WebhookURL: "https://example.com/hook"}
 	if err := s.CreateAccount(context.Background(), a); err != nil {
 		b.Fatal(err)
@@ -217,16 +217,16 @@ func benchStore(b *testing.B) (*sqlite.Store, keystore.Account) {
 
 func benchKey(b *testing.B, s *sqlite.Store, accountID string) leakguard.Hit {
 	b.Helper()
-	plain, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	plain, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	at := time.Now().UTC()
-	k := keystore.Key{ID: keystore.NewID("key", at), AccountID: accountID, Type: patterns.Secret,
-		Mode: patterns.Live, Hash: patterns.Fingerprint([]byte(plain)), Prefix: plain[:8], Last4: plain[42:],
+	k := keystore.Key{ID: keystore.NewID("key", at), AccountID: accountID, Type: keyformat.Secret,
+		Mode: keyformat.Live, Hash: keyformat.Fingerprint([]byte(plain)), Prefix: plain[:8], Last4: plain[42:],
 		CreatedAt: at}
 	if err := s.InsertKey(context.Background(), k); err != nil {
 		b.Fatal(err)
 	}
-	return leakguard.Hit{SecretSHA256: k.Hash, Redacted: patterns.RedactKey([]byte(plain)),
-		Rule: patterns.RuleSecretKey, Source: leakguard.SourceGitHub,
+	return leakguard.Hit{SecretSHA256: k.Hash, Redacted: keyformat.RedactKey([]byte(plain)),
+		Rule: keyformat.RuleSecretKey, Source: leakguard.SourceGitHub,
 		Location: leakguard.Location{URL: "https://github.com/o/r/blob/x/f.go", Path: "f.go", Line: 1}}
 }
 

@@ -17,8 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/patterns"
 )
 
 // TableDumper is implemented by the store (or a test wrapper around it) that
@@ -92,7 +92,7 @@ func newAccount(t *testing.T, s keystore.Store, at time.Time, webhook bool) keys
 	a := keystore.Account{
 		ID:        keystore.NewID("acct", at),
 		Email:     "owner@example.com",
-		Mode:      patterns.Test,
+		Mode:      keyformat.Test,
 		CreatedAt: at,
 	}
 	if webhook {
@@ -106,9 +106,9 @@ func newAccount(t *testing.T, s keystore.Store, at time.Time, webhook bool) keys
 }
 
 // makeKey builds a key record and its plaintext; nothing is stored.
-func makeKey(t *testing.T, accountID string, typ patterns.KeyType, mode patterns.Mode, at time.Time) (keystore.Key, string) {
+func makeKey(t *testing.T, accountID string, typ keyformat.KeyType, mode keyformat.Mode, at time.Time) (keystore.Key, string) {
 	t.Helper()
-	plain, err := patterns.GenerateKey(typ, mode)
+	plain, err := keyformat.GenerateKey(typ, mode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,16 +119,16 @@ func makeKey(t *testing.T, accountID string, typ patterns.KeyType, mode patterns
 		Type:      typ,
 		Mode:      mode,
 		Scopes:    []string{},
-		Hash:      patterns.Fingerprint([]byte(plain)),
-		Prefix:    plain[:patterns.KeyPrefixLen],
+		Hash:      keyformat.Fingerprint([]byte(plain)),
+		Prefix:    plain[:keyformat.KeyPrefixLen],
 		Last4:     plain[len(plain)-4:],
 		CreatedAt: at,
 	}, plain
 }
 
-func newKey(t *testing.T, s keystore.Store, accountID string, typ patterns.KeyType, at time.Time) (keystore.Key, string) {
+func newKey(t *testing.T, s keystore.Store, accountID string, typ keyformat.KeyType, at time.Time) (keystore.Key, string) {
 	t.Helper()
-	k, plain := makeKey(t, accountID, typ, patterns.Test, at)
+	k, plain := makeKey(t, accountID, typ, keyformat.Test, at)
 	if err := s.InsertKey(ctx(t), k); err != nil {
 		t.Fatalf("InsertKey: %v", err)
 	}
@@ -137,9 +137,9 @@ func newKey(t *testing.T, s keystore.Store, accountID string, typ patterns.KeyTy
 
 func hitFor(plain string, at time.Time, path string) leakguard.Hit {
 	return leakguard.Hit{
-		SecretSHA256: patterns.Fingerprint([]byte(plain)),
-		Redacted:     patterns.RedactKey([]byte(plain)),
-		Rule:         patterns.RuleSecretKey,
+		SecretSHA256: keyformat.Fingerprint([]byte(plain)),
+		Redacted:     keyformat.RedactKey([]byte(plain)),
+		Rule:         keyformat.RuleSecretKey,
 		Source:       leakguard.SourceGitHub,
 		Location: leakguard.Location{
 			URL:        "https://github.com/octo/app/blob/abc123/" + path,
@@ -239,7 +239,7 @@ func testAccounts(t *testing.T, s keystore.Store) {
 func testKeysRoundTrip(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
-	k, _ := makeKey(t, a.ID, patterns.Restricted, patterns.Live, at.Add(123456*time.Microsecond))
+	k, _ := makeKey(t, a.ID, keyformat.Restricted, keyformat.Live, at.Add(123456*time.Microsecond))
 	k.Name = "billing worker ✓"
 	k.Scopes = []string{"orders:read", "customers:write"}
 	k.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
@@ -256,7 +256,7 @@ func testKeysRoundTrip(t *testing.T, s keystore.Store) {
 	equalKeys(t, byHash, k)
 
 	// Empty lists come back empty, not nil (JSON renders [] rather than null).
-	plain, _ := newKey(t, s, a.ID, patterns.Secret, at)
+	plain, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 	plain.Scopes, plain.AllowedIPs = []string{}, []netip.Prefix{}
 	equalKeys(t, getKey(t, s, plain.ID), plain)
 	if got := getKey(t, s, plain.ID).Status(at); got != keystore.StatusActive {
@@ -274,19 +274,19 @@ func testKeysRoundTrip(t *testing.T, s keystore.Store) {
 func testKeyConflicts(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
-	k, _ := newKey(t, s, a.ID, patterns.Secret, at)
+	k, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 
-	sameHash, _ := makeKey(t, a.ID, patterns.Secret, patterns.Test, at)
+	sameHash, _ := makeKey(t, a.ID, keyformat.Secret, keyformat.Test, at)
 	sameHash.Hash = k.Hash
 	if err := s.InsertKey(ctx(t), sameHash); !errors.Is(err, keystore.ErrConflict) {
 		t.Errorf("InsertKey with a taken hash = %v, want ErrConflict", err)
 	}
-	sameID, _ := makeKey(t, a.ID, patterns.Secret, patterns.Test, at)
+	sameID, _ := makeKey(t, a.ID, keyformat.Secret, keyformat.Test, at)
 	sameID.ID = k.ID
 	if err := s.InsertKey(ctx(t), sameID); !errors.Is(err, keystore.ErrConflict) {
 		t.Errorf("InsertKey with a taken id = %v, want ErrConflict", err)
 	}
-	orphan, _ := makeKey(t, "acct_missing", patterns.Secret, patterns.Test, at)
+	orphan, _ := makeKey(t, "acct_missing", keyformat.Secret, keyformat.Test, at)
 	if err := s.InsertKey(ctx(t), orphan); err == nil {
 		t.Errorf("InsertKey for an unknown account succeeded")
 	} else if !errors.Is(err, keystore.ErrNotFound) {
@@ -300,10 +300,10 @@ func testListKeysPagination(t *testing.T, s keystore.Store) {
 	other := newAccount(t, s, at, false)
 	var want []string // newest first
 	for i := 0; i < 25; i++ {
-		k, _ := newKey(t, s, a.ID, patterns.Secret, at.Add(time.Duration(i)*time.Millisecond))
+		k, _ := newKey(t, s, a.ID, keyformat.Secret, at.Add(time.Duration(i)*time.Millisecond))
 		want = append([]string{k.ID}, want...)
 	}
-	newKey(t, s, other.ID, patterns.Secret, at.Add(time.Hour))
+	newKey(t, s, other.ID, keyformat.Secret, at.Add(time.Hour))
 
 	tests := []struct {
 		name string
@@ -354,7 +354,7 @@ func testListKeysPagination(t *testing.T, s keystore.Store) {
 func testRevokeKey(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
-	k, _ := newKey(t, s, a.ID, patterns.Secret, at)
+	k, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 	revokedAt := at.Add(time.Minute)
 	got, err := s.RevokeKey(ctx(t), k.ID, keystore.ReasonManual, revokedAt)
 	if err != nil {
@@ -415,7 +415,7 @@ func testRotateKey(t *testing.T, s keystore.Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			old, _ := makeKey(t, a.ID, patterns.Secret, patterns.Test, at)
+			old, _ := makeKey(t, a.ID, keyformat.Secret, keyformat.Test, at)
 			old.ExpiresAt = tc.oldExpires
 			if err := s.InsertKey(ctx(t), old); err != nil {
 				t.Fatal(err)
@@ -427,7 +427,7 @@ func testRotateKey(t *testing.T, s keystore.Store) {
 				old = getKey(t, s, old.ID)
 			}
 			old.Scopes, old.AllowedIPs = []string{}, []netip.Prefix{}
-			next, _ := makeKey(t, a.ID, patterns.Secret, patterns.Test, now)
+			next, _ := makeKey(t, a.ID, keyformat.Secret, keyformat.Test, now)
 			got, err := s.RotateKey(ctx(t), old.ID, next, tc.expiresAt, now)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
@@ -449,7 +449,7 @@ func testRotateKey(t *testing.T, s keystore.Store) {
 			equalKeys(t, getKey(t, s, next.ID), next)
 		})
 	}
-	next, _ := makeKey(t, a.ID, patterns.Secret, patterns.Test, now)
+	next, _ := makeKey(t, a.ID, keyformat.Secret, keyformat.Test, now)
 	if _, err := s.RotateKey(ctx(t), "key_missing", next, now.Add(time.Hour), now); !errors.Is(err, keystore.ErrNotFound) {
 		t.Errorf("RotateKey unknown = %v, want ErrNotFound", err)
 	}
@@ -460,10 +460,10 @@ func testRotateKey(t *testing.T, s keystore.Store) {
 func testRotateKeyAtomic(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
-	old, _ := newKey(t, s, a.ID, patterns.Secret, at)
-	other, _ := newKey(t, s, a.ID, patterns.Secret, at)
+	old, _ := newKey(t, s, a.ID, keyformat.Secret, at)
+	other, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 	old.Scopes, old.AllowedIPs = []string{}, []netip.Prefix{}
-	next, _ := makeKey(t, a.ID, patterns.Secret, patterns.Test, at)
+	next, _ := makeKey(t, a.ID, keyformat.Secret, keyformat.Test, at)
 	next.Hash = other.Hash // taken: the insert fails
 	for _, exp := range []time.Time{at, at.Add(time.Hour)} {
 		if _, err := s.RotateKey(ctx(t), old.ID, next, exp, at); !errors.Is(err, keystore.ErrConflict) {
@@ -476,15 +476,15 @@ func testRotateKeyAtomic(t *testing.T, s keystore.Store) {
 func testKeysChangedSince(t *testing.T, s keystore.Store) {
 	t0 := base()
 	a := newAccount(t, s, t0, false)
-	untouched, _ := newKey(t, s, a.ID, patterns.Secret, t0)
-	revoked, _ := newKey(t, s, a.ID, patterns.Secret, t0)
-	rotated, _ := newKey(t, s, a.ID, patterns.Secret, t0)
+	untouched, _ := newKey(t, s, a.ID, keyformat.Secret, t0)
+	revoked, _ := newKey(t, s, a.ID, keyformat.Secret, t0)
+	rotated, _ := newKey(t, s, a.ID, keyformat.Secret, t0)
 	t1 := t0.Add(time.Second)
 	if _, err := s.RevokeKey(ctx(t), revoked.ID, keystore.ReasonManual, t1); err != nil {
 		t.Fatal(err)
 	}
 	t2 := t1.Add(time.Second)
-	next, _ := makeKey(t, a.ID, patterns.Secret, patterns.Test, t2)
+	next, _ := makeKey(t, a.ID, keyformat.Secret, keyformat.Test, t2)
 	if _, err := s.RotateKey(ctx(t), rotated.ID, next, t2.Add(time.Hour), t2); err != nil {
 		t.Fatal(err)
 	}
@@ -519,9 +519,9 @@ func testKeysChangedSince(t *testing.T, s keystore.Store) {
 func testRecordKeyUses(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
-	k1, _ := newKey(t, s, a.ID, patterns.Secret, at)
-	k2, _ := newKey(t, s, a.ID, patterns.Secret, at)
-	k3, _ := newKey(t, s, a.ID, patterns.Secret, at)
+	k1, _ := newKey(t, s, a.ID, keyformat.Secret, at)
+	k2, _ := newKey(t, s, a.ID, keyformat.Secret, at)
+	k3, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 	uses := []keystore.KeyUse{
 		{KeyID: k1.ID, At: at.Add(2 * time.Second), IP: "192.0.2.2"},
 		{KeyID: k2.ID, At: at.Add(time.Second), IP: "192.0.2.9"},
@@ -564,7 +564,7 @@ func testRecordKeyUsesConcurrent(t *testing.T, s keystore.Store) {
 	a := newAccount(t, s, at, false)
 	var keys []keystore.Key
 	for i := 0; i < 20; i++ {
-		k, _ := newKey(t, s, a.ID, patterns.Secret, at)
+		k, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 		keys = append(keys, k)
 	}
 	const workers, batches = 4, 15
@@ -611,8 +611,8 @@ func testRotateRacesExposure(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
 	for i := 0; i < 8; i++ {
-		old, plain := newKey(t, s, a.ID, patterns.Secret, at)
-		next, _ := makeKey(t, a.ID, patterns.Secret, patterns.Test, at)
+		old, plain := newKey(t, s, a.ID, keyformat.Secret, at)
+		next, _ := makeKey(t, a.ID, keyformat.Secret, keyformat.Test, at)
 		var wg sync.WaitGroup
 		var rotErr, expErr error
 		var exp keystore.Exposure
@@ -677,9 +677,9 @@ func testAPILogs(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
 	other := newAccount(t, s, at, false)
-	k1, _ := newKey(t, s, a.ID, patterns.Secret, at)
-	k2, _ := newKey(t, s, a.ID, patterns.Secret, at)
-	ko, _ := newKey(t, s, other.ID, patterns.Secret, at)
+	k1, _ := newKey(t, s, a.ID, keyformat.Secret, at)
+	k2, _ := newKey(t, s, a.ID, keyformat.Secret, at)
+	ko, _ := newKey(t, s, other.ID, keyformat.Secret, at)
 	var entries []keystore.APILogEntry
 	var all, ofK2, recent []string // newest first
 	for i := 0; i < 30; i++ {
@@ -742,7 +742,7 @@ func testAPILogs(t *testing.T, s keystore.Store) {
 func testAPILogsBigBatch(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
-	k, _ := newKey(t, s, a.ID, patterns.Secret, at)
+	k, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 	entries := make([]keystore.APILogEntry, 1100)
 	for i := range entries {
 		entries[i] = logEntry(a, k, at.Add(time.Duration(i)*time.Microsecond), "192.0.2.1")
@@ -773,7 +773,7 @@ func testAPILogsBigBatch(t *testing.T, s keystore.Store) {
 func testPurgeAPILogs(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
-	k, _ := newKey(t, s, a.ID, patterns.Secret, at)
+	k, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 	// Enough old entries that a store deleting in chunks needs several.
 	const old = 1200
 	var entries []keystore.APILogEntry
@@ -812,8 +812,8 @@ func testPurgeAPILogs(t *testing.T, s keystore.Store) {
 func testKeyActivity(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
-	k, _ := newKey(t, s, a.ID, patterns.Secret, at)
-	other, _ := newKey(t, s, a.ID, patterns.Secret, at)
+	k, _ := newKey(t, s, a.ID, keyformat.Secret, at)
+	other, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 	since := at.Add(time.Hour)
 	entries := []keystore.APILogEntry{
 		logEntry(a, k, at, "192.0.2.1"),                       // known before
@@ -869,7 +869,7 @@ func testExposureOutcomes(t *testing.T, s keystore.Store) {
 	now := at.Add(time.Hour)
 	tests := []struct {
 		name        string
-		typ         patterns.KeyType
+		typ         keyformat.KeyType
 		webhook     bool
 		prepare     func(t *testing.T, k *keystore.Key) // before insert
 		after       func(t *testing.T, k keystore.Key)  // after insert
@@ -878,18 +878,18 @@ func testExposureOutcomes(t *testing.T, s keystore.Store) {
 		wantReason  keystore.RevokeReason
 		wantNotices []keystore.Channel
 	}{
-		{name: "active secret", typ: patterns.Secret, want: keystore.OutcomeRevoked,
+		{name: "active secret", typ: keyformat.Secret, want: keystore.OutcomeRevoked,
 			wantRevoked: &now, wantReason: keystore.ReasonExposed, wantNotices: []keystore.Channel{keystore.ChannelEmail}},
-		{name: "active secret with webhook", typ: patterns.Secret, webhook: true, want: keystore.OutcomeRevoked,
+		{name: "active secret with webhook", typ: keyformat.Secret, webhook: true, want: keystore.OutcomeRevoked,
 			wantRevoked: &now, wantReason: keystore.ReasonExposed,
 			wantNotices: []keystore.Channel{keystore.ChannelEmail, keystore.ChannelWebhook}},
-		{name: "restricted", typ: patterns.Restricted, want: keystore.OutcomeRevoked,
+		{name: "restricted", typ: keyformat.Restricted, want: keystore.OutcomeRevoked,
 			wantRevoked: &now, wantReason: keystore.ReasonExposed, wantNotices: []keystore.Channel{keystore.ChannelEmail}},
-		{name: "expiring", typ: patterns.Secret, prepare: func(t *testing.T, k *keystore.Key) { k.ExpiresAt = tp(now.Add(time.Hour)) },
+		{name: "expiring", typ: keyformat.Secret, prepare: func(t *testing.T, k *keystore.Key) { k.ExpiresAt = tp(now.Add(time.Hour)) },
 			want: keystore.OutcomeRevoked, wantRevoked: &now, wantReason: keystore.ReasonExposed,
 			wantNotices: []keystore.Channel{keystore.ChannelEmail}},
-		{name: "publishable", typ: patterns.Publishable, webhook: true, want: keystore.OutcomePublishable},
-		{name: "manually revoked", typ: patterns.Secret, webhook: true,
+		{name: "publishable", typ: keyformat.Publishable, webhook: true, want: keystore.OutcomePublishable},
+		{name: "manually revoked", typ: keyformat.Secret, webhook: true,
 			after: func(t *testing.T, k keystore.Key) {
 				if _, err := s.RevokeKey(ctx(t), k.ID, keystore.ReasonManual, at); err != nil {
 					t.Fatal(err)
@@ -897,22 +897,22 @@ func testExposureOutcomes(t *testing.T, s keystore.Store) {
 			},
 			want: keystore.OutcomeInactive, wantRevoked: &at, wantReason: keystore.ReasonManual,
 			wantNotices: []keystore.Channel{keystore.ChannelEmail, keystore.ChannelWebhook}},
-		{name: "rotated", typ: patterns.Secret,
+		{name: "rotated", typ: keyformat.Secret,
 			after: func(t *testing.T, k keystore.Key) {
-				next, _ := makeKey(t, k.AccountID, patterns.Secret, patterns.Test, at)
+				next, _ := makeKey(t, k.AccountID, keyformat.Secret, keyformat.Test, at)
 				if _, err := s.RotateKey(ctx(t), k.ID, next, at, at); err != nil {
 					t.Fatal(err)
 				}
 			},
 			want: keystore.OutcomeInactive, wantRevoked: &at, wantReason: keystore.ReasonRotated,
 			wantNotices: []keystore.Channel{keystore.ChannelEmail}},
-		{name: "expired", typ: patterns.Restricted, prepare: func(t *testing.T, k *keystore.Key) { k.ExpiresAt = tp(now.Add(-time.Second)) },
+		{name: "expired", typ: keyformat.Restricted, prepare: func(t *testing.T, k *keystore.Key) { k.ExpiresAt = tp(now.Add(-time.Second)) },
 			want: keystore.OutcomeInactive, wantNotices: []keystore.Channel{keystore.ChannelEmail}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAccount(t, s, at, tc.webhook)
-			k, plain := makeKey(t, a.ID, tc.typ, patterns.Test, at)
+			k, plain := makeKey(t, a.ID, tc.typ, keyformat.Test, at)
 			if tc.prepare != nil {
 				tc.prepare(t, &k)
 			}
@@ -965,7 +965,7 @@ func testExposureOutcomes(t *testing.T, s keystore.Store) {
 	}
 	t.Run("unknown", func(t *testing.T) {
 		a := newAccount(t, s, at, true)
-		_, plain := makeKey(t, a.ID, patterns.Secret, patterns.Test, at)
+		_, plain := makeKey(t, a.ID, keyformat.Secret, keyformat.Test, at)
 		exp, err := s.RecordExposure(ctx(t), hitFor(plain, now, "x"), now)
 		if err != nil {
 			t.Fatalf("RecordExposure: %v", err)
@@ -985,7 +985,7 @@ func testExposureOutcomes(t *testing.T, s keystore.Store) {
 func testExposureReplay(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, true)
-	k, plain := newKey(t, s, a.ID, patterns.Secret, at)
+	k, plain := newKey(t, s, a.ID, keyformat.Secret, at)
 	hit := hitFor(plain, at, "main.go")
 	first, err := s.RecordExposure(ctx(t), hit, at)
 	if err != nil || first.Outcome != keystore.OutcomeRevoked {
@@ -1020,7 +1020,7 @@ func testExposureReplay(t *testing.T, s keystore.Store) {
 		t.Errorf("%d notices, want 2 (email and webhook once)", len(ns))
 	}
 	// A publishable key stays publishable however often it is seen.
-	pk, pplain := newKey(t, s, a.ID, patterns.Publishable, at)
+	pk, pplain := newKey(t, s, a.ID, keyformat.Publishable, at)
 	for i := 0; i < 2; i++ {
 		exp, err := s.RecordExposure(ctx(t), hitFor(pplain, at, fmt.Sprintf("web%d.js", i)), at)
 		if err != nil || exp.Outcome != keystore.OutcomePublishable || exp.KeyID != pk.ID {
@@ -1035,7 +1035,7 @@ func testExposureReplay(t *testing.T, s keystore.Store) {
 func testExposureConcurrent(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, true)
-	k, plain := newKey(t, s, a.ID, patterns.Secret, at)
+	k, plain := newKey(t, s, a.ID, keyformat.Secret, at)
 	const n = 8
 	var wg sync.WaitGroup
 	outcomes := make([]keystore.ExposureOutcome, n)
@@ -1088,14 +1088,14 @@ func testListIncidents(t *testing.T, s keystore.Store) {
 	other := newAccount(t, s, at, false)
 	var want []string
 	for i := 0; i < 12; i++ {
-		_, plain := newKey(t, s, a.ID, patterns.Secret, at)
+		_, plain := newKey(t, s, a.ID, keyformat.Secret, at)
 		exp, err := s.RecordExposure(ctx(t), hitFor(plain, at, "f.go"), at.Add(time.Duration(i)*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
 		want = append([]string{exp.IncidentID}, want...)
 	}
-	_, plain := newKey(t, s, other.ID, patterns.Secret, at)
+	_, plain := newKey(t, s, other.ID, keyformat.Secret, at)
 	if _, err := s.RecordExposure(ctx(t), hitFor(plain, at, "f.go"), at.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -1121,7 +1121,7 @@ func testListIncidents(t *testing.T, s keystore.Store) {
 func testNotices(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, true)
-	k, plain := newKey(t, s, a.ID, patterns.Secret, at)
+	k, plain := newKey(t, s, a.ID, keyformat.Secret, at)
 	hit := hitFor(plain, at, "leak.txt")
 	exp, err := s.RecordExposure(ctx(t), hit, at)
 	if err != nil {
@@ -1207,7 +1207,7 @@ func testNotices(t *testing.T, s keystore.Store) {
 		t.Errorf("ClaimNotices(0) = %v, %v", got, err)
 	}
 	// A huge error message is stored bounded, and does not fail the retry.
-	k2, plain2 := newKey(t, s, a.ID, patterns.Secret, at)
+	k2, plain2 := newKey(t, s, a.ID, keyformat.Secret, at)
 	_ = k2
 	exp2, err := s.RecordExposure(ctx(t), hitFor(plain2, at, "x"), at)
 	if err != nil {
@@ -1228,7 +1228,7 @@ func testClaimConcurrent(t *testing.T, s keystore.Store) {
 	a := newAccount(t, s, at, true)
 	const incidents = 15
 	for i := 0; i < incidents; i++ {
-		_, plain := newKey(t, s, a.ID, patterns.Secret, at)
+		_, plain := newKey(t, s, a.ID, keyformat.Secret, at)
 		if _, err := s.RecordExposure(ctx(t), hitFor(plain, at, "x"), at); err != nil {
 			t.Fatal(err)
 		}
@@ -1319,7 +1319,7 @@ func testMarkSeen(t *testing.T, s keystore.Store) {
 func testBadBytes(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
-	k, plain := newKey(t, s, a.ID, patterns.Secret, at)
+	k, plain := newKey(t, s, a.ID, keyformat.Secret, at)
 	hit := hitFor(plain, at, "caf\xe9/\x00evil\xff.go")
 	hit.Location.URL += "\xfe"
 	exp, err := s.RecordExposure(ctx(t), hit, at)
@@ -1359,8 +1359,8 @@ func testNoPlaintext(t *testing.T, s keystore.Store) {
 	}
 	at := base()
 	a := newAccount(t, s, at, true)
-	k, plain := newKey(t, s, a.ID, patterns.Secret, at)
-	next, nextPlain := makeKey(t, a.ID, patterns.Secret, patterns.Test, at)
+	k, plain := newKey(t, s, a.ID, keyformat.Secret, at)
+	next, nextPlain := makeKey(t, a.ID, keyformat.Secret, keyformat.Test, at)
 	if err := s.RecordKeyUses(ctx(t), []keystore.KeyUse{{KeyID: k.ID, At: at, IP: "192.0.2.1"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -1391,7 +1391,7 @@ func testNoPlaintext(t *testing.T, s keystore.Store) {
 			rows++
 			sawLog = sawLog || strings.Contains(r, logged.RequestID)
 			for _, p := range []string{plain, nextPlain} {
-				for _, needle := range []string{p, p[patterns.KeyPrefixLen : patterns.KeyPrefixLen+patterns.KeyRandomLen]} {
+				for _, needle := range []string{p, p[keyformat.KeyPrefixLen : keyformat.KeyPrefixLen+keyformat.KeyRandomLen]} {
 					if strings.Contains(r, needle) {
 						t.Errorf("table %s holds a plaintext key: %s", name, r)
 					}
@@ -1416,7 +1416,7 @@ func testNoPlaintext(t *testing.T, s keystore.Store) {
 func testClosed(t *testing.T, s keystore.Store) {
 	at := base()
 	a := newAccount(t, s, at, false)
-	k, _ := newKey(t, s, a.ID, patterns.Secret, at)
+	k, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -1468,23 +1468,23 @@ type exposureWorld struct {
 // hits of every scenario, then second hits) so order, not adjacency, counts.
 var batchScenarios = []struct {
 	name     string
-	typ      patterns.KeyType
+	typ      keyformat.KeyType
 	stored   bool
 	inactive bool
 	paths    []string // one hit per path; the same path twice is the same MsgID
 	want     []keystore.ExposureOutcome
 }{
-	{name: "unknown", typ: patterns.Secret, paths: []string{"u.env"},
+	{name: "unknown", typ: keyformat.Secret, paths: []string{"u.env"},
 		want: []keystore.ExposureOutcome{keystore.OutcomeUnknown}},
-	{name: "publishable", typ: patterns.Publishable, stored: true, paths: []string{"p1.js", "p2.js"},
+	{name: "publishable", typ: keyformat.Publishable, stored: true, paths: []string{"p1.js", "p2.js"},
 		want: []keystore.ExposureOutcome{keystore.OutcomePublishable, keystore.OutcomePublishable}},
-	{name: "active", typ: patterns.Secret, stored: true, paths: []string{"a.env"},
+	{name: "active", typ: keyformat.Secret, stored: true, paths: []string{"a.env"},
 		want: []keystore.ExposureOutcome{keystore.OutcomeRevoked}},
-	{name: "same key twice", typ: patterns.Restricted, stored: true, paths: []string{"k1.env", "k2.env"},
+	{name: "same key twice", typ: keyformat.Restricted, stored: true, paths: []string{"k1.env", "k2.env"},
 		want: []keystore.ExposureOutcome{keystore.OutcomeRevoked, keystore.OutcomeSighting}},
-	{name: "same hit twice", typ: patterns.Secret, stored: true, paths: []string{"h.env", "h.env"},
+	{name: "same hit twice", typ: keyformat.Secret, stored: true, paths: []string{"h.env", "h.env"},
 		want: []keystore.ExposureOutcome{keystore.OutcomeRevoked, keystore.OutcomeSighting}},
-	{name: "already inactive", typ: patterns.Secret, stored: true, inactive: true, paths: []string{"i.env"},
+	{name: "already inactive", typ: keyformat.Secret, stored: true, inactive: true, paths: []string{"i.env"},
 		want: []keystore.ExposureOutcome{keystore.OutcomeInactive}},
 }
 
@@ -1493,7 +1493,7 @@ func newExposureWorld(t *testing.T, s keystore.Store, at time.Time) exposureWorl
 	w := exposureWorld{account: newAccount(t, s, at, true), keys: map[string]keystore.Key{}}
 	plains := map[string]string{}
 	for _, sc := range batchScenarios {
-		k, plain := makeKey(t, w.account.ID, sc.typ, patterns.Test, at)
+		k, plain := makeKey(t, w.account.ID, sc.typ, keyformat.Test, at)
 		plains[sc.name] = plain
 		if !sc.stored {
 			continue
@@ -1672,7 +1672,7 @@ func testExposuresConcurrent(t *testing.T, s keystore.Store) {
 	keys := make([]keystore.Key, nKeys)
 	plains := make([]string, nKeys)
 	for i := range keys {
-		keys[i], plains[i] = newKey(t, s, a.ID, patterns.Secret, at)
+		keys[i], plains[i] = newKey(t, s, a.ID, keyformat.Secret, at)
 	}
 	results := make([][]keystore.Exposure, nBatches)
 	batches := make([][]leakguard.Hit, nBatches)
@@ -1741,7 +1741,7 @@ func testExposuresClosed(t *testing.T, s keystore.Store) {
 	b := batcher(t, s)
 	at := base()
 	a := newAccount(t, s, at, false)
-	_, plain := newKey(t, s, a.ID, patterns.Secret, at)
+	_, plain := newKey(t, s, a.ID, keyformat.Secret, at)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

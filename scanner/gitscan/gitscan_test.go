@@ -16,7 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/scanner"
 )
 
@@ -75,7 +75,7 @@ func (r *testRepo) commit(msg string) string {
 
 func key(t testing.TB) string {
 	t.Helper()
-	k, err := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	k, err := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func collect(t testing.TB, scan func(emit func(scanner.Finding)) (Stats, error))
 	t.Helper()
 	var out []got
 	st, err := scan(func(f scanner.Finding) {
-		if patterns.Fingerprint(f.Secret) != f.SecretSHA256 {
+		if keyformat.Fingerprint(f.Secret) != f.SecretSHA256 {
 			t.Errorf("finding %s: secret_sha256 does not match the secret", f.Path)
 		}
 		out = append(out, got{f.Path, f.Line, f.Commit, string(f.Secret)})

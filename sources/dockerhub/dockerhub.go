@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/sources"
 )
 
@@ -304,7 +305,7 @@ func (s *Source) Poll(ctx context.Context, cursor string) (sources.Batch, error)
 // fatal reports errors that end the whole poll: a rate limit (the next
 // request would be refused too) or the end of ctx.
 func fatal(ctx context.Context, err error) bool {
-	var rl *sources.RateLimitedError
+	var rl *httpx.RateLimitedError
 	return errors.As(err, &rl) || ctx.Err() != nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/sources"
 )
 
@@ -207,7 +208,7 @@ func TestRateLimited429(t *testing.T) {
 	}
 	before := time.Now()
 	b, err := h.src.Poll(context.Background(), "")
-	var rl *sources.RateLimitedError
+	var rl *httpx.RateLimitedError
 	if !errors.As(err, &rl) {
 		t.Fatalf("err = %v, want RateLimitedError", err)
 	}
@@ -233,7 +234,7 @@ func TestRateLimitRemainingZeroStopsPulls(t *testing.T) {
 	h.fake.tag("acme", "b", "y", b, t0)
 	start := time.Now()
 	batch, err := h.src.Poll(context.Background(), "")
-	var rl *sources.RateLimitedError
+	var rl *httpx.RateLimitedError
 	if !errors.As(err, &rl) {
 		t.Fatalf("err = %v, want RateLimitedError", err)
 	}
@@ -448,7 +449,7 @@ func TestHubRateLimitAndMissingNamespace(t *testing.T) {
 	defer hub.Close()
 	src := newSource(Config{HubURL: hub.URL, RegistryURL: h.fake.reg.URL, Namespaces: []string{"acme"}}, h.src.env)
 	_, err := src.Poll(context.Background(), "")
-	var rl *sources.RateLimitedError
+	var rl *httpx.RateLimitedError
 	if !errors.As(err, &rl) || time.Until(rl.Until) < 80*time.Second {
 		t.Fatalf("err = %v, want a RateLimitedError about 90s away", err)
 	}

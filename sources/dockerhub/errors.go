@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/sources"
 )
 
@@ -22,11 +23,11 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	var rl *sources.RateLimitedError
+	var rl *httpx.RateLimitedError
 	if errors.As(err, &rl) {
 		return err
 	}
-	code := sources.HTTPStatus(err)
+	code := httpx.HTTPStatus(err)
 	if code != 0 && code != http.StatusRequestTimeout && code < 500 {
 		return permanent(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/leakguard/leakguard/internal/testenv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,10 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
+
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/leakguard/leakguard"
-	"github.com/leakguard/leakguard/patterns"
 	"github.com/leakguard/leakguard/scanner"
 	"github.com/leakguard/leakguard/sources"
 )
@@ -434,7 +435,7 @@ func configJSON(env []string, history ...string) []byte {
 
 func newKey(t testing.TB) string {
 	t.Helper()
-	k, err := patterns.GenerateKey(patterns.Restricted, patterns.Test)
+	k, err := keyformat.GenerateKey(keyformat.Restricted, keyformat.Test)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/internal/httpx"
 )
 
 const (
@@ -45,12 +45,12 @@ type hubPage[T any] struct {
 func (s *Source) hubGet(ctx context.Context, u *url.URL, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	data, _, err := sources.Get(ctx, s.client, u.String(), http.Header{"Accept": {"application/json"}}, maxHubPageBytes)
+	data, _, err := httpx.Get(ctx, s.client, u.String(), http.Header{"Accept": {"application/json"}}, maxHubPageBytes)
 	if err != nil {
 		return classify(err)
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return permanent(fmt.Errorf("decode %s: %w", sources.RedactURL(u.String()), err))
+		return permanent(fmt.Errorf("decode %s: %w", httpx.RedactURL(u.String()), err))
 	}
 	return nil
 }

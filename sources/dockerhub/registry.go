@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/internal/httpx"
 )
 
 // registry is a small Registry v2 (OCI distribution) client: manifests and
@@ -72,7 +72,7 @@ func (r *registry) pullLimited(now time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if now.Before(r.exhausted) {
-		return &sources.RateLimitedError{Until: r.exhausted, Err: errors.New("docker hub pull limit used up (ratelimit-remaining: 0)")}
+		return &httpx.RateLimitedError{Until: r.exhausted, Err: errors.New("docker hub pull limit used up (ratelimit-remaining: 0)")}
 	}
 	return nil
 }
@@ -87,7 +87,7 @@ func (r *registry) observe(h http.Header, now time.Time) {
 	if window > 0 {
 		until = now.Add(window)
 	}
-	if t, ok := sources.RetryAfter(h, now); ok {
+	if t, ok := httpx.RetryAfter(h, now); ok {
 		until = t
 	}
 	r.mu.Lock()
@@ -132,7 +132,7 @@ func (r *registry) get(ctx context.Context, repo, kind, ref, accept string) (*ht
 		if accept != "" {
 			req.Header.Set("Accept", accept)
 		}
-		req.Header.Set("User-Agent", sources.UserAgent)
+		req.Header.Set("User-Agent", httpx.UserAgent)
 		if tok := r.token(scope, time.Now()); tok != "" {
 			req.Header.Set("Authorization", "Bearer "+tok)
 		}
@@ -154,7 +154,7 @@ func (r *registry) get(ctx context.Context, repo, kind, ref, accept string) (*ht
 		case resp.StatusCode == http.StatusTooManyRequests:
 			return nil, r.rateLimited(resp, now)
 		}
-		if err := sources.CheckResponse(resp, now); err != nil {
+		if err := httpx.CheckResponse(resp, now); err != nil {
 			resp.Body.Close()
 			return nil, classify(err)
 		}
@@ -165,16 +165,16 @@ func (r *registry) get(ctx context.Context, repo, kind, ref, accept string) (*ht
 // rateLimited turns a 429 into a RateLimitedError: Retry-After, else the
 // pull-limit window, else a minute.
 func (r *registry) rateLimited(resp *http.Response, now time.Time) error {
-	err := sources.CheckResponse(resp, now)
+	err := httpx.CheckResponse(resp, now)
 	resp.Body.Close()
-	until, ok := sources.RetryAfter(resp.Header, now)
+	until, ok := httpx.RetryAfter(resp.Header, now)
 	if !ok {
 		until = now.Add(time.Minute)
 		if _, w, ok := parseRateLimit(resp.Header.Get("RateLimit-Remaining")); ok && w > 0 {
 			until = now.Add(w)
 		}
 	}
-	return &sources.RateLimitedError{Until: until, Err: err}
+	return &httpx.RateLimitedError{Until: until, Err: err}
 }
 
 func (r *registry) token(scope string, now time.Time) string {
@@ -271,7 +271,7 @@ func (r *registry) fetchToken(ctx context.Context, ch challenge, scope string) e
 	u.RawQuery = q.Encode()
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	data, _, err := sources.Get(ctx, r.client, u.String(), http.Header{"Accept": {"application/json"}}, maxTokenBytes)
+	data, _, err := httpx.Get(ctx, r.client, u.String(), http.Header{"Accept": {"application/json"}}, maxTokenBytes)
 	if err != nil {
 		return classify(fmt.Errorf("get registry token: %w", err))
 	}
@@ -321,7 +321,7 @@ func (r *registry) manifest(ctx context.Context, repo, ref string) (string, []by
 		return "", nil, "", fmt.Errorf("get manifest %s@%s: %w", repo, ref, err)
 	}
 	defer resp.Body.Close()
-	body, err := sources.ReadBody(resp.Body, maxManifestBytes)
+	body, err := httpx.ReadBody(resp.Body, maxManifestBytes)
 	if err != nil {
 		return "", nil, "", classify(fmt.Errorf("read manifest %s@%s: %w", repo, ref, err))
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/scanner"
 	"github.com/leakguard/leakguard/sources"
 )
@@ -117,7 +118,7 @@ func (s *Source) scanConfig(ctx context.Context, img imageRef, d descriptor) (*s
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := sources.ReadBody(resp.Body, maxConfigBytes)
+	data, err := httpx.ReadBody(resp.Body, maxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", d.Digest, err)
 	}

@@ -18,6 +18,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/scanner"
 	"github.com/leakguard/leakguard/sources"
 	"github.com/leakguard/leakguard/sources/github"
@@ -61,7 +62,7 @@ func New(cfg Config, env sources.Env) (*Source, error) {
 		cfg.Concurrency = 4
 	}
 	if cfg.MaxFileBytes <= 0 {
-		cfg.MaxFileBytes = sources.MaxItemBody
+		cfg.MaxFileBytes = httpx.MaxItemBody
 	}
 	if cfg.FirstLookback <= 0 {
 		cfg.FirstLookback = time.Hour
@@ -197,9 +198,9 @@ func (s *Source) handle(ctx context.Context, g *gh.Gist) error {
 		data, err := s.fetch(ctx, f)
 		if err != nil {
 			switch {
-			case errors.Is(err, sources.ErrTooLarge):
+			case errors.Is(err, httpx.ErrTooLarge):
 				s.log.Info("gist file larger than the limit; scanning its start", "gist", g.GetID(), "file", name)
-			case sources.HTTPStatus(err) == http.StatusNotFound || github.StatusOf(err) == http.StatusNotFound:
+			case httpx.HTTPStatus(err) == http.StatusNotFound || github.StatusOf(err) == http.StatusNotFound:
 				continue // deleted since it was listed
 			default:
 				return fmt.Errorf("fetch gist %s file %q: %w", g.GetID(), name, err)
@@ -235,7 +236,7 @@ func (s *Source) fetch(ctx context.Context, f gh.GistFile) ([]byte, error) {
 	if pu, err := url.Parse(u); err == nil && pu.Host == s.apiHost && s.cfg.Token != "" {
 		h.Set("Authorization", "Bearer "+s.cfg.Token)
 	}
-	data, _, err := sources.Get(ctx, s.env.HTTP, u, h, s.cfg.MaxFileBytes)
+	data, _, err := httpx.Get(ctx, s.env.HTTP, u, h, s.cfg.MaxFileBytes)
 	if err != nil {
 		return data, github.Classify(err, time.Now())
 	}

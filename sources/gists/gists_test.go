@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
-	"github.com/leakguard/leakguard/patterns"
-	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/internal/httpx"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/sources/gists"
 	"github.com/leakguard/leakguard/sources/sourcetest"
 )
@@ -154,7 +154,7 @@ func (f *fakeGists) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func key(t *testing.T) string {
-	k, err := patterns.GenerateKey(patterns.Secret, patterns.Test)
+	k, err := keyformat.GenerateKey(keyformat.Secret, keyformat.Test)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,9 +185,9 @@ func TestGistsScanFilesAndMoveCursor(t *testing.T) {
 		t.Fatalf("hits %+v", hits)
 	}
 	want := map[string]leakguard.Location{
-		patterns.Fingerprint([]byte(k1)): {URL: "https://gist.github.com/aa5a315d61ae9438b18d#file-config-env",
+		keyformat.Fingerprint([]byte(k1)): {URL: "https://gist.github.com/aa5a315d61ae9438b18d#file-config-env",
 			Repository: "octocat/aa5a315d61ae9438b18d", Path: "config.env", Line: 2},
-		patterns.Fingerprint([]byte(k2)): {URL: "https://gist.github.com/bb#file-hello-world-py",
+		keyformat.Fingerprint([]byte(k2)): {URL: "https://gist.github.com/bb#file-hello-world-py",
 			Repository: "mona/bb", Path: "Hello World.py", Line: 4},
 	}
 	for _, h := range hits {
@@ -294,7 +294,7 @@ func TestGistsRateLimitAndPartialProgress(t *testing.T) {
 	fake.next = []func(http.ResponseWriter, *http.Request){fake.route, fake.route, limited}
 	fake.mu.Unlock()
 	b, err := src.Poll(ctx, "")
-	var rl *sources.RateLimitedError
+	var rl *httpx.RateLimitedError
 	if !errors.As(err, &rl) || time.Until(rl.Until) < 100*time.Second {
 		t.Fatalf("err %v", err)
 	}

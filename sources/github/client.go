@@ -12,7 +12,7 @@ import (
 
 	gh "github.com/google/go-github/v62/github"
 
-	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/internal/httpx"
 )
 
 // DefaultAPIURL is GitHub's REST API.
@@ -47,7 +47,7 @@ func NewClient(apiURL, token string, hc *http.Client) (*gh.Client, error) {
 		client = client.WithAuthToken(token)
 	}
 	client.BaseURL = base
-	client.UserAgent = sources.UserAgent
+	client.UserAgent = httpx.UserAgent
 	return client, nil
 }
 
@@ -84,7 +84,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelBody{ReadCloser: sources.LimitBody(resp.Body, maxAPIBody), cancel: cancel}
+	resp.Body = &cancelBody{ReadCloser: httpx.LimitBody(resp.Body, maxAPIBody), cancel: cancel}
 	return resp, nil
 }
 
@@ -119,10 +119,10 @@ func StatusOf(err error) int {
 	if errors.As(err, &ab) && ab.Response != nil {
 		return ab.Response.StatusCode
 	}
-	return sources.HTTPStatus(err)
+	return httpx.HTTPStatus(err)
 }
 
-// Classify turns GitHub's rate limit answers into *sources.RateLimitedError:
+// Classify turns GitHub's rate limit answers into *httpx.RateLimitedError:
 // the primary limit (403/429 with x-ratelimit-remaining: 0 and
 // x-ratelimit-reset), the secondary limit (403/429 with retry-after), and
 // go-github's own refusal to call before a known reset.
@@ -134,14 +134,14 @@ func Classify(err error, now time.Time) error {
 	if errors.As(err, &rl) {
 		until := rl.Rate.Reset.Time
 		if rl.Response != nil {
-			if t, ok := sources.RetryAfter(rl.Response.Header, now); ok && t.After(until) {
+			if t, ok := httpx.RetryAfter(rl.Response.Header, now); ok && t.After(until) {
 				until = t
 			}
 		}
 		if !until.After(now) {
 			until = now.Add(time.Minute)
 		}
-		return &sources.RateLimitedError{Until: until, Err: err}
+		return &httpx.RateLimitedError{Until: until, Err: err}
 	}
 	var ab *gh.AbuseRateLimitError
 	if errors.As(err, &ab) {
@@ -149,12 +149,12 @@ func Classify(err error, now time.Time) error {
 		if ab.RetryAfter != nil {
 			until = now.Add(*ab.RetryAfter)
 		}
-		return &sources.RateLimitedError{Until: until, Err: err}
+		return &httpx.RateLimitedError{Until: until, Err: err}
 	}
 	var er *gh.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
-		if until, ok := sources.RateLimited(er.Response.StatusCode, er.Response.Header, now); ok {
-			return &sources.RateLimitedError{Until: until, Err: err}
+		if until, ok := httpx.RateLimited(er.Response.StatusCode, er.Response.Header, now); ok {
+			return &httpx.RateLimitedError{Until: until, Err: err}
 		}
 	}
 	return err

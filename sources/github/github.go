@@ -23,6 +23,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/scanner"
 	"github.com/leakguard/leakguard/sources"
 )
@@ -71,7 +72,7 @@ func New(cfg Config, env sources.Env) (*Source, error) {
 		cfg.Concurrency = 4
 	}
 	if cfg.MaxFileBytes <= 0 {
-		cfg.MaxFileBytes = sources.MaxItemBody
+		cfg.MaxFileBytes = httpx.MaxItemBody
 	}
 	client, err := NewClient(cfg.APIURL, cfg.Token, env.HTTP)
 	if err != nil {
@@ -296,7 +297,7 @@ func (s *Source) handleCommits(ctx context.Context, owner, name string, p pushPa
 }
 
 // permanent reports a GitHub answer that retrying cannot change: a 4xx
-// other than 408 and 429 (rate limits arrive as *sources.RateLimitedError).
+// other than 408 and 429 (rate limits arrive as *httpx.RateLimitedError).
 func permanent(err error) bool {
 	c := StatusOf(err)
 	return c >= 400 && c < 500 && c != http.StatusRequestTimeout && c != http.StatusTooManyRequests
@@ -371,9 +372,9 @@ func (s *Source) scanFiles(ctx context.Context, owner, name, sha, web string, fi
 		}
 		data, err := s.rawFile(ctx, repo, sha, path, f.GetRawURL())
 		if err != nil {
-			if errors.Is(err, sources.ErrTooLarge) {
+			if errors.Is(err, httpx.ErrTooLarge) {
 				s.log.Info("file larger than the limit; scanning its start", "repo", repo, "commit", sha, "path", path)
-			} else if gone(err) || sources.HTTPStatus(err) == http.StatusNotFound {
+			} else if gone(err) || httpx.HTTPStatus(err) == http.StatusNotFound {
 				continue
 			} else {
 				return fmt.Errorf("fetch %s at %.12s %s: %w", repo, sha, path, err)
@@ -420,7 +421,7 @@ func (s *Source) rawFile(ctx context.Context, repo, sha, path, rawURL string) ([
 	if pu, err := url.Parse(u); err == nil && pu.Host == s.apiBase.Host && s.cfg.Token != "" {
 		h.Set("Authorization", "Bearer "+s.cfg.Token)
 	}
-	data, _, err := sources.Get(ctx, s.env.HTTP, u, h, s.cfg.MaxFileBytes)
+	data, _, err := httpx.Get(ctx, s.env.HTTP, u, h, s.cfg.MaxFileBytes)
 	return data, err
 }
 

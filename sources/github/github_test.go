@@ -14,15 +14,16 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/internal/httpx"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/sources"
 	"github.com/leakguard/leakguard/sources/github"
 	"github.com/leakguard/leakguard/sources/sourcetest"
 )
 
-func newKey(t *testing.T, typ patterns.KeyType) string {
+func newKey(t *testing.T, typ keyformat.KeyType) string {
 	t.Helper()
-	k, err := patterns.GenerateKey(typ, patterns.Live)
+	k, err := keyformat.GenerateKey(typ, keyformat.Live)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,9 +58,9 @@ func TestPushCompareReportsAddedLinesAtNewFileLines(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	added := newKey(t, patterns.Secret)
-	removed := newKey(t, patterns.Secret)
-	context_ := newKey(t, patterns.Restricted)
+	added := newKey(t, keyformat.Secret)
+	removed := newKey(t, keyformat.Secret)
+	context_ := newKey(t, keyformat.Restricted)
 	before, head := sha("before"), sha("head")
 	patch := strings.Join([]string{
 		"@@ -1,4 +1,5 @@",
@@ -97,8 +98,8 @@ func TestPushCompareReportsAddedLinesAtNewFileLines(t *testing.T) {
 	if h.Location != want {
 		t.Fatalf("location\n got %+v\nwant %+v", h.Location, want)
 	}
-	if h.SecretSHA256 != patterns.Fingerprint([]byte(added)) || h.Rule != patterns.RuleSecretKey ||
-		h.Source != leakguard.SourceGitHub || h.Redacted != patterns.RedactKey([]byte(added)) {
+	if h.SecretSHA256 != keyformat.Fingerprint([]byte(added)) || h.Rule != keyformat.RuleSecretKey ||
+		h.Source != leakguard.SourceGitHub || h.Redacted != keyformat.RedactKey([]byte(added)) {
 		t.Fatalf("hit %+v", h)
 	}
 	if b.Items != 1 || b.Cursor == "" || b.Wait != 60*time.Second {
@@ -117,7 +118,7 @@ func TestLocationOnGitHubDotCom(t *testing.T) {
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
 	target, _ := url.Parse(fake.srv.URL)
 	kit.Env.HTTP = &http.Client{Transport: rewriteTransport{target: target}}
-	key := newKey(t, patterns.Secret)
+	key := newKey(t, keyformat.Secret)
 	before, head := sha("b2"), sha("h2")
 	fake.do(func(f *fakeGitHub) {
 		f.compares["octo/app "+before+"..."+head] = []fakeFile{{Name: "dir with space/k.txt", Patch: "@@ -0,0 +1,2 @@\n+x\n+" + key}}
@@ -195,7 +196,7 @@ func TestPaginationAndCursor(t *testing.T) {
 	for i := range 250 {
 		if i%50 == 0 {
 			before, head := sha("pb"+string(rune(i))), sha("ph"+string(rune(i)))
-			k := newKey(t, patterns.Secret)
+			k := newKey(t, keyformat.Secret)
 			keys[head] = k
 			fake.do(func(f *fakeGitHub) {
 				f.compares["octo/many "+before+"..."+head] = []fakeFile{{Name: "k", Patch: "@@ -1,0 +1,1 @@\n+" + k}}
@@ -223,7 +224,7 @@ func TestPaginationAndCursor(t *testing.T) {
 	}
 	// Two new events: page 1 holds them and reaches the cursor; no page 2.
 	before, head := sha("nb"), sha("nh")
-	k := newKey(t, patterns.Restricted)
+	k := newKey(t, keyformat.Restricted)
 	fake.do(func(f *fakeGitHub) {
 		f.compares["octo/new "+before+"..."+head] = []fakeFile{{Name: "n", Patch: "@@ -1,0 +1,1 @@\n+" + k}}
 	})
@@ -261,9 +262,9 @@ func TestRateLimits(t *testing.T) {
 			fake.do(func(f *fakeGitHub) { f.next = append(f.next, tc.answer) })
 			src := newSource(t, fake, kit)
 			_, err := src.Poll(ctx, "")
-			var rl *sources.RateLimitedError
+			var rl *httpx.RateLimitedError
 			if !errors.As(err, &rl) {
-				t.Fatalf("err %v (%T), want *sources.RateLimitedError", err, err)
+				t.Fatalf("err %v (%T), want *httpx.RateLimitedError", err, err)
 			}
 			if d := time.Until(rl.Until); d < tc.min || d > tc.max {
 				t.Fatalf("until in %v, want in [%v, %v]", d, tc.min, tc.max)
@@ -305,7 +306,7 @@ func TestRateLimitMidBatchKeepsProgress(t *testing.T) {
 			retryAfter(60, http.StatusTooManyRequests)}
 	})
 	b, err := src.Poll(ctx, "")
-	var rl *sources.RateLimitedError
+	var rl *httpx.RateLimitedError
 	if !errors.As(err, &rl) {
 		t.Fatalf("err %v", err)
 	}
@@ -345,7 +346,7 @@ func TestMalformedAndServerErrors(t *testing.T) {
 			if err == nil || b.Cursor != "" {
 				t.Fatalf("batch %+v err %v", b, err)
 			}
-			var rl *sources.RateLimitedError
+			var rl *httpx.RateLimitedError
 			if errors.As(err, &rl) {
 				t.Fatal("not a rate limit")
 			}
@@ -394,7 +395,7 @@ func TestDeletedRepositoryIsSkipped(t *testing.T) {
 		fake := newFakeGitHub(t)
 		kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
 		fake.push("gone/repo", sha("gb"), sha("gh"))
-		live := newKey(t, patterns.Secret)
+		live := newKey(t, keyformat.Secret)
 		before, head := sha("lb"), sha("lh")
 		fake.do(func(f *fakeGitHub) {
 			f.gone["gone/repo"] = code
@@ -417,7 +418,7 @@ func TestNewBranchUsesCommitEndpoint(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	key := newKey(t, patterns.Restricted)
+	key := newKey(t, keyformat.Restricted)
 	head := sha("newbranch")
 	fake.do(func(f *fakeGitHub) {
 		f.commits["octo/nb@"+head] = fakeCommit{Repo: "octo/nb", SHA: head, Files: []fakeFile{
@@ -433,7 +434,7 @@ func TestNewBranchUsesCommitEndpoint(t *testing.T) {
 		t.Fatal("a new branch must use the commit endpoint, not compare")
 	}
 	hits := kit.Pub.Hits()
-	if len(hits) != 1 || hits[0].Location.Line != 3 || hits[0].Location.Commit != head || hits[0].Rule != patterns.RuleRestrictedKey {
+	if len(hits) != 1 || hits[0].Location.Line != 3 || hits[0].Location.Commit != head || hits[0].Rule != keyformat.RuleRestrictedKey {
 		t.Fatalf("hits %+v", hits)
 	}
 }
@@ -443,7 +444,7 @@ func TestMissingPatchFetchesRawFile(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	key := newKey(t, patterns.Secret)
+	key := newKey(t, keyformat.Secret)
 	before, head := sha("bigb"), sha("bigh")
 	big := strings.Repeat("filler line\n", 5000) + "KEY=" + key + "\n"
 	fake.do(func(f *fakeGitHub) {
@@ -502,7 +503,7 @@ func TestPublishFailureDoesNotMarkSeenOrAdvance(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	key := newKey(t, patterns.Secret)
+	key := newKey(t, keyformat.Secret)
 	before, head := sha("pfb"), sha("pfh")
 	fake.do(func(f *fakeGitHub) {
 		f.compares["octo/pf "+before+"..."+head] = []fakeFile{{Name: "x", Patch: "@@ -1 +1 @@\n+" + key}}
@@ -529,7 +530,7 @@ func TestOldFormatPayloadWithCommits(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	key := newKey(t, patterns.Secret)
+	key := newKey(t, keyformat.Secret)
 	c1 := sha("old1")
 	fake.do(func(f *fakeGitHub) {
 		f.commits["octo/old@"+c1] = fakeCommit{SHA: c1, Files: []fakeFile{{Name: "a", Patch: "@@ -1 +1,2 @@\n a\n+" + key}}}
@@ -560,7 +561,7 @@ func TestRunnerRestartResumesWithoutGapOrRepeat(t *testing.T) {
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, store)
 	var keys []string
 	addPush := func(i int) {
-		k := newKey(t, patterns.Secret)
+		k := newKey(t, keyformat.Secret)
 		keys = append(keys, k)
 		before, head := sha("rsb"+strconv.Itoa(i)), sha("rsh"+strconv.Itoa(i))
 		fake.do(func(f *fakeGitHub) {
@@ -607,7 +608,7 @@ func TestArchivePushedWithoutPatch(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	key := newKey(t, patterns.Secret)
+	key := newKey(t, keyformat.Secret)
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	w, _ := zw.Create("config/.env")
@@ -642,7 +643,7 @@ func TestPoisonEventIsSkippedAfterRetries(t *testing.T) {
 	// The first push's compare always fails with 500; the second is fine.
 	pb, ph := sha("poison-b"), sha("poison-h")
 	fake.push("octo/poison", pb, ph)
-	key := newKey(t, patterns.Secret)
+	key := newKey(t, keyformat.Secret)
 	gb, gh := sha("good-b"), sha("good-h")
 	fake.do(func(f *fakeGitHub) {
 		f.compares["octo/good "+gb+"..."+gh] = []fakeFile{{Name: "k", Patch: "@@ -1 +1 @@\n+" + key}}
@@ -692,7 +693,7 @@ func TestLocationFromHTMLURLWhenNoBlobURL(t *testing.T) {
 	ctx := context.Background()
 	fake := newFakeGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	key := newKey(t, patterns.Secret)
+	key := newKey(t, keyformat.Secret)
 	before, head := sha("hb"), sha("hh")
 	fake.push("octo/h", before, head)
 	fake.do(func(f *fakeGitHub) {

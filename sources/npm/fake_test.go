@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/leakguard/leakguard/internal/testenv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,8 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keyformat"
+
 	"github.com/leakguard/leakguard"
-	"github.com/leakguard/leakguard/patterns"
 	"github.com/leakguard/leakguard/scanner"
 	"github.com/leakguard/leakguard/sources"
 )
@@ -350,7 +351,7 @@ func envWith(eng *scanner.Engine) sources.Env {
 
 func newKey(t testing.TB) string {
 	t.Helper()
-	k, err := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	k, err := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	if err != nil {
 		t.Fatal(err)
 	}

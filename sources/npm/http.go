@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/sources"
 )
 
@@ -24,27 +25,27 @@ func isPermanent(err error) bool {
 
 // get performs one GET and returns the response when the status is 2xx.
 // Anything else is an error the caller can classify: 404/410 errNotFound,
-// 429 a *sources.RateLimitedError, 5xx and 408 transient, other 4xx
+// 429 a *httpx.RateLimitedError, 5xx and 408 transient, other 4xx
 // permanent. The caller closes the body.
 func get(ctx context.Context, client *http.Client, url, accept string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, permanent(fmt.Errorf("build request for %s: %w", sources.RedactURL(url), err))
+		return nil, permanent(fmt.Errorf("build request for %s: %w", httpx.RedactURL(url), err))
 	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	req.Header.Set("User-Agent", sources.UserAgent)
+	req.Header.Set("User-Agent", httpx.UserAgent)
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", sources.RedactURL(url), err)
+		return nil, fmt.Errorf("GET %s: %w", httpx.RedactURL(url), err)
 	}
-	if err := sources.CheckResponse(resp, time.Now()); err != nil {
+	if err := httpx.CheckResponse(resp, time.Now()); err != nil {
 		resp.Body.Close()
-		switch code := sources.HTTPStatus(err); {
+		switch code := httpx.HTTPStatus(err); {
 		case code == http.StatusNotFound || code == http.StatusGone:
 			return nil, fmt.Errorf("%w: %w", errNotFound, err)
-		case !sources.IsTransient(err):
+		case !httpx.IsTransient(err):
 			return nil, permanent(err)
 		}
 		return nil, err
@@ -59,11 +60,11 @@ func getJSON(ctx context.Context, client *http.Client, url, accept string, max i
 		return err
 	}
 	defer resp.Body.Close()
-	return decodeJSON(resp.Body, max, sources.RedactURL(url), v)
+	return decodeJSON(resp.Body, max, httpx.RedactURL(url), v)
 }
 
 func decodeJSON(r io.Reader, max int64, what string, v any) error {
-	data, err := sources.ReadBody(r, max)
+	data, err := httpx.ReadBody(r, max)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", what, err)
 	}

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/scanner"
 	"github.com/leakguard/leakguard/sources"
 )
@@ -226,7 +227,7 @@ func (s *Source) Poll(ctx context.Context, cursor string) (sources.Batch, error)
 	if batch.Cursor == cursor {
 		batch.Cursor = ""
 	}
-	var rl *sources.RateLimitedError
+	var rl *httpx.RateLimitedError
 	if err != nil && done > 0 && !errors.As(err, &rl) && ctx.Err() == nil {
 		// Progress is kept; the failed change is retried next poll.
 		s.log.Warn("npm: batch stopped early; the rest is retried next poll", "err", err, "processed", done)
@@ -258,7 +259,7 @@ func (s *Source) processChange(ctx context.Context, c change) error {
 	}
 	// A rate limit or a bus outage is not the package's fault: never give
 	// up on it for those, or its hits would be lost.
-	var rl *sources.RateLimitedError
+	var rl *httpx.RateLimitedError
 	if errors.As(err, &rl) || errors.Is(err, sources.ErrPublish) {
 		return err
 	}
@@ -351,7 +352,7 @@ func (s *Source) fetchRelease(ctx context.Context, name string) (release, error)
 	var doc packument
 	abbreviated := false
 	err := getJSON(ctx, s.client, u, "application/json", s.cfg.MaxDocBytes, &doc)
-	if errors.Is(err, sources.ErrTooLarge) {
+	if errors.Is(err, httpx.ErrTooLarge) {
 		abbreviated = true
 		doc = packument{}
 		err = getJSON(ctx, s.client, u, abbreviatedJSON, s.cfg.MaxDocBytes, &doc)
@@ -431,7 +432,7 @@ func (s *Source) processPackage(ctx context.Context, name string) error {
 	}
 	integ, err := parseIntegrity(rel.integrity, rel.shasum)
 	if err != nil {
-		s.log.Warn("npm: skipping tarball that cannot be verified", "package", name, "version", rel.version, "tarball", sources.RedactURL(tarURL), "err", err)
+		s.log.Warn("npm: skipping tarball that cannot be verified", "package", name, "version", rel.version, "tarball", httpx.RedactURL(tarURL), "err", err)
 		return nil
 	}
 	id := "npm:" + integ.String()
@@ -442,7 +443,7 @@ func (s *Source) processPackage(ctx context.Context, name string) error {
 	item, err := s.scanTarball(ctx, rel, tarURL, integ)
 	if err != nil {
 		if isPermanent(err) {
-			s.log.Warn("npm: discarding tarball", "package", name, "version", rel.version, "tarball", sources.RedactURL(tarURL), "err", err)
+			s.log.Warn("npm: discarding tarball", "package", name, "version", rel.version, "tarball", httpx.RedactURL(tarURL), "err", err)
 			return nil
 		}
 		return err
@@ -456,7 +457,7 @@ func (s *Source) processPackage(ctx context.Context, name string) error {
 		s.log.Warn("npm: record scanned tarball", "package", name, "err", err)
 	}
 	if n := len(item.Hits()); n > 0 {
-		s.log.Info("npm: leaks found", "package", name, "version", rel.version, "tarball", sources.RedactURL(tarURL), "hits", n)
+		s.log.Info("npm: leaks found", "package", name, "version", rel.version, "tarball", httpx.RedactURL(tarURL), "hits", n)
 	}
 	return nil
 }

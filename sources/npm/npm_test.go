@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/sources"
 )
 
@@ -308,7 +309,7 @@ func TestRateLimitedDocument(t *testing.T) {
 	h.fake.addChange(11, "limited", false)
 	before := time.Now()
 	b, err := h.src.Poll(context.Background(), "")
-	var rl *sources.RateLimitedError
+	var rl *httpx.RateLimitedError
 	if !errors.As(err, &rl) {
 		t.Fatalf("err = %v, want a RateLimitedError", err)
 	}

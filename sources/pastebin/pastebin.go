@@ -2,7 +2,7 @@
 // API: GET api_scraping.php?limit=N lists the newest public pastes, GET
 // api_scrape_item.php?i=KEY returns one paste's raw text. Pastebin answers
 // only IP addresses on its list; any other gets "YOUR IP: … DOES NOT HAVE
-// ACCESS", which this source reports as sources.ErrForbidden so the runner
+// ACCESS", which this source reports as httpx.ErrForbidden so the runner
 // backs off for long instead of spinning.
 package pastebin
 
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/scanner"
 	"github.com/leakguard/leakguard/sources"
 )
@@ -71,7 +72,7 @@ func New(cfg Config, env sources.Env) (*Source, error) {
 		cfg.Concurrency = 2
 	}
 	if cfg.MaxPasteBytes <= 0 {
-		cfg.MaxPasteBytes = sources.MaxItemBody
+		cfg.MaxPasteBytes = httpx.MaxItemBody
 	}
 	log := env.Logger
 	if log == nil {
@@ -178,7 +179,7 @@ func (s *Source) Poll(ctx context.Context, cursor string) (sources.Batch, error)
 			s.attempts.Done(p.Key)
 			return nil
 		}
-		if !errors.Is(err, sources.ErrForbidden) && s.attempts.GiveUp(p.Key, err, false) {
+		if !errors.Is(err, httpx.ErrForbidden) && s.attempts.GiveUp(p.Key, err, false) {
 			s.log.Error("giving up on a paste that keeps failing", "key", p.Key, "err", err)
 			return nil
 		}
@@ -213,9 +214,9 @@ func refusal(body []byte) bool {
 }
 
 func (s *Source) get(ctx context.Context, u string, limit int64) ([]byte, error) {
-	data, _, err := sources.Get(ctx, s.env.HTTP, u, nil, limit)
+	data, _, err := httpx.Get(ctx, s.env.HTTP, u, nil, limit)
 	if err != nil {
-		var se *sources.StatusError
+		var se *httpx.StatusError
 		if errors.As(err, &se) && refusal([]byte(se.Body)) {
 			return nil, s.refused(se.Body)
 		}
@@ -231,12 +232,12 @@ func (s *Source) refused(body string) error {
 	msg := strings.TrimSpace(body[:min(len(body), 200)])
 	s.log.Error("Pastebin's scraping API refuses this IP address; whitelist it at https://pastebin.com/doc_scraping_api",
 		"answer", msg)
-	return fmt.Errorf("pastebin scraping API: %q: %w", msg, sources.ErrForbidden)
+	return fmt.Errorf("pastebin scraping API: %q: %w", msg, httpx.ErrForbidden)
 }
 
 func (s *Source) list(ctx context.Context) ([]Paste, error) {
 	u := s.base + "api_scraping.php?limit=" + strconv.Itoa(s.cfg.Limit)
-	data, err := s.get(ctx, u, sources.MaxListBody)
+	data, err := s.get(ctx, u, httpx.MaxListBody)
 	if err != nil {
 		return nil, fmt.Errorf("list pastes: %w", err)
 	}
@@ -252,9 +253,9 @@ func (s *Source) handle(ctx context.Context, p Paste) error {
 	data, err := s.get(ctx, u, s.cfg.MaxPasteBytes)
 	if err != nil {
 		switch {
-		case errors.Is(err, sources.ErrTooLarge):
+		case errors.Is(err, httpx.ErrTooLarge):
 			s.log.Info("paste larger than the limit; scanning its start", "key", p.Key)
-		case sources.HTTPStatus(err) == http.StatusNotFound:
+		case httpx.HTTPStatus(err) == http.StatusNotFound:
 			return sources.MarkSeen(ctx, s.env.Seen, p.Key) // removed since listed
 		default:
 			return fmt.Errorf("fetch paste %s: %w", p.Key, err)

@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
-	"github.com/leakguard/leakguard/patterns"
+	"github.com/leakguard/leakguard/internal/httpx"
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/sources"
 	"github.com/leakguard/leakguard/sources/pastebin"
 	"github.com/leakguard/leakguard/sources/sourcetest"
@@ -116,7 +117,7 @@ func TestPastesScannedWithLocationAndCursor(t *testing.T) {
 	ctx := context.Background()
 	fake := newFake(t)
 	kit := sourcetest.NewKit(t, leakguard.SourcePastebin, nil)
-	k1, _ := patterns.GenerateKey(patterns.Secret, patterns.Live)
+	k1, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	now := time.Now().Unix()
 	fake.add(paste{Key: "0CeaNm8Y", Date: now - 30, Body: "hello\nmy key: " + k1 + "\n"})
 	fake.add(paste{Key: "Xy12Ab34", Date: now - 20, Body: "nothing here, sk_live_abc123xyz789"})
@@ -133,7 +134,7 @@ func TestPastesScannedWithLocationAndCursor(t *testing.T) {
 		t.Fatalf("hits %+v", hits)
 	}
 	want := leakguard.Location{URL: "https://pastebin.com/0CeaNm8Y", Path: "0CeaNm8Y", Line: 2}
-	if hits[0].Location != want || hits[0].SecretSHA256 != patterns.Fingerprint([]byte(k1)) || hits[0].Source != "pastebin" {
+	if hits[0].Location != want || hits[0].SecretSHA256 != keyformat.Fingerprint([]byte(k1)) || hits[0].Source != "pastebin" {
 		t.Fatalf("hit %+v", hits[0])
 	}
 	if b.Cursor != strconv.FormatInt(now-20, 10) || b.Items != 2 {
@@ -168,7 +169,7 @@ func TestRefusedIPBacksOffWithoutSpinning(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = src.Poll(context.Background(), "")
-	if !errors.Is(err, sources.ErrForbidden) {
+	if !errors.Is(err, httpx.ErrForbidden) {
 		t.Fatalf("err %v, want ErrForbidden", err)
 	}
 	if !strings.Contains(kit.Logs.String(), "refuses this IP") {
@@ -201,7 +202,7 @@ func TestMalformedListing(t *testing.T) {
 	kit := sourcetest.NewKit(t, leakguard.SourcePastebin, nil)
 	src, _ := pastebin.New(pastebin.Config{URL: srv.URL}, kit.Env)
 	b, err := src.Poll(context.Background(), "5")
-	if err == nil || errors.Is(err, sources.ErrForbidden) || b.Cursor != "" {
+	if err == nil || errors.Is(err, httpx.ErrForbidden) || b.Cursor != "" {
 		t.Fatalf("batch %+v err %v", b, err)
 	}
 }

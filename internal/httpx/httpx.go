@@ -1,4 +1,7 @@
-package sources
+// Package httpx is the HTTP toolkit shared by everything that calls an
+// upstream (the sources and the partner endpoint's key fetch): bounded bodies,
+// status errors, rate-limit hints, backoff and redacted URLs.
+package httpx
 
 import (
 	"context"
@@ -30,6 +33,21 @@ const DefaultRequestTimeout = 5 * time.Minute
 
 // ErrTooLarge is returned by ReadBody when a body exceeds its limit.
 var ErrTooLarge = errors.New("body exceeds size limit")
+
+// ErrForbidden means the upstream refuses this client outright (Pastebin's
+// IP whitelist): the runner backs off for long and says so, never spins.
+var ErrForbidden = errors.New("upstream refuses access")
+
+// RateLimitedError tells the runner the upstream asked it to wait.
+type RateLimitedError struct {
+	Until time.Time
+	Err   error
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited until %s: %v", e.Until.UTC().Format(time.RFC3339), e.Err)
+}
+func (e *RateLimitedError) Unwrap() error { return e.Err }
 
 // ReadBody reads r to the end, at most limit bytes. A longer body is an
 // ErrTooLarge error (the bytes read so far are returned with it, so a caller

@@ -1,10 +1,9 @@
-package sources_test
+package httpx_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/internal/httpx"
 )
 
 func TestRetryAfterAndRateLimitReset(t *testing.T) {
@@ -46,7 +45,7 @@ func TestRetryAfterAndRateLimitReset(t *testing.T) {
 		{"200", 200, h("Retry-After", "5"), -1},
 	}
 	for _, tc := range tests {
-		until, ok := sources.RateLimited(tc.status, tc.header, now)
+		until, ok := httpx.RateLimited(tc.status, tc.header, now)
 		if tc.want < 0 {
 			if ok {
 				t.Errorf("%s: rate limited until %v, want not", tc.name, until)
@@ -82,26 +81,26 @@ func TestCheckResponseAndGet(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx := context.Background()
-	if b, _, err := sources.Get(ctx, nil, srv.URL+"/ok", nil, 10); err != nil || string(b) != "hello" {
+	if b, _, err := httpx.Get(ctx, nil, srv.URL+"/ok", nil, 10); err != nil || string(b) != "hello" {
 		t.Fatalf("ok: %q %v", b, err)
 	}
-	if b, _, err := sources.Get(ctx, nil, srv.URL+"/big", nil, 99); !errors.Is(err, sources.ErrTooLarge) || len(b) != 99 {
+	if b, _, err := httpx.Get(ctx, nil, srv.URL+"/big", nil, 99); !errors.Is(err, httpx.ErrTooLarge) || len(b) != 99 {
 		t.Fatalf("big: %d %v", len(b), err)
 	}
-	if _, _, err := sources.Get(ctx, nil, srv.URL+"/big", nil, 100); err != nil {
+	if _, _, err := httpx.Get(ctx, nil, srv.URL+"/big", nil, 100); err != nil {
 		t.Fatalf("exactly the limit: %v", err)
 	}
-	_, _, err := sources.Get(ctx, nil, srv.URL+"/429?token=secret", nil, 10)
-	var rl *sources.RateLimitedError
-	if !errors.As(err, &rl) || time.Until(rl.Until) < 5*time.Second || sources.HTTPStatus(err) != 429 || !sources.IsTransient(err) {
+	_, _, err := httpx.Get(ctx, nil, srv.URL+"/429?token=secret", nil, 10)
+	var rl *httpx.RateLimitedError
+	if !errors.As(err, &rl) || time.Until(rl.Until) < 5*time.Second || httpx.HTTPStatus(err) != 429 || !httpx.IsTransient(err) {
 		t.Fatalf("429: %v", err)
 	}
 	if strings.Contains(err.Error(), "secret") {
 		t.Fatalf("query string leaked into the error: %v", err)
 	}
-	_, _, err = sources.Get(ctx, nil, srv.URL+"/missing", nil, 10)
-	var se *sources.StatusError
-	if !errors.As(err, &se) || se.StatusCode != 404 || len(se.Body) > 512 || sources.IsTransient(err) {
+	_, _, err = httpx.Get(ctx, nil, srv.URL+"/missing", nil, 10)
+	var se *httpx.StatusError
+	if !errors.As(err, &se) || se.StatusCode != 404 || len(se.Body) > 512 || httpx.IsTransient(err) {
 		t.Fatalf("404: %v", err)
 	}
 }
@@ -112,9 +111,9 @@ func TestLimitBody(t *testing.T) {
 		n, limit int
 		tooBig   bool
 	}{{10, 10, false}, {11, 10, true}, {0, 10, false}, {5000, 4096, true}} {
-		rc := sources.LimitBody(io.NopCloser(bytes.NewReader(make([]byte, tc.n))), int64(tc.limit))
+		rc := httpx.LimitBody(io.NopCloser(bytes.NewReader(make([]byte, tc.n))), int64(tc.limit))
 		b, err := io.ReadAll(rc)
-		if errors.Is(err, sources.ErrTooLarge) != tc.tooBig || (!tc.tooBig && len(b) != tc.n) {
+		if errors.Is(err, httpx.ErrTooLarge) != tc.tooBig || (!tc.tooBig && len(b) != tc.n) {
 			t.Errorf("n=%d limit=%d: %d bytes, err %v", tc.n, tc.limit, len(b), err)
 		}
 	}
@@ -127,7 +126,7 @@ func TestRedactURL(t *testing.T) {
 		"https://example.com/a":                 "https://example.com/a",
 		"https://example.com/a@b":               "https://example.com/a@b",
 	} {
-		if got := sources.RedactURL(in); got != want {
+		if got := httpx.RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -135,7 +134,7 @@ func TestRedactURL(t *testing.T) {
 
 func TestBackoffBounds(t *testing.T) {
 	t.Parallel()
-	b := sources.Backoff{Base: 100 * time.Millisecond, Max: time.Second}
+	b := httpx.Backoff{Base: 100 * time.Millisecond, Max: time.Second}
 	for i := range 10 {
 		d := b.Next()
 		hi := min(time.Second, 100*time.Millisecond<<i)
@@ -159,27 +158,9 @@ func FuzzRateLimited(f *testing.F) {
 		h.Set("Retry-After", retryAfter)
 		h.Set("X-RateLimit-Remaining", remaining)
 		h.Set("X-RateLimit-Reset", reset)
-		until, ok := sources.RateLimited(status, h, now)
+		until, ok := httpx.RateLimited(status, h, now)
 		if ok && (until.Before(now) || until.After(now.Add(24*time.Hour))) {
 			t.Fatalf("until %v outside [now, now+24h]", until)
 		}
 	})
-}
-
-func TestParseSourceList(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"":                        "[github gists npm]",
-		"none":                    "[]",
-		"github, pastebin,github": "[github pastebin]",
-		"GitHub,DockerHub":        "[github dockerhub]",
-	} {
-		got, err := sources.ParseSourceList(in)
-		if err != nil || fmt.Sprint(got) != want {
-			t.Errorf("%q: %v %v, want %s", in, got, err, want)
-		}
-	}
-	if _, err := sources.ParseSourceList("github,gitlab"); err == nil || !strings.Contains(err.Error(), "gitlab") {
-		t.Fatalf("unknown source: %v", err)
-	}
 }

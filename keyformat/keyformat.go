@@ -1,8 +1,10 @@
-// Package patterns holds what a secret looks like: the platform's own key
-// format (CONTRACT §1) and the rules for third-party secrets. It does no I/O.
-package patterns
+// Package keyformat is the platform's own API key format: generation, parsing,
+// the CRC-32 checksum, the standalone boundary, fingerprints and redaction.
+// It does no I/O.
+package keyformat
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -241,7 +243,7 @@ func indexFrom(data []byte, s string, off int) int {
 	if off >= len(data) {
 		return -1
 	}
-	j := bytesIndex(data[off:], s)
+	j := bytes.Index(data[off:], []byte(s))
 	if j < 0 {
 		return -1
 	}

@@ -1,5 +1,0 @@
-package patterns
-
-import "bytes"
-
-func bytesIndex(b []byte, s string) int { return bytes.Index(b, []byte(s)) }
