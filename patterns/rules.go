@@ -578,25 +578,28 @@ func (c common) chatRules() []Rule {
 }
 
 func (c common) paymentRules() []Rule {
-	stripe := func(id, desc, prefix string) Rule {
+	// Stripe's keys share the platform's prefixes. Stripe's own lengths
+	// are 24 characters after the prefix (legacy keys, as in its docs'
+	// examples) and 90 to 128 (account-scoped keys, "51..."; Stripe allows
+	// up to 128). The platform's namespace, 36 to 40 characters, lies
+	// between them and belongs to the leakguard-* rules (docs/formats.md).
+	stripe := func(id, desc, typ string) Rule {
 		return Rule{
 			ID:          id,
 			Description: desc,
-			Keywords:    []string{prefix},
-			Regex:       tok(prefix+`[0-9A-Za-z]{24,}`, wordTail),
+			Keywords:    []string{typ + "_live_", typ + "_test_"},
+			Regex:       tok(typ+`_(?:live|test)_(?:[0-9A-Za-z]{24}|[0-9A-Za-z]{90,128})`, wordTail),
 			SecretGroup: 1,
 			Standalone:  true,
 			Entropy:     3,
-			// A valid platform key has the same prefix; it is reported by the
-			// leakguard-* rules, never as a Stripe key.
-			Validate:     notPlatformKey,
-			Allow:        c.ph(),
-			RedactPrefix: len(prefix),
+			Allow:       c.ph(),
+			// "sk_live_"
+			RedactPrefix: 8,
 		}
 	}
 	return []Rule{
-		stripe("stripe-secret-key", "Stripe live secret key", "sk_live_"),
-		stripe("stripe-restricted-key", "Stripe live restricted key", "rk_live_"),
+		stripe("stripe-secret-key", "Stripe secret key (live or test mode)", "sk"),
+		stripe("stripe-restricted-key", "Stripe restricted key (live or test mode)", "rk"),
 		{
 			ID:           "stripe-webhook-secret",
 			Description:  "Stripe (or Svix-style) webhook signing secret",

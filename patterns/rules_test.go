@@ -689,8 +689,12 @@ func ruleCases(g *gen) []ruleCase {
 		pfx("mailchimp-api-key", "MAILCHIMP_API_KEY={}\n", []string{g.s(alphaHex, 32) + "-us12"}, "API_KEY="+g.s(alphaHex, 32)+"-us12", "MAILCHIMP_API_KEY="+g.s(alphaHex, 32)),
 		pfx("sendinblue-api-token", "BREVO_KEY={}\n", []string{"xkeysib-" + g.s(alphaHex, 64) + "-" + g.s(alphaB62, 16)}, "xkeysib-"+g.s(alphaHex, 64)),
 
-		pfx("stripe-secret-key", "STRIPE_SECRET_KEY={}\n", []string{"sk_live_" + g.s(alphaB62, 24), "sk_live_51" + g.s(alphaB62, 97), "sk_live_" + g.s(alphaB62, 38)}, "sk_live_abc123xyz789", "sk_test_"+g.s(alphaB62, 24), "sk_live_"+strings.Repeat("x", 24)),
-		pfx("stripe-restricted-key", "STRIPE_KEY={}\n", []string{"rk_live_" + g.s(alphaB62, 24), "rk_live_51" + g.s(alphaB62, 97)}, "rk_live_abc123", "rk_test_"+g.s(alphaB62, 24)),
+		pfx("stripe-secret-key", "STRIPE_SECRET_KEY={}\n", []string{"sk_live_" + g.s(alphaB62, 24), "sk_live_51" + g.s(alphaB62, 97), "sk_test_" + g.s(alphaB62, 24), "sk_test_51" + g.s(alphaB62, 118)},
+			// The platform's namespace (36 to 40), between Stripe's lengths, and docs examples.
+			"sk_live_abc123xyz789", "sk_live_"+g.s(alphaB62, 38), "sk_live_"+g.s(alphaB62, 36), "sk_test_"+g.s(alphaB62, 40), "sk_live_"+g.s(alphaB62, 60),
+			"sk_live_"+strings.Repeat("x", 24), "sk_prod_"+g.s(alphaB62, 24)),
+		pfx("stripe-restricted-key", "STRIPE_KEY={}\n", []string{"rk_live_" + g.s(alphaB62, 24), "rk_live_51" + g.s(alphaB62, 97), "rk_test_51" + g.s(alphaB62, 97)},
+			"rk_live_abc123", "rk_test_"+g.s(alphaB62, 38), "rk_live_"+g.s(alphaB62, 39)),
 		pfx("stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET={}\n", []string{"whsec_" + g.s(alphaB62, 32)}, "whsec_"+g.s(alphaB62, 31), "whsec_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
 		pfx("square-access-token", "SQUARE_TOKEN={}\n", []string{"sq0atp-" + g.b64url(22), "EAAA" + g.b64url(60)}, "sq0atp-"+g.b64url(21), "EAAA"+g.b64url(59)),
 		pfx("square-oauth-secret", "SQUARE_SECRET={}\n", []string{"sq0csp-" + g.b64url(43)}, "sq0csp-"+g.b64url(42)),
@@ -893,7 +897,7 @@ func FuzzValidators(f *testing.F) {
 	f.Add([]byte("MTIz.abc.def"))
 	f.Add([]byte("-----BEGIN-----END"))
 	validators := []func([]byte) bool{validBase62CRC(4), validBech32, validPEMBody, validSentryOrgToken,
-		validDiscordBotToken, validJSONAfter("ops_"), notPlatformKey}
+		validDiscordBotToken, validJSONAfter("ops_")}
 	for _, r := range DefaultRules() {
 		if r.Validate != nil {
 			validators = append(validators, r.Validate)

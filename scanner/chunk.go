@@ -42,10 +42,15 @@ type chunkResult struct {
 
 type window struct{ lo, hi int }
 
+// keySpan is a valid platform key or a look-alike in the platform's
+// namespace: third-party rules report neither.
 type keySpan struct {
-	start int
-	typ   int // keyIndex
+	start, end int
+	typ        int // keyIndex, or lookAlike
 }
+
+// lookAlike is the keySpan type of a platform look-alike.
+const lookAlike = 3
 
 // scratch is per-goroutine working memory, reused across chunks.
 type scratch struct {
@@ -99,7 +104,8 @@ func (e *Engine) newScratch() *scratch {
 	return s
 }
 
-// findKeys appends every well-formed standalone platform key in buf, in
+// findKeys appends every well-formed standalone platform key in buf, and
+// every look-alike in the platform's namespace (keyformat.LookAlikeAt), in
 // order. One pass finds each '_' (SIMD) and checks for "_live_"/"_test_"
 // after it; text dense in underscores (snake_case, __dunder__) switches to
 // one bytes.Index pass per infix, which skips them faster.
@@ -122,9 +128,7 @@ func findKeys(buf []byte, out []keySpan) []keySpan {
 		if s := string(buf[j+1 : j+5]); s != "live" && s != "test" {
 			continue
 		}
-		if info, ok := keyformat.KeyAt(buf, j-2); ok {
-			out = append(out, keySpan{start: j - 2, typ: keyIndex(info.Type)})
-		}
+		out = appendKey(out, buf, j-2)
 	}
 	if off >= len(buf) {
 		return out
@@ -138,13 +142,22 @@ func findKeys(buf []byte, out []keySpan) []keySpan {
 			}
 			j += o
 			o = j + 1
-			if info, ok := keyformat.KeyAt(buf, j-2); ok {
-				out = append(out, keySpan{start: j - 2, typ: keyIndex(info.Type)})
-			}
+			out = appendKey(out, buf, j-2)
 		}
 	}
 	if len(out)-n0 > 1 {
 		slices.SortFunc(out[n0:], func(a, b keySpan) int { return a.start - b.start })
+	}
+	return out
+}
+
+// appendKey appends the key or look-alike starting at buf[i], if any.
+func appendKey(out []keySpan, buf []byte, i int) []keySpan {
+	if info, ok := keyformat.KeyAt(buf, i); ok {
+		return append(out, keySpan{start: i, end: i + keyformat.KeyLength, typ: keyIndex(info.Type)})
+	}
+	if end, ok := keyformat.LookAlikeAt(buf, i); ok {
+		return append(out, keySpan{start: i, end: end, typ: lookAlike})
 	}
 	return out
 }
@@ -157,7 +170,7 @@ func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 	if e.anyPlat || rules {
 		s.keys = findKeys(c.buf, s.keys)
 		for _, k := range s.keys {
-			if k.start >= c.own0 && k.start < c.own1 && e.platform[k.typ] {
+			if k.typ != lookAlike && k.start >= c.own0 && k.start < c.own1 && e.platform[k.typ] {
 				s.finds = append(s.finds, pending{rule: -1 - k.typ, off: k.start, end: k.start + keyformat.KeyLength})
 			}
 		}
@@ -303,12 +316,19 @@ func (e *Engine) keep(r *compiledRule, secret []byte) bool {
 	return true
 }
 
-// overlapsKey reports whether [a,b) overlaps a well-formed platform key: a
-// third-party rule (a Stripe-like sk_live_ pattern) must not report the
-// platform's own keys, publishable ones included.
+// overlapsKey reports whether [a,b) overlaps a well-formed platform key or
+// a look-alike: a third-party rule (a Stripe-like sk_live_ pattern, a
+// generic assignment) must not report the platform's own keys, publishable
+// ones included, nor anything else in the platform's namespace.
 func overlapsKey(keys []keySpan, a, b int) bool {
-	i, _ := slices.BinarySearchFunc(keys, a-keyformat.KeyLength+1, func(k keySpan, t int) int { return k.start - t })
-	return i < len(keys) && keys[i].start < b
+	const longest = keyformat.KeyPrefixLen + keyformat.LookAlikeMax
+	i, _ := slices.BinarySearchFunc(keys, a-longest+1, func(k keySpan, t int) int { return k.start - t })
+	for ; i < len(keys) && keys[i].start < b; i++ {
+		if keys[i].end > a {
+			return true
+		}
+	}
+	return false
 }
 
 // dropAllowed removes findings on a line holding leakguard:allow. The line
