@@ -18,7 +18,28 @@ type chunk struct {
 	own0, own1 int
 	atStart    bool // buf[0] is the first byte of the input
 	atEnd      bool // buf ends where the input ends
-	binary     bool // only the platform rules run
+	binary     bool // only the platform rules and applying path rules run
+	// paths says which of Engine.pathRules apply to this input (see
+	// Engine.pathMask); nil when there are none.
+	paths []bool
+}
+
+// runs reports whether rule r looks at chunk c: a rule with a Path only in
+// files whose path matches it (binary ones too: such a rule knows the
+// file's format), any other rule only in text.
+func (c *chunk) runs(r *compiledRule) bool {
+	if r.pathIdx >= 0 {
+		return c.paths != nil && c.paths[r.pathIdx]
+	}
+	return !c.binary
+}
+
+// anyRule reports whether some rule may look at chunk c.
+func (c *chunk) anyRule(e *Engine) bool {
+	if !c.binary && len(e.pathRules) < len(e.rules) {
+		return true // a rule without a Path runs on any text
+	}
+	return slices.Contains(c.paths, true)
 }
 
 // pending is a finding whose line and column the resolver completes: it
@@ -82,6 +103,9 @@ func (e *Engine) newScratch() *scratch {
 		w := e.pf.words[kw]
 		for _, ri := range w.rules {
 			r := &e.rules[ri]
+			if !c.runs(r) {
+				continue
+			}
 			lo := max(pos-r.window, 0)
 			hi := min(pos+len(w.word)+r.window, len(c.buf))
 			if r.anchored != nil {
@@ -166,7 +190,7 @@ func appendKey(out []keySpan, buf []byte, i int) []keySpan {
 func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 	s.finds = s.finds[:0]
 	s.keys = s.keys[:0]
-	rules := !c.binary && len(e.rules) > 0
+	rules := c.anyRule(e)
 	if e.anyPlat || rules {
 		s.keys = findKeys(c.buf, s.keys)
 		for _, k := range s.keys {
@@ -248,7 +272,7 @@ func (e *Engine) scanRules(s *scratch, c *chunk) {
 		}
 	}
 	for ri := range e.rules {
-		if len(e.rules[ri].Keywords) == 0 {
+		if len(e.rules[ri].Keywords) == 0 && c.runs(&e.rules[ri]) {
 			// A rule without keywords (possible in a custom config) sees the
 			// whole chunk.
 			e.matchWindow(s, c, ri, &e.rules[ri], window{0, len(c.buf)})
