@@ -602,7 +602,7 @@ func ruleCases(g *gen) []ruleCase {
 	}
 	uuid := g.uuid
 
-	return []ruleCase{
+	cases := []ruleCase{
 		{id: "aws-access-key-id",
 			yes: []example{in("aws_access_key_id = {}\n", "AKIA"+g.s(alphaB32, 16)), in(`{"AccessKeyId": "{}"}`, "ASIA"+g.s(alphaB32, 16)), in(`"a\n{}"`, "AKIA"+g.s(alphaB32, 16))},
 			no:  []string{awsExampleID, "AKIA" + g.s(alphaB32, 15), "XAKIA" + g.s(alphaB32, 16), strings.ToLower("AKIA" + g.s(alphaB32, 16)), "AKIAAAAAAAAAAAAAAAAA"}},
@@ -820,6 +820,8 @@ func ruleCases(g *gen) []ruleCase {
 			yes: []example{in(`password = "{}"`, g.s(alphaB62, 16)), in("DB_PASSWORD={}\n", g.s(alphaB62, 20))},
 			no:  []string{`password = "changeme"`, `password = "${PASSWORD}"`, `password = "short"`, `password = "aaaaaaaaaaaa"`}},
 	}
+	cases = append(cases, saasCases(g)...)
+	return append(cases, pathCases(g)...)
 }
 
 // TestRuleCasesCoverEveryRule guards the table against new rules without
