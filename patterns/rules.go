@@ -188,7 +188,9 @@ func (c common) cloudRules() []Rule {
 		{
 			ID:          "azure-ad-client-secret",
 			Description: "Microsoft Entra ID (Azure AD) application client secret",
-			Keywords:    []string{"q~"},
+			// The digit and "Q~" (three-byte keywords: two-byte ones slow
+			// the prefilter down, see scanner/prefilter.go).
+			Keywords:    []string{"0q~", "1q~", "2q~", "3q~", "4q~", "5q~", "6q~", "7q~", "8q~", "9q~"},
 			Regex:       tok(`[0-9A-Za-z_][0-9A-Za-z_~.]{2}[0-9]Q~[0-9A-Za-z_~.-]{31,34}`, `0-9A-Za-z_~.-`),
 			SecretGroup: 1,
 			Standalone:  true,
@@ -510,9 +512,11 @@ func (c common) chatRules() []Rule {
 			Allow:       c.ph(),
 		},
 		{
-			ID:           "twilio-api-key",
-			Description:  "Twilio API key SID",
-			Keywords:     []string{"sk"},
+			ID:          "twilio-api-key",
+			Description: "Twilio API key SID",
+			// "SK" and the first hex digit (three-byte keywords, as above).
+			Keywords: []string{"sk0", "sk1", "sk2", "sk3", "sk4", "sk5", "sk6", "sk7", "sk8", "sk9",
+				"ska", "skb", "skc", "skd", "ske", "skf"},
 			Regex:        tok(`SK[0-9a-fA-F]{32}`, wordTail),
 			SecretGroup:  1,
 			Standalone:   true,

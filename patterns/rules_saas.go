@@ -45,7 +45,7 @@ const uuidRe = `[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9
 func (c common) saasRules() []Rule {
 	rules := []Rule{
 		// Social and identity.
-		c.token("twitter-bearer-token", "Twitter/X app-only bearer token", `AAAAAAAAAAAAAAAAAAAAA[0-9A-Za-z%]{30,120}`, `0-9A-Za-z%`, 0, 3.5, "aaaaaaaaaaaaaaaaaaaaa"),
+		c.token("twitter-bearer-token", "Twitter/X app-only bearer token", `AAAAAAAAAAAAAAAAAAAAA[0-9B-Za-z%][0-9A-Za-z%]{29,119}`, `0-9A-Za-z%`, 0, 3.5, "aaaaaaaaaaaaaaaaaaaaa"),
 		c.named("twitter-api-key", "Twitter/X API key (consumer key) in a twitter- or x_api-named setting",
 			`twitter[\w.-]{0,20}(?:api|consumer)[_.-]?key`, `[0-9A-Za-z]{25}`, 3.5, "twitter"),
 		c.named("twitter-api-secret", "Twitter/X API secret (consumer secret) in a twitter- or x_api-named setting",
@@ -56,7 +56,7 @@ func (c common) saasRules() []Rule {
 			`twitter[\w.-]{0,20}access[_.-]?(?:token[_.-]?)?secret`, `[0-9A-Za-z]{45}`, 4, "twitter"),
 		c.token("facebook-access-token", "Facebook / Meta Graph API access token (user, page or system user)", `EAA[A-Z][0-9A-Za-z]{90,300}`, wordTail, 3, 4, "eaa"),
 		c.named("facebook-secret", "Facebook app secret in a facebook- or fb-named setting",
-			`facebook|fb[_.-]?(?:app[_.-]?)?secret`, `[0-9a-f]{32}`, 3, "facebook", "fb_", "fb-", "fb."),
+			`facebook|fb[_.-]app[_.-]secret`, `[0-9a-f]{32}`, 3, "facebook", "fb_app", "fb-app", "fb.app"),
 		c.named("linkedin-client-id", "LinkedIn application client id in a linkedin-named setting", `linkedin[\w.-]{0,20}(?:client|app)[_.-]?id`, `[0-9a-z]{14}`, 3, "linkedin"),
 		c.named("linkedin-client-secret", "LinkedIn application client secret in a linkedin-named setting", `linkedin[\w.-]{0,20}secret`, `[0-9A-Za-z]{16}`, 3.2, "linkedin"),
 
@@ -140,7 +140,7 @@ func (c common) saasRules() []Rule {
 		c.token("easypost-api-token", "EasyPost production API key", `EZAK[0-9A-Za-z]{54}`, wordTail, 4, 4, "ezak"),
 		c.token("easypost-test-api-token", "EasyPost test API key", `EZTK[0-9A-Za-z]{54}`, wordTail, 4, 4, "eztk"),
 		c.token("duffel-api-token", "Duffel API token", `duffel_(?:test|live)_[0-9A-Za-z_=-]{43}`, dashTail, 12, 3.5, "duffel_test_", "duffel_live_"),
-		c.named("lob-api-key", "Lob secret API key in a lob-named setting", `lob`, `(?:live|test)_[0-9a-f]{35}`, 3, "lob"),
+		c.named("lob-api-key", "Lob secret API key in a lob-named setting", `lob[_.-]`, `(?:live|test)_[0-9a-f]{35}`, 3, "lob_", "lob-", "lob."),
 		c.token("lob-pub-api-key", "Lob publishable API key", `(?:test|live)_pub_[0-9a-f]{31}`, wordTail, 5, 3, "_pub_"),
 		c.named("finicity-client-secret", "Finicity client secret in a finicity-named setting", `finicity`, `[0-9A-Za-z]{20}`, 3.5, "finicity"),
 		c.named("finicity-api-token", "Finicity app key in a finicity-named setting", `finicity`, `[0-9a-f]{32}`, 3, "finicity"),
@@ -156,7 +156,7 @@ func (c common) saasRules() []Rule {
 		c.named("bittrex-access-key", "Bittrex API key or secret in a bittrex-named setting", `bittrex`, `[0-9a-f]{32}`, 3, "bittrex"),
 		c.named("bitfinex-api-key", "Bitfinex API key or secret in a bitfinex-named setting", `bitfinex`, `[0-9A-Za-z]{43}`, 4, "bitfinex"),
 		c.named("bybit-api-secret", "Bybit API secret in a bybit-named setting", `bybit`, `[0-9A-Za-z]{36}`, 4, "bybit"),
-		c.named("okx-api-key", "OKX API key in an okx-named setting", `okx|okex`, uuidRe, 3, "okx", "okex"),
+		c.named("okx-api-key", "OKX API key in an okx-named setting", `okx[_.-]|okex`, uuidRe, 3, "okx_", "okx-", "okx.", "okex"),
 		c.token("gemini-exchange-api-key", "Gemini (crypto exchange) API key", `(?:account|master)-[0-9A-Za-z]{20}`, wordTail, 0, 3.5, "account-", "master-"),
 
 		// Data and messaging platforms.
@@ -175,7 +175,7 @@ func (c common) saasRules() []Rule {
 		c.named("ngrok-auth-token", "ngrok authtoken in an ngrok-named setting", `ngrok`, `[0-9A-Za-z]{27}_[0-9A-Za-z]{21}`, 4, "ngrok"),
 
 		// Cloud, hosting, infrastructure.
-		c.token("flyio-access-token", "Fly.io access or deploy token", `(?:FlyV1 )?fm[12][ar]?_[0-9A-Za-z+/]{100,}={0,3}(?:,fm[12][ar]?_[0-9A-Za-z+/]{50,}={0,3})*|fo1_[0-9A-Za-z_-]{43}`, base64Tail, 4, 4.5, "fm1", "fm2", "fo1_"),
+		c.token("flyio-access-token", "Fly.io access or deploy token", `(?:FlyV1 )?fm[12][ar]?_[0-9A-Za-z+/]{100,}={0,3}(?:,fm[12][ar]?_[0-9A-Za-z+/]{50,}={0,3})*|fo1_[0-9A-Za-z_-]{43}`, base64Tail, 4, 4.5, "fm1_", "fm1a", "fm1r", "fm2_", "fm2a", "fm2r", "fo1_"),
 		c.token("openshift-user-token", "OpenShift user OAuth access token", `sha256~[0-9A-Za-z_-]{43}`, dashTail, 7, 4, "sha256~"),
 		c.token("maxmind-license-key", "MaxMind license key", `[0-9A-Za-z]{6}_[0-9A-Za-z]{29}_mmk`, wordTail, 0, 4, "_mmk"),
 		c.token("adafruit-api-key", "Adafruit IO key", `aio_[0-9A-Za-z]{28}`, wordTail, 4, 3.5, "aio_"),
@@ -197,7 +197,7 @@ func (c common) saasRules() []Rule {
 		c.named("vercel-token", "Vercel access token in a vercel-named setting", `vercel`, `[0-9A-Za-z]{24}`, 3.5, "vercel"),
 		c.token("render-api-key", "Render API key", `rnd_[0-9A-Za-z]{32}`, wordTail, 4, 3.5, "rnd_"),
 		c.named("railway-token", "Railway API or project token in a railway-named setting", `railway`, uuidRe, 3, "railway"),
-		c.named("ibm-cloud-api-key", "IBM Cloud API key in an ibm-named setting", `ibm[\w.-]{0,20}`, `[0-9A-Za-z_-]{44}`, 4, "ibm"),
+		c.named("ibm-cloud-api-key", "IBM Cloud API key in an ibm-named setting", `ibm[_.-]?cloud|ibmcloud`, `[0-9A-Za-z_-]{44}`, 4, "cloud"),
 		c.named("cisco-meraki-api-key", "Cisco Meraki API key in a meraki-named setting", `meraki`, `[0-9a-f]{40}`, 3, "meraki"),
 		c.named("consul-acl-token", "Consul ACL token in a consul-named setting", `consul[\w.-]{0,20}token`, uuidRe, 3, "consul"),
 		c.named("nomad-acl-token", "Nomad ACL token in a nomad-named setting", `nomad[\w.-]{0,20}token`, uuidRe, 3, "nomad"),
