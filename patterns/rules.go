@@ -58,6 +58,46 @@ func tok(body, tail string) *regexp.Regexp {
 	return regexp.MustCompile(`(` + body + `)(?:[^` + tail + `]|\z)`)
 }
 
+// Alphabets for then.
+const (
+	digits      = "0123456789"
+	hexDigits   = "0123456789abcdef"
+	letters     = "abcdefghijklmnopqrstuvwxyz"
+	upperDigits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	base62      = digits + letters
+)
+
+// then returns prefix followed by each character of alphabet, lower-cased
+// and without repeats: the keywords of a token whose literal prefix is
+// short. A 3-byte keyword stands for every fourth byte in the scanner's
+// prefilter (128 entries of its 4-byte gram map), so spelling out the
+// characters that can follow it keeps the map sparse.
+func then(prefix, alphabet string) []string {
+	var out []string
+	seen := map[byte]bool{}
+	for i := 0; i < len(alphabet); i++ {
+		c := alphabet[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, prefix+string(c))
+		}
+	}
+	return out
+}
+
+// thenEach is then for every prefix, with mid between prefix and the
+// alphabet's character.
+func thenEach(prefixes []string, mid, alphabet string) []string {
+	var out []string
+	for _, p := range prefixes {
+		out = append(out, then(p+mid, alphabet)...)
+	}
+	return out
+}
+
 // Character classes that continue a token, for tok's tail.
 const (
 	wordTail   = `0-9A-Za-z_`
@@ -110,7 +150,7 @@ func (c common) cloudRules() []Rule {
 		{
 			ID:          "aws-access-key-id",
 			Description: "AWS access key id",
-			Keywords:    []string{"akia", "asia", "abia", "acca", "a3t"},
+			Keywords:    append([]string{"akia", "asia", "abia", "acca"}, then("a3t", upperDigits)...),
 			// AWS's documented example key id ends in EXAMPLE: the
 			// placeholder allowlist drops it.
 			Regex:        tok(`(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}`, wordTail),
@@ -188,9 +228,9 @@ func (c common) cloudRules() []Rule {
 		{
 			ID:          "azure-ad-client-secret",
 			Description: "Microsoft Entra ID (Azure AD) application client secret",
-			// The digit and "Q~" (three-byte keywords: two-byte ones slow
-			// the prefilter down, see scanner/prefilter.go).
-			Keywords:    []string{"0q~", "1q~", "2q~", "3q~", "4q~", "5q~", "6q~", "7q~", "8q~", "9q~"},
+			// A digit, "Q~" and the next character: four-byte keywords,
+			// which the prefilter sorts out best (scanner/prefilter.go).
+			Keywords:    thenEach(then("", digits), "q~", `0123456789abcdefghijklmnopqrstuvwxyz_~.-`),
 			Regex:       tok(`[0-9A-Za-z_][0-9A-Za-z_~.]{2}[0-9]Q~[0-9A-Za-z_~.-]{31,34}`, `0-9A-Za-z_~.-`),
 			SecretGroup: 1,
 			Standalone:  true,
@@ -505,7 +545,7 @@ func (c common) chatRules() []Rule {
 		{
 			ID:          "telegram-bot-api-token",
 			Description: "Telegram bot API token",
-			Keywords:    []string{":aa"},
+			Keywords:    then(":aa", base62+"_-"),
 			Regex:       regexp.MustCompile(`(?:\b|\\[nrt]|/bot)([0-9]{8,10}:AA[0-9A-Za-z_-]{33})(?:[^0-9A-Za-z_-]|\z)`),
 			SecretGroup: 1,
 			Entropy:     3.5,
@@ -514,9 +554,8 @@ func (c common) chatRules() []Rule {
 		{
 			ID:          "twilio-api-key",
 			Description: "Twilio API key SID",
-			// "SK" and the first hex digit (three-byte keywords, as above).
-			Keywords: []string{"sk0", "sk1", "sk2", "sk3", "sk4", "sk5", "sk6", "sk7", "sk8", "sk9",
-				"ska", "skb", "skc", "skd", "ske", "skf"},
+			// "SK" and two hex digits: four-byte keywords (see above).
+			Keywords:     thenEach(then("sk", hexDigits), "", hexDigits),
 			Regex:        tok(`SK[0-9a-fA-F]{32}`, wordTail),
 			SecretGroup:  1,
 			Standalone:   true,
@@ -534,7 +573,7 @@ func (c common) chatRules() []Rule {
 		{
 			ID:           "sendgrid-api-token",
 			Description:  "SendGrid API key",
-			Keywords:     []string{"sg."},
+			Keywords:     then("sg.", base62+"_-"),
 			Regex:        tok(`SG\.[0-9A-Za-z_-]{22}\.[0-9A-Za-z_-]{43}`, dashTail),
 			SecretGroup:  1,
 			Standalone:   true,
@@ -730,7 +769,7 @@ func (c common) aiRules() []Rule {
 		{
 			ID:           "huggingface-access-token",
 			Description:  "Hugging Face user access token",
-			Keywords:     []string{"hf_"},
+			Keywords:     then("hf_", letters),
 			Regex:        tok(`hf_[A-Za-z]{34}`, wordTail),
 			SecretGroup:  1,
 			Standalone:   true,
@@ -925,7 +964,7 @@ func (c common) devToolRules() []Rule {
 		{
 			ID:           "airtable-pat",
 			Description:  "Airtable personal access token",
-			Keywords:     []string{"pat"},
+			Keywords:     then("pat", base62),
 			Regex:        tok(`pat[0-9A-Za-z]{14}\.[a-f0-9]{64}`, wordTail),
 			SecretGroup:  1,
 			Standalone:   true,
