@@ -121,10 +121,12 @@ func kv(names, value string) *regexp.Regexp {
 type common struct {
 	placeholder *regexp.Regexp
 	dbWords     []*regexp.Regexp
+	generic     *genericDeny
 }
 
 func newCommon() common {
 	return common{
+		generic: newGenericDeny(),
 		// Documentation examples and template variables.
 		placeholder: regexp.MustCompile(`(?i)example|placeholder|redacted|dummy|sample|x{6}|\*{3}|` +
 			`your[_-]?(?:api[_-]?)?(?:key|token|secret)|<[^>]*>|\$\{|\{\{`),
@@ -1221,5 +1223,6 @@ func (c common) genericRules() []Rule {
 			Allow:       append(c.ph(), c.dbAllow()...),
 			Disabled:    true,
 		},
+		c.genericAPIKey(),
 	}
 }

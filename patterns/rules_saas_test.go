@@ -267,6 +267,11 @@ func saasCases(g *gen) []ruleCase {
 		g.tk("sidekiq-sensitive-url", "https://{h8}:{h8}@gems.contribsys.com", "https://{h8}:{h7}@gems.contribsys.com"),
 		g.tk("onepassword-secret-key", "A3-{U6}-{U6}-{U5}-{U5}-{U5}-{U5}", "A3-{U6}-{U6}-{U5}-{U5}-{U5}-{U4}"),
 		g.tk("aws-bedrock-api-key-long-lived", "ABSKQmVkcm9ja0FQSUtleS{s130}=", "ABSKQmVkcm9ja0FQSUtleS{s40}"),
+		{id: "generic-api-key",
+			yes: []example{in("DB_PASSWORD={}\n", g.f("{b16}")), in(`"client_secret": "{}",`, g.f("{B43}")), in("api_key = '{}'\n", g.f("{b32}"))},
+			no: []string{"DB_PASSWORD=${DB_PASSWORD}\n", `password_field = "` + g.f("{b16}") + `"`, `api_key = os.environ["API_KEY"]`,
+				`token_url = "https://auth.example.com/oauth/token"`, "secret: changeme\n", "password_hash: " + g.f("{h40}") + "\n",
+				"request_token = " + g.uuid() + "\n", `API_KEY = "your-api-key-here"`, "token = self.token\n"}},
 		g.tk("aws-bedrock-api-key-short-lived", "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t{s900}", "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t{s20}"),
 	}
 }

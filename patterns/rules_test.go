@@ -122,9 +122,12 @@ func in(tmpl, secret string) example {
 }
 
 type ruleCase struct {
-	id  string
-	yes []example
-	no  []string
+	id string
+	// path is the file the examples are in, for rules with a Path
+	// (default "src/app.env").
+	path string
+	yes  []example
+	no   []string
 }
 
 // finding is what applyRule reports: the secret and the whole regex match.
@@ -133,9 +136,16 @@ type finding struct{ secret, match string }
 // applyRule applies a rule to data the way the scanner does, using only the
 // Rule's fields: a case-insensitive keyword prefilter, the regex, the secret
 // group, Standalone, then Entropy, Validate, Allow and StopWords.
-func applyRule(r Rule, data []byte) []finding {
+func applyRule(r Rule, data []byte) []finding { return applyRuleAt(r, "", data) }
+
+// applyRuleAt is applyRule on a file at path: a rule with a Path runs only
+// where the path matches it, and without keywords it sees the whole file.
+func applyRuleAt(r Rule, path string, data []byte) []finding {
+	if r.Path != nil && !r.Path.MatchString(path) {
+		return nil
+	}
 	lower := bytes.ToLower(data)
-	hit := false
+	hit := len(r.Keywords) == 0
 	for _, k := range r.Keywords {
 		if bytes.Contains(lower, []byte(k)) {
 			hit = true
@@ -159,6 +169,9 @@ func applyRule(r Rule, data []byte) []finding {
 		}
 		secret := data[s:e]
 		if r.Entropy > 0 && ShannonEntropy(secret) < r.Entropy {
+			continue
+		}
+		if r.AcceptMatch != nil && !r.AcceptMatch(data[loc[0]:s], secret) {
 			continue
 		}
 		if r.Validate != nil && !r.Validate(secret) {
@@ -213,8 +226,8 @@ func TestDefaultRulesWellFormed(t *testing.T) {
 		if r.Description == "" {
 			t.Errorf("rule %s: no description", r.ID)
 		}
-		if len(r.Keywords) == 0 {
-			t.Errorf("rule %s: no keywords", r.ID)
+		if len(r.Keywords) == 0 && r.Path == nil {
+			t.Errorf("rule %s: no keywords (only a rule with a Path may see whole files)", r.ID)
 		}
 		for _, k := range r.Keywords {
 			if k == "" || k != strings.ToLower(k) {
@@ -254,10 +267,19 @@ func TestDefaultRulesFreshEachCall(t *testing.T) {
 	}
 }
 
-func TestGenericRulesOffByDefault(t *testing.T) {
+// The generic rule is on by default and yields to every specific rule;
+// the older, noisier generic-password stays off.
+func TestGenericRules(t *testing.T) {
+	rules := rulesByID(t)
+	if g := rules["generic-api-key"]; g.Disabled || !g.Fallback {
+		t.Error("generic-api-key must be enabled and a fallback")
+	}
+	if !rules["generic-password"].Disabled {
+		t.Error("generic-password must stay off by default")
+	}
 	for _, r := range DefaultRules() {
-		if strings.HasPrefix(r.ID, "generic-") && !r.Disabled {
-			t.Errorf("rule %s is generic but enabled by default", r.ID)
+		if r.Fallback && !strings.HasPrefix(r.ID, "generic-") {
+			t.Errorf("rule %s is a fallback but not generic", r.ID)
 		}
 	}
 }
@@ -272,8 +294,18 @@ func TestRuleExamples(t *testing.T) {
 			continue
 		}
 		covered[c.id] = len(c.yes) > 0 && len(c.no) > 0
+		path := c.path
+		if path == "" {
+			path = "src/app.env"
+		}
 		for i, ex := range c.yes {
-			got := applyRule(r, []byte(ex.text))
+			got := applyRuleAt(r, path, []byte(ex.text))
+			if r.Path != nil {
+				// The same text in a file of another kind is not reported.
+				if other := applyRuleAt(r, "docs/notes.md", []byte(ex.text)); len(other) != 0 {
+					t.Errorf("%s yes[%d]: reported outside its files", c.id, i)
+				}
+			}
 			if len(got) != 1 || got[0].secret != ex.secret {
 				t.Errorf("%s yes[%d]: got %d findings %v, want exactly the secret %q\ntext: %q", c.id, i, len(got), got, ex.secret, ex.text)
 				continue
@@ -281,7 +313,7 @@ func TestRuleExamples(t *testing.T) {
 			// The prefilter only runs the regex near a keyword: every true
 			// match must contain one, or the rule silently never fires.
 			lm := strings.ToLower(got[0].match)
-			hasKW := false
+			hasKW := len(r.Keywords) == 0
 			for _, k := range r.Keywords {
 				if strings.Contains(lm, k) {
 					hasKW = true
@@ -305,13 +337,19 @@ func TestRuleExamples(t *testing.T) {
 			}
 		}
 		for i, text := range c.no {
-			if got := applyRule(r, []byte(text)); len(got) != 0 {
+			if got := applyRuleAt(r, path, []byte(text)); len(got) != 0 {
 				t.Errorf("%s no[%d]: got findings %v in %q", c.id, i, got, text)
+			}
+			if r.Path != nil && !r.Path.MatchString(path) {
+				continue
 			}
 			// Accepts must agree with the filters applied above.
 			for _, loc := range r.Regex.FindAllSubmatchIndex([]byte(text), -1) {
 				s := loc[2*r.SecretGroup]
 				if s < 0 || r.Standalone && !keyformat.BoundaryBefore([]byte(text), s) {
+					continue
+				}
+				if r.AcceptMatch != nil && !r.AcceptMatch([]byte(text)[loc[0]:s], []byte(text)[s:loc[2*r.SecretGroup+1]]) {
 					continue
 				}
 				if r.Accepts([]byte(text)[s:loc[2*r.SecretGroup+1]]) {
@@ -1009,9 +1047,12 @@ func TestRulesDoNotOverlap(t *testing.T) {
 		doc.WriteString(ex.text + "\n\n")
 	}
 	// A service account key file holds a private key block.
-	intended := map[[2]string]bool{{"gcp-service-account", "private-key"}: true}
+	intended := map[[2]string]bool{{"gcp-service-account", "private-key"}: true, {"generic-api-key", "generic-password"}: true}
 	got := map[string]bool{}
 	for _, r := range DefaultRules() {
+		if r.Fallback || r.Path != nil {
+			continue // yields to the others (scanner.dropFallbacks); needs its file
+		}
 		for _, f := range applyRule(r, []byte(doc.String())) {
 			owner, ok := want[f.secret]
 			switch {
@@ -1024,7 +1065,7 @@ func TestRulesDoNotOverlap(t *testing.T) {
 		}
 	}
 	for secret, id := range want {
-		if !got[secret] && !rulesByID(t)[id].Disabled {
+		if r := rulesByID(t)[id]; !got[secret] && !r.Disabled && !r.Fallback && r.Path == nil {
 			t.Errorf("rule %s missed its example in the combined document", id)
 		}
 	}

@@ -212,6 +212,9 @@ func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 		})
 		s.finds = slices.CompactFunc(s.finds, func(a, b pending) bool { return a.off == b.off && a.rule == b.rule })
 	}
+	if e.anyFallback && len(s.finds) > 1 {
+		s.finds = e.dropFallbacks(s.finds)
+	}
 	// Lines: count newlines incrementally between findings, once over the
 	// owned region in all.
 	cur, lastNL := c.own0, -1
@@ -315,6 +318,9 @@ func (e *Engine) matchWindow(s *scratch, c *chunk, ri int, r *compiledRule, w wi
 		if !e.keep(r, secret) || overlapsKey(s.keys, a, b) {
 			continue
 		}
+		if r.AcceptMatch != nil && !r.AcceptMatch(c.buf[w.lo+loc[0]:a], secret) {
+			continue
+		}
 		s.finds = append(s.finds, pending{rule: ri, off: a, end: b})
 	}
 }
@@ -415,4 +421,44 @@ func platformRuleID(typ int) string {
 		return keyformat.RuleRestrictedKey
 	}
 	return keyformat.RulePublishableKey
+}
+
+// dropFallbacks removes the findings of Fallback rules that overlap a
+// finding of another rule (finds is sorted by offset).
+func (e *Engine) dropFallbacks(finds []pending) []pending {
+	fallback := func(p *pending) bool { return p.rule >= 0 && e.rules[p.rule].Fallback }
+	// The union of the other findings' spans, in order.
+	var spans []window
+	for i := range finds {
+		p := &finds[i]
+		if fallback(p) {
+			continue
+		}
+		if n := len(spans); n > 0 && p.off <= spans[n-1].hi {
+			spans[n-1].hi = max(spans[n-1].hi, p.end)
+			continue
+		}
+		spans = append(spans, window{p.off, p.end})
+	}
+	if len(spans) == 0 {
+		return finds
+	}
+	out := finds[:0]
+	for _, p := range finds {
+		if fallback(&p) {
+			// The first span ending after p starts; it overlaps p if it
+			// starts before p ends.
+			i, _ := slices.BinarySearchFunc(spans, p.off, func(w window, off int) int {
+				if w.hi <= off {
+					return -1
+				}
+				return 1
+			})
+			if i < len(spans) && spans[i].lo < p.end {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -48,3 +48,21 @@ func TestPathRulesRunOnlyOnTheirFiles(t *testing.T) {
 		}
 	}
 }
+
+// The generic rule yields to a specific one: a GitHub token in a
+// token-named setting is reported once, as a GitHub token; a random value
+// there is reported by the generic rule.
+func TestGenericRuleYieldsToSpecificRules(t *testing.T) {
+	eng := mustEngine(t, Options{})
+	gh := githubToken("Zq8ypL2mW4vXb7NcR1tK9dHs3fJg6A")
+	for _, tc := range []struct{ text, want string }{
+		{`token = "` + gh + `"` + "\n", "github-pat"},
+		{`api_token = "Qm3vX9pL2wRt7KzN4bYc8HsJ"` + "\n", "generic-api-key"},
+	} {
+		var got []string
+		eng.ScanBytes("app/config.py", []byte(tc.text), func(f Finding) { got = append(got, f.RuleID) })
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%q: got %v, want [%s]", tc.text, got, tc.want)
+		}
+	}
+}

@@ -168,6 +168,8 @@ type Engine struct {
 	// (.netrc, wp-config.php) costs nothing elsewhere.
 	pathRules []int
 	pf        *prefilter // keyword prefilter over rules; nil without rules
+	// anyFallback: some selected rule is a Fallback (see dropFallbacks).
+	anyFallback bool
 	// margin is the context each chunk carries on both sides of the part it
 	// owns: enough for the longest rule window and a key's boundaries.
 	margin int
@@ -280,6 +282,7 @@ func New(opts Options) (*Engine, error) {
 			cr.stopWords = append(cr.stopWords, []byte(strings.ToLower(w)))
 		}
 		maxWin = max(maxWin, cr.window)
+		e.anyFallback = e.anyFallback || r.Fallback
 		e.rules = append(e.rules, cr)
 	}
 	for id := range want {
@@ -354,7 +357,7 @@ func (e *Engine) ScanStream(ctx context.Context, path string, r io.Reader, emit 
 // data).
 func (e *Engine) withLayout(workers, chunk int) *Engine {
 	c := &Engine{opts: e.opts, limits: e.limits, workers: workers, platform: e.platform, anyPlat: e.anyPlat,
-		rules: e.rules, pathRules: e.pathRules, pf: e.pf, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem}
+		rules: e.rules, pathRules: e.pathRules, pf: e.pf, anyFallback: e.anyFallback, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem}
 	c.opts.Workers = workers
 	c.bufs = newBufPool(c.chunk + 2*c.margin)
 	c.scratches.New = func() any { return c.newScratch() }
