@@ -29,7 +29,7 @@ func (c common) genericAPIKey() Rule {
 		// name rest, closing quote or bracket, operator, opening quote, value, end.
 		// A quoted name may also be followed by a comma: define('API_KEY', '...').
 		Regex: regexp.MustCompile(`(?i)(?:` + genericNames + `)[\w.-]{0,24}?` +
-			`(?:["'\x60]\]?[ \t]{0,3}(?:=|:|=>|,)|\]?[ \t]{0,3}(?:=|:=|:|=>|>|\?=|\|\|=))[ \t]{0,3}["'\x60]?` +
+			`(?:["'\x60]\]?[ \t]{0,3}(?:=|:|=>|,[ \t]{0,3}["'\x60])|\]?[ \t]{0,3}(?:=|:=|:|=>|>|\?=|\|\|=))[ \t]{0,3}["'\x60]?` +
 			`(?-i:([0-9A-Za-z+/_.~@!#%^*=-][0-9A-Za-z+/_.~:@!#$%^*=-]{7,127}))` +
 			`(?:["'\x60;,)}\]\s<&]|\\[nrt]|\z)`),
 		SecretGroup: 1,
@@ -68,8 +68,9 @@ func newGenericDeny() *genericDeny {
 			`^(?:null|nil|none|true|false|undefined|empty|required|optional|string|secret|password|token|hidden|masked|default)$|` +
 			`^process\.env|^os\.|^env[.\[(]|getenv|environ|^system\.|^config\.|^settings\.|^secrets\.|^vault:|^ref\+|^arn:|^projects/|` +
 			`(?:test|testing|demo|local|dev)[_-]?(?:key|token|secret|pass(?:word)?)|^(?:test|secret|pass(?:word)?|admin|qwerty|letmein|abc|asdf)\d*$|` +
-			`0123456|123456789|abcdefgh|^[A-Za-z_]\w*=`),
-		ident:   regexp.MustCompile(`^(?:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:[A-Z][a-z]+)+|[a-z]+(?:[_-][a-z]+)+)$`),
+			`0123456|123456789|abcdefgh|^[A-Za-z_]\w*=|^\+|passw(?:or)?d|secret|token|api_?key`),
+		ident: regexp.MustCompile(`^\+?(?:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|_*[a-z]+(?:[A-Z][a-z]+)+|` +
+			`[A-Za-z][a-z]+(?:[_:-][A-Za-z][a-z]*)+|[A-Za-z_]+(?::[A-Za-z_]+)+)$`),
 		letters: regexp.MustCompile(`^[A-Za-z]+$`),
 		path:    regexp.MustCompile(`^(?:\.{0,2}/|~/|[A-Za-z]:\\|[a-z][a-z0-9+.-]*://)|\.(?:pem|key|crt|cer|p12|pfx|json|ya?ml|txt|env|conf|cfg|ini|toml|xml|properties|pub|der|jks|keystore)$|^[\w.-]+(?:/[\w.-]+){2,}$`),
 		nameWord: regexp.MustCompile(`(?i)^(?:field|input|label|url|uri|endpoint|host|name|type|kind|class|id|ids|len|length|size|count|limit|max|min|file|filename|path|dir|prefix|suffix|` +
