@@ -366,10 +366,29 @@ func Redact(secret []byte, prefixLen int) string {
 		// Never reveal more than half of a secret.
 		prefixLen = min(prefixLen, n/4)
 		if prefixLen+tail > n/2 {
-			return string(secret[:prefixLen]) + "…"
+			return printable(secret[:prefixLen]) + "…"
 		}
 	}
-	return string(secret[:prefixLen]) + "…" + string(secret[n-tail:])
+	return printable(secret[:prefixLen]) + "…" + printable(secret[n-tail:])
+}
+
+// printable shows bytes outside printable ASCII as \xHH, so that a binary
+// secret (a keystore file) cannot put control characters on a terminal.
+func printable(b []byte) string {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			out := make([]byte, 0, 4*len(b))
+			for _, c := range b {
+				if c < 0x20 || c > 0x7e {
+					out = append(out, '\\', 'x', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+				} else {
+					out = append(out, c)
+				}
+			}
+			return string(out)
+		}
+	}
+	return string(b)
 }
 
 // RedactKey redacts a platform key: its 8-byte prefix and last 4.

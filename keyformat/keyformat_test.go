@@ -293,3 +293,13 @@ func TestLookAlikeAt(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactBinaryIsPrintable(t *testing.T) {
+	got := Redact([]byte("0\x82\x01\x00\x02\x01\x03abcdefghijklmnop\x1b[2J"), 0)
+	if got != `…\x1b[2J` {
+		t.Fatalf("Redact = %q", got)
+	}
+	if got := Redact([]byte("sk_live_abcdefghijklmnopqrstuvwxyz0123456789AB"), 8); got != "sk_live_…89AB" {
+		t.Fatalf("Redact = %q", got)
+	}
+}

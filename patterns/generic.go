@@ -70,7 +70,7 @@ func newGenericDeny() *genericDeny {
 			`(?:test|testing|demo|local|dev)[_-]?(?:key|token|secret|pass(?:word)?)|^(?:test|secret|pass(?:word)?|admin|qwerty|letmein|abc|asdf)\d*$|` +
 			`0123456|123456789|abcdefgh|^[A-Za-z_]\w*=|^\+|passw(?:or)?d|secret|token|api_?key`),
 		ident: regexp.MustCompile(`^\+?(?:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|_*[a-z]+(?:[A-Z][a-z]+)+|` +
-			`[A-Za-z][a-z]+(?:[_:-][A-Za-z][a-z]*)+|[A-Za-z_]+(?::[A-Za-z_]+)+)$`),
+			`[A-Za-z][a-z0-9]+(?:[_:-][A-Za-z][a-z0-9]*)+|[A-Za-z_]+(?::[A-Za-z_]+)+)$`),
 		letters: regexp.MustCompile(`^[A-Za-z]+$`),
 		path:    regexp.MustCompile(`^(?:\.{0,2}/|~/|[A-Za-z]:\\|[a-z][a-z0-9+.-]*://)|\.(?:pem|key|crt|cer|p12|pfx|json|ya?ml|txt|env|conf|cfg|ini|toml|xml|properties|pub|der|jks|keystore)$|^[\w.-]+(?:/[\w.-]+){2,}$`),
 		nameWord: regexp.MustCompile(`(?i)^(?:field|input|label|url|uri|endpoint|host|name|type|kind|class|id|ids|len|length|size|count|limit|max|min|file|filename|path|dir|prefix|suffix|` +

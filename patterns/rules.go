@@ -22,7 +22,7 @@ func DefaultRules() []Rule {
 	for _, group := range [][]Rule{
 		c.cloudRules(), c.vcsRules(), c.chatRules(), c.paymentRules(), c.aiRules(),
 		c.devToolRules(), c.observabilityRules(), c.cryptoRules(), c.databaseRules(),
-		c.webhookRules(), c.saasRules(), c.genericRules(),
+		c.webhookRules(), c.saasRules(), c.fileRules(), c.genericRules(),
 	} {
 		rules = append(rules, group...)
 	}

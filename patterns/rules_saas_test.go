@@ -275,5 +275,3 @@ func saasCases(g *gen) []ruleCase {
 		g.tk("aws-bedrock-api-key-short-lived", "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t{s900}", "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t{s20}"),
 	}
 }
-
-func pathCases(g *gen) []ruleCase { return nil }

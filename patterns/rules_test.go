@@ -1036,8 +1036,8 @@ func TestRulesDoNotOverlap(t *testing.T) {
 	var doc strings.Builder
 	want := map[string]string{} // secret -> rule
 	for _, c := range ruleCases(newGen(14)) {
-		if len(c.yes) == 0 {
-			continue
+		if len(c.yes) == 0 || c.path != "" {
+			continue // a credential file's rule needs its file
 		}
 		ex := c.yes[0]
 		if _, dup := want[ex.secret]; dup {

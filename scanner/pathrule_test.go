@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/leakguard/leakguard/patterns"
@@ -63,6 +64,36 @@ func TestGenericRuleYieldsToSpecificRules(t *testing.T) {
 		eng.ScanBytes("app/config.py", []byte(tc.text), func(f Finding) { got = append(got, f.RuleID) })
 		if len(got) != 1 || got[0] != tc.want {
 			t.Errorf("%q: got %v, want [%s]", tc.text, got, tc.want)
+		}
+	}
+}
+
+// Default credential-file rules through the engine: found in their files
+// (a binary keystore too), not in others.
+func TestDefaultFileRules(t *testing.T) {
+	eng := mustEngine(t, Options{})
+	netrc := []byte("machine api.example.net\n  login alice\n  password Xq7vL2pR9mTz4wKs\n")
+	p12 := append([]byte("\x30\x82\x02\x5c\x02\x01\x03\x30\x82\x02\x22\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01"),
+		[]byte(strings.Repeat("\x00\x9f\x13Zq", 100))...)
+	for _, tc := range []struct {
+		path string
+		data []byte
+		want string
+	}{
+		{"home/alice/.netrc", netrc, "netrc-password"},
+		{"docs/netrc-example.txt", netrc, ""},
+		{"certs/client.p12", p12, "pkcs12-file"},
+		{"certs/client.bin", p12, ""},
+	} {
+		var got []Finding
+		eng.ScanBytes(tc.path, tc.data, func(f Finding) { got = append(got, f) })
+		switch {
+		case tc.want == "" && len(got) != 0:
+			t.Errorf("%s: got %v, want nothing", tc.path, got[0].RuleID)
+		case tc.want != "" && (len(got) != 1 || got[0].RuleID != tc.want):
+			t.Errorf("%s: got %v, want one %s", tc.path, got, tc.want)
+		case tc.want == "pkcs12-file" && strings.ContainsAny(got[0].Redacted, "\x00\x1b"):
+			t.Errorf("redacted form %q holds control bytes", got[0].Redacted)
 		}
 	}
 }
