@@ -88,6 +88,17 @@ func (c common) fileRules() []Rule {
 			regexp.MustCompile(`(?i)\.(?:sql|dump|psql|pgsql|mysql)$`),
 			`(?i)(?:IDENTIFIED\s+(?:WITH\s+\w+\s+)?BY|\bPASSWORD)\s+'([^'\n]{4,128})'`, 0),
 	}
+	// A PuTTY private key is recognisable by content alone, wherever it is.
+	rules = append(rules, Rule{
+		ID:          "putty-private-key",
+		Description: "PuTTY private key (.ppk), its private lines",
+		Keywords:    []string{"putty-user-key-file-"},
+		Regex: regexp.MustCompile(`PuTTY-User-Key-File-[23]: [\w@.-]+\r?\nEncryption: [\w-]+\r?\n[\s\S]{0,1000}?` +
+			`Private-Lines: [0-9]+\r?\n((?:[A-Za-z0-9+/=]+\r?\n)*[A-Za-z0-9+/=]+)\r?\nPrivate-(?:MAC|Hash): [0-9a-f]+`),
+		SecretGroup: 1,
+		Entropy:     4,
+		MaxLen:      8192,
+	})
 	// A PKCS#12 keystore (.p12, .pfx) holds private keys: the file is the
 	// secret. Its DER starts with a SEQUENCE and version 3; Go's regexp
 	// sees a length byte above 0x7f as U+FFFD, hence the loose middle.
