@@ -14,15 +14,15 @@ import (
 // Standalone: their regex starts with the token's literal prefix (fast to
 // search) and the scanner checks the byte before it. Distinctive prefixes
 // and checksums come first; entropy thresholds only where a token has no
-// structure to check. JWTs are deliberately absent: they are usually public
-// identity assertions, not credentials.
+// structure to check. Rules with a Path (rules_files.go) run only on their
+// kind of file; the generic rule is a Fallback that yields to all others.
 func DefaultRules() []Rule {
 	c := newCommon()
 	var rules []Rule
 	for _, group := range [][]Rule{
 		c.cloudRules(), c.vcsRules(), c.chatRules(), c.paymentRules(), c.aiRules(),
 		c.devToolRules(), c.observabilityRules(), c.cryptoRules(), c.databaseRules(),
-		c.webhookRules(), c.saasRules(), c.fileRules(), c.genericRules(),
+		c.webhookRules(), c.saasRules(), c.structuralRules(), c.fileRules(), c.genericRules(),
 	} {
 		rules = append(rules, group...)
 	}
@@ -175,14 +175,16 @@ func (c common) cloudRules() []Rule {
 			Allow:   c.ph(),
 		},
 		{
-			ID:           "gcp-api-key",
-			Description:  "Google API key",
-			Keywords:     []string{"aiza"},
-			Regex:        tok(`AIza[0-9A-Za-z_-]{35}`, dashTail),
-			SecretGroup:  1,
-			Standalone:   true,
-			Entropy:      4,
-			Allow:        c.ph(),
+			ID:          "gcp-api-key",
+			Description: "Google API key",
+			Keywords:    []string{"aiza"},
+			Regex:       tok(`AIza[0-9A-Za-z_-]{35}`, dashTail),
+			SecretGroup: 1,
+			Standalone:  true,
+			Entropy:     4,
+			// Firebase's SDK docs and samples publish keys built from
+			// ascending runs ("...AbC123dEf456GhI789..."): not keys.
+			Allow:        append(c.ph(), regexp.MustCompile(`(?i)123.*(?:456|789)|abc.*def.*ghi`)),
 			RedactPrefix: 4,
 		},
 		{

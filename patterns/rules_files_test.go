@@ -5,6 +5,41 @@ import (
 	"strings"
 )
 
+// jwt returns a token of RFC 7519's shape with random claims and signature.
+func (g *gen) jwt(alg string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"`+alg+`","typ":"JWT"}`)) + "." +
+		enc([]byte(`{"sub":"`+g.s(alphaDigit, 10)+`","iss":"https://auth.acme.test","exp":1900000000}`)) + "." + g.b64url(43)
+}
+
+func structuralCases(g *gen) []ruleCase {
+	rfcExample := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ." + g.b64url(43)
+	b64 := base64.StdEncoding.EncodeToString
+	return []ruleCase{
+		{id: "jwt",
+			yes: []example{in("Authorization: Bearer {}\n", g.jwt("RS256")), in(`{"id_token": "{}"}`, g.jwt("HS256"))},
+			no: []string{rfcExample, g.jwt("none"), "eyJ" + g.b64url(20) + ".eyJ" + g.b64url(20) + "." + g.b64url(43),
+				"x" + g.jwt("RS256")}},
+		{id: "curl-auth-user",
+			yes: []example{in("curl -u {} https://api.example.net/v1/items\n", "alice:"+g.f("{b16}")),
+				in("curl --user '{}' -X POST https://x.test/\n", "deploy:"+g.f("{b12}#{d2}")),
+				in("curl https://api.example.net/v1/charges \\\n  -u {} \\\n  -d amount=100\n", g.f("{b32}")+":")},
+			no: []string{"curl -u user:password https://x.test/\n", "curl -u $USER:$PASS https://x.test/\n", "curl -u admin: https://x.test/\n",
+				"curl -u \"${API_KEY}:\" https://x.test/\n", "wget --user alice:" + g.f("{b16}") + " https://x.test/\n"}},
+		{id: "curl-auth-header",
+			yes: []example{in(`curl -H "Authorization: Bearer {}" https://api.example.net/`+"\n", g.f("{B40}")),
+				in("curl -s -X GET https://gitlab.example.com/api/v4/projects --header 'PRIVATE-TOKEN: {}'\n", g.f("{b20}")),
+				in(`curl https://x.test/ -H 'x-api-key: {}'`+"\n", g.f("{b32}"))},
+			no: []string{`curl -H "Authorization: Bearer $TOKEN" https://x.test/` + "\n", `curl -H "Authorization: Bearer <token>" https://x.test/` + "\n",
+				`curl -H "Content-Type: application/json" https://x.test/` + "\n", `http GET x.test "Authorization: Bearer ` + g.f("{B40}") + `"` + "\n"}},
+		{id: "kubernetes-secret-yaml",
+			yes: []example{in("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\ndata:\n  password: {}\n", b64([]byte(g.f("{b20}")))),
+				in("kind: Secret\nmetadata:\n  name: api\ndata:\n  username: "+b64([]byte("svc"))+"\n  token: \"{}\"\n", b64([]byte(g.f("{B40}"))))},
+			no: []string{"kind: Secret\ndata:\n  password: " + b64([]byte("changeme")) + "\n", "kind: ConfigMap\ndata:\n  password: " + b64([]byte(g.f("{b20}"))) + "\n",
+				"kind: Secret\ndata:\n  key: " + b64([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}) + "\n"}},
+	}
+}
+
 // pkcs12 returns a DER-shaped PFX: SEQUENCE (long form), INTEGER 3, and
 // random content.
 func (g *gen) pkcs12() string {
