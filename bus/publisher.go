@@ -61,7 +61,7 @@ func (p *Publisher) PublishHit(ctx context.Context, hit leakguard.Hit) error {
 	}
 	// The last line of defence of CONTRACT §5: whatever a source put in
 	// the location, a whole key never goes on the bus.
-	if len(keyformat.FindKeys(data)) > 0 {
+	if keyformat.ContainsKey(data) {
 		return fmt.Errorf("publish %s hit %s: %w", hit.Source, hit.MsgID(), ErrPlaintext)
 	}
 	msg := &nats.Msg{

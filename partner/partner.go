@@ -175,10 +175,8 @@ func (h *Handler) Report(ctx context.Context, matches []Match) ([]Label, error) 
 	now := time.Now().UTC()
 	for _, m := range matches {
 		tok := []byte(m.Token)
-		if len(m.Token) >= 8 {
-			// Never let a URL that spells the token carry it further.
-			m.URL = strings.ReplaceAll(m.URL, m.Token, keyformat.RedactKey(tok))
-		}
+		// Never let a URL that spells the token carry it further.
+		m.URL = keyformat.Scrub(m.URL, tok)
 		sum := sha256.Sum256(tok)
 		hash := hex.EncodeToString(sum[:])
 		l := Label{TokenHash: hash, TokenType: m.Type, Label: FalsePositive}

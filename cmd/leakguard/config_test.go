@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -142,9 +143,17 @@ func TestLoadConfigValues(t *testing.T) {
 		c.NATSURL != "nats://n1:4222,nats://n2:4222" || c.DatabaseURL != "postgres://lg@db/lg" {
 		t.Fatalf("%+v", c)
 	}
-	c, err = loadConfig(envFrom(map[string]string{"LEAKGUARD_SOURCES": "none"}))
-	if err != nil || len(c.Sources) != 0 {
-		t.Fatalf("none: %v %v", c.Sources, err)
+	for in, want := range map[string]string{
+		"":                        "[github gists npm]",
+		"none":                    "[]",
+		"NONE":                    "[]",
+		"github, pastebin,github": "[github pastebin]",
+		"GitHub,DockerHub":        "[github dockerhub]",
+	} {
+		c, err := loadConfig(envFrom(map[string]string{"LEAKGUARD_SOURCES": in}))
+		if err != nil || fmt.Sprint(c.Sources) != want {
+			t.Errorf("LEAKGUARD_SOURCES=%q: %v %v, want %s", in, c.Sources, err, want)
+		}
 	}
 	for _, m := range smtpTLSModes() {
 		c, err := loadConfig(envFrom(map[string]string{"LEAKGUARD_SMTP_TLS": string(m)}))
