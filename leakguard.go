@@ -14,7 +14,7 @@ import (
 	"github.com/leakguard/leakguard/keyformat"
 )
 
-// Source names (CONTRACT §3, §5). A hit travels on "leaks.hits.<source>".
+// Source names (docs/configuration.md, docs/bus.md). A hit travels on "leaks.hits.<source>".
 const (
 	SourceGitHub    = "github"
 	SourceGists     = "gists"

@@ -1,5 +1,5 @@
 // Package partner is GitHub's secret scanning partner endpoint
-// (POST /v1/secret-scanning/github, CONTRACT §4). GitHub posts a JSON array
+// (POST /v1/secret-scanning/github, docs/api.md). GitHub posts a JSON array
 // of tokens it found in public, signed with ECDSA (P-256, SHA-256) over the
 // raw body: Github-Public-Key-Identifier names the key among those GitHub
 // publishes, Github-Public-Key-Signature is the base64 ASN.1 DER signature.

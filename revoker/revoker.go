@@ -408,7 +408,7 @@ func (r *Revoker) decode(ctx context.Context, msg jetstream.Msg) (delivery, bool
 		return delivery{}, false
 	}
 	if keyformat.ContainsKey(msg.Data()) {
-		// A producer broke CONTRACT §5. The hit still revokes its key, but
+		// A producer broke docs/bus.md's rule. The hit still revokes its key, but
 		// the plaintext goes no further: not into the store, the logs or
 		// the email.
 		hit = scrubHit(hit)

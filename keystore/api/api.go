@@ -1,4 +1,4 @@
-// Package api is the key API over HTTP (CONTRACT §4): everything under
+// Package api is the key API over HTTP (docs/api.md): everything under
 // /v1/ except GitHub's secret scanning endpoint, which is mounted next to it.
 //
 // Wiring (the daemon's api role):
@@ -122,7 +122,7 @@ type handler struct {
 	bufs sync.Pool // *[]byte answer buffers
 }
 
-// New returns the handler for /v1/ (CONTRACT §4). m and logger may be nil.
+// New returns the handler for /v1/ (docs/api.md). m and logger may be nil.
 func New(cfg Config, svc *keystore.Service, m *metrics.Metrics, logger *slog.Logger) http.Handler {
 	cfg.defaults()
 	if logger == nil {
