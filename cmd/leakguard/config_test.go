@@ -485,3 +485,19 @@ func walkSource(t *testing.T, root string, fn func(rel string, b []byte)) {
 		t.Fatal(err)
 	}
 }
+
+// The repository stands alone: nothing points at a document a user of it
+// does not have (the docs/ pages are the reference).
+func TestNoOutsideReferences(t *testing.T) {
+	outside := []string{"CONTRACT" + ".md", "CONTRACT" + " §", "../" + "shared"}
+	walkSource(t, repoRoot(t), func(rel string, b []byte) {
+		if !strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, ".md") && !strings.HasPrefix(rel, ".ci") && !strings.HasPrefix(rel, "scripts") {
+			return
+		}
+		for _, s := range outside {
+			if strings.Contains(string(b), s) {
+				t.Errorf("%s refers to %q, which is not in the repository; cite docs/ instead", rel, s)
+			}
+		}
+	})
+}
