@@ -140,7 +140,10 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 			return err
 		}
 		mux.Handle("/v1/", api.New(apiCfg, svc, m, logger))
-		mux.Handle("/v1/secret-scanning/github", partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken}, store, b.Publisher(), logger))
+		ph := partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken}, store, b.Publisher(), logger)
+		// GitHub's keys are loaded at start and refreshed in the background.
+		g.Go(func() error { ph.Run(gctx); return nil })
+		mux.Handle("/v1/secret-scanning/github", ph)
 	}
 
 	// The API role serves on LEAKGUARD_HTTP_ADDR; the others expose their
