@@ -45,9 +45,22 @@ func (s *LogSender) Send(ctx context.Context, msg Message) error {
 // LEAKGUARD_SMTP_FROM, or logged when no relay is set; webhooks signed
 // with each account's secret.
 func SendersFromEnv(getenv func(string) string, logger *slog.Logger) (map[keystore.Channel]Sender, error) {
+	mode, err := ParseSMTPTLS(getenv("LEAKGUARD_SMTP_TLS"))
+	if err != nil {
+		return nil, err
+	}
+	return NewSenders(SMTPConfig{Addr: getenv("LEAKGUARD_SMTP_ADDR"), From: getenv("LEAKGUARD_SMTP_FROM"),
+		Username: getenv("LEAKGUARD_SMTP_USERNAME"), Password: getenv("LEAKGUARD_SMTP_PASSWORD"), TLS: mode,
+		CAFile: getenv("LEAKGUARD_SMTP_CA_FILE")}, logger)
+}
+
+// NewSenders builds the senders of `leakguard serve`: email through the
+// relay of cfg (logged when cfg.Addr is empty), webhooks signed with each
+// account's secret.
+func NewSenders(cfg SMTPConfig, logger *slog.Logger) (map[keystore.Channel]Sender, error) {
 	senders := map[keystore.Channel]Sender{keystore.ChannelWebhook: NewWebhookSender(nil)}
-	if addr := getenv("LEAKGUARD_SMTP_ADDR"); addr != "" {
-		s, err := NewSMTPSender(addr, getenv("LEAKGUARD_SMTP_FROM"))
+	if cfg.Addr != "" {
+		s, err := NewSMTPSenderConfig(cfg)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/keyformat"
+	"github.com/leakguard/leakguard/notifier"
 )
 
 // serveConfig is everything `serve` reads from the environment (CONTRACT §3).
@@ -20,8 +21,15 @@ type serveConfig struct {
 	Mode         keyformat.Mode
 	SMTPAddr     string
 	SMTPFrom     string
-	Sources      []string
-	PollInterval time.Duration // 0: each source's own default
+	SMTPUsername string
+	SMTPPassword string
+	SMTPTLS      notifier.SMTPTLS
+	SMTPCAFile   string
+	// WebhookAllowPrivate lets webhook endpoints resolve to loopback or
+	// private addresses (LEAKGUARD_WEBHOOK_ALLOW_PRIVATE=1).
+	WebhookAllowPrivate bool
+	Sources             []string
+	PollInterval        time.Duration // 0: each source's own default
 
 	GitHubAPIURL          string
 	GitHubToken           string
@@ -49,13 +57,18 @@ func loadServeConfig(getenv func(string) string) (serveConfig, error) {
 		return def
 	}
 	c := serveConfig{
-		DataDir:               get("LEAKGUARD_DATA_DIR", "./leakguard-data"),
-		DatabaseURL:           get("LEAKGUARD_DATABASE_URL", ""),
-		NATSURL:               get("LEAKGUARD_NATS_URL", ""),
-		HTTPAddr:              get("LEAKGUARD_HTTP_ADDR", "127.0.0.1:8080"),
-		Mode:                  keyformat.Mode(get("LEAKGUARD_MODE", string(keyformat.Test))),
-		SMTPAddr:              get("LEAKGUARD_SMTP_ADDR", ""),
-		SMTPFrom:              get("LEAKGUARD_SMTP_FROM", "leakguard@localhost"),
+		DataDir:      get("LEAKGUARD_DATA_DIR", "./leakguard-data"),
+		DatabaseURL:  get("LEAKGUARD_DATABASE_URL", ""),
+		NATSURL:      get("LEAKGUARD_NATS_URL", ""),
+		HTTPAddr:     get("LEAKGUARD_HTTP_ADDR", "127.0.0.1:8080"),
+		Mode:         keyformat.Mode(get("LEAKGUARD_MODE", string(keyformat.Test))),
+		SMTPAddr:     get("LEAKGUARD_SMTP_ADDR", ""),
+		SMTPFrom:     get("LEAKGUARD_SMTP_FROM", "leakguard@localhost"),
+		SMTPUsername: get("LEAKGUARD_SMTP_USERNAME", ""),
+		// A password may start or end with spaces: taken as it is.
+		SMTPPassword:          getenv("LEAKGUARD_SMTP_PASSWORD"),
+		SMTPCAFile:            get("LEAKGUARD_SMTP_CA_FILE", ""),
+		WebhookAllowPrivate:   get("LEAKGUARD_WEBHOOK_ALLOW_PRIVATE", "") == "1",
 		GitHubAPIURL:          get("LEAKGUARD_GITHUB_API_URL", "https://api.github.com/"),
 		GitHubToken:           get("LEAKGUARD_GITHUB_TOKEN", ""),
 		GitHubScanningKeysURL: get("LEAKGUARD_GITHUB_SCANNING_KEYS_URL", "https://api.github.com/meta/public_keys/secret_scanning"),
@@ -77,6 +90,14 @@ func loadServeConfig(getenv func(string) string) (serveConfig, error) {
 		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
 			return c, fmt.Errorf("LEAKGUARD_SMTP_ADDR %q is not host:port: %v", c.SMTPAddr, err)
 		}
+	}
+	mode, err := notifier.ParseSMTPTLS(get("LEAKGUARD_SMTP_TLS", ""))
+	if err != nil {
+		return c, err
+	}
+	c.SMTPTLS = mode
+	if v := get("LEAKGUARD_WEBHOOK_ALLOW_PRIVATE", ""); v != "" && v != "0" && v != "1" {
+		return c, fmt.Errorf("LEAKGUARD_WEBHOOK_ALLOW_PRIVATE %q: want 1 or 0", v)
 	}
 	if v := get("LEAKGUARD_POLL_INTERVAL", ""); v != "" {
 		d, err := time.ParseDuration(v)

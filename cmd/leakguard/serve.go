@@ -173,7 +173,8 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 
 	var n *notifier.Notifier
 	if roles["notifier"] {
-		senders, err := notifier.SendersFromEnv(getenv, logger)
+		senders, err := notifier.NewSenders(notifier.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom,
+			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, TLS: cfg.SMTPTLS, CAFile: cfg.SMTPCAFile}, logger)
 		if err != nil {
 			return err
 		}
