@@ -16,6 +16,7 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
 	"github.com/leakguard/leakguard/metrics"
@@ -234,14 +235,7 @@ func buildRunners(ctx context.Context, cfg serveConfig, store keystore.Store, b 
 		return nil, fmt.Errorf("open source leases: %w", err)
 	}
 	holder := sources.NewHolderID()
-	hc := &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       90 * time.Second,
-	}}
+	hc := upstreamClient(cfg)
 	var runners []*sources.Runner
 	for _, name := range cfg.Sources {
 		env := sources.Env{
@@ -310,4 +304,19 @@ func natsKind(b *bus.Bus) string {
 		return "embedded"
 	}
 	return "external"
+}
+
+// upstreamClient is the sources' HTTP client. Every connection is checked
+// where it really goes (httpx.Guard): the configured upstream base URLs may
+// be anywhere (a fake on loopback, a mirror on a private network), but a
+// redirect or a URL in an answer (a tarball, a raw file, a token realm)
+// that leads to any other loopback, private, link-local or metadata address
+// is refused.
+func upstreamClient(cfg serveConfig) *http.Client {
+	var g httpx.Guard
+	for _, u := range []string{cfg.GitHubAPIURL, cfg.NPMReplicateURL, cfg.NPMRegistryURL, cfg.DockerHubURL,
+		cfg.DockerRegistryURL, cfg.DockerAuthURL, cfg.PastebinURL} {
+		g.AllowURL(u)
+	}
+	return &http.Client{Transport: g.Transport()}
 }
