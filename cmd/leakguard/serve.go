@@ -140,6 +140,9 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 		if err != nil {
 			return err
 		}
+		if ws, ok := store.(keystore.WebhookStore); ok {
+			apiCfg.Webhooks = api.WebhookConfig{Store: ws, Guard: httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}}
+		}
 		mux.Handle("/v1/", api.New(apiCfg, svc, m, logger))
 		ph := partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken}, store, b.Publisher(), logger)
 		// GitHub's keys are loaded at start and refreshed in the background.
@@ -173,6 +176,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 	}
 
 	var n *notifier.Notifier
+	var wd *notifier.EndpointDispatcher
 	if roles["notifier"] {
 		senders, err := notifier.NewSenders(notifier.SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom,
 			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, TLS: cfg.SMTPTLS, CAFile: cfg.SMTPCAFile}, logger)
@@ -181,6 +185,12 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 		}
 		n = notifier.New(notifier.Config{}, store, senders, m, logger)
 		g.Go(func() error { return n.Run(gctx) })
+		if ws, ok := store.(keystore.WebhookStore); ok {
+			// Webhook endpoints (docs/api.md): checked again at connect time.
+			wd = notifier.NewEndpointDispatcher(notifier.DispatcherConfig{}, ws,
+				httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, logger)
+			g.Go(func() error { return wd.Run(gctx) })
+		}
 	}
 
 	if roles["revoker"] {
@@ -191,6 +201,9 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 			rcfg.OnRecorded = func(_ leakguard.Hit, x keystore.Exposure) {
 				if x.Outcome == keystore.OutcomeRevoked || x.Outcome == keystore.OutcomeInactive {
 					n.Kick()
+					if wd != nil {
+						wd.Kick()
+					}
 				}
 			}
 		}
