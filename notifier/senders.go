@@ -40,27 +40,27 @@ func (s *LogSender) Send(ctx context.Context, msg Message) error {
 	return nil
 }
 
-// SendersFromEnv builds the senders of `leakguard serve` from its
-// environment (CONTRACT §3): email through LEAKGUARD_SMTP_ADDR from
-// LEAKGUARD_SMTP_FROM, or logged when no relay is set; webhooks signed
-// with each account's secret.
-func SendersFromEnv(getenv func(string) string, logger *slog.Logger) (map[keystore.Channel]Sender, error) {
-	mode, err := ParseSMTPTLS(getenv("LEAKGUARD_SMTP_TLS"))
-	if err != nil {
-		return nil, err
-	}
-	return NewSenders(SMTPConfig{Addr: getenv("LEAKGUARD_SMTP_ADDR"), From: getenv("LEAKGUARD_SMTP_FROM"),
-		Username: getenv("LEAKGUARD_SMTP_USERNAME"), Password: getenv("LEAKGUARD_SMTP_PASSWORD"), TLS: mode,
-		CAFile: getenv("LEAKGUARD_SMTP_CA_FILE")}, logger)
+// SendersConfig is what the senders of `leakguard serve` take from its
+// configuration (docs/configuration.md).
+type SendersConfig struct {
+	SMTPAddr string // host:port of the relay; "": notices are logged
+	SMTPFrom string // sender address; "": DefaultFrom
+	// SMTPUsername and SMTPPassword: SMTP AUTH, PLAIN or LOGIN.
+	SMTPUsername string
+	SMTPPassword string
+	SMTPTLS      SMTPTLS // "": opportunistic
+	// SMTPCAFile: extra roots for the relay's certificate.
+	SMTPCAFile string
 }
 
 // NewSenders builds the senders of `leakguard serve`: email through the
-// relay of cfg (logged when cfg.Addr is empty), webhooks signed with each
-// account's secret.
-func NewSenders(cfg SMTPConfig, logger *slog.Logger) (map[keystore.Channel]Sender, error) {
+// relay, or logged when there is none; webhooks signed with each
+// endpoint's secret.
+func NewSenders(cfg SendersConfig, logger *slog.Logger) (map[keystore.Channel]Sender, error) {
 	senders := map[keystore.Channel]Sender{keystore.ChannelWebhook: NewWebhookSender(nil)}
-	if cfg.Addr != "" {
-		s, err := NewSMTPSenderConfig(cfg)
+	if cfg.SMTPAddr != "" {
+		s, err := NewSMTPSenderConfig(SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername,
+			Password: cfg.SMTPPassword, TLS: cfg.SMTPTLS, CAFile: cfg.SMTPCAFile})
 		if err != nil {
 			return nil, err
 		}

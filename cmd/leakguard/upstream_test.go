@@ -24,7 +24,7 @@ func TestUpstreamClientRefusesRedirectsToInternalAddresses(t *testing.T) {
 		http.Redirect(w, r, internal.URL+"/latest/meta-data/", http.StatusFound)
 	}))
 	defer hostile.Close()
-	cfg, err := loadServeConfig(func(k string) string {
+	cfg, err := loadConfig(func(k string) string {
 		if k == "LEAKGUARD_PASTEBIN_URL" {
 			return hostile.URL + "/"
 		}
