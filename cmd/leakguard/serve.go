@@ -148,7 +148,11 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 			apiCfg.Webhooks = api.WebhookConfig{Store: ws, Guard: httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}}
 		}
 		mux.Handle("/v1/", api.New(apiCfg, svc, m, logger))
-		ph := partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken}, store, b.Publisher(), logger)
+		var kg httpx.Guard // the keys document may redirect nowhere internal
+		kg.AllowURL(cfg.GitHubScanningKeysURL)
+		keysHTTP := &http.Client{Transport: kg.Transport(), Timeout: 15 * time.Second}
+		ph := partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken, HTTP: keysHTTP},
+			store, b.Publisher(), logger)
 		// GitHub's keys are loaded at start and refreshed in the background.
 		g.Go(func() error { ph.Run(gctx); return nil })
 		mux.Handle("/v1/secret-scanning/github", ph)
