@@ -240,14 +240,14 @@ func TestWebhookDeliveryGivesUpAfterTheWindow(t *testing.T) {
 		a := w.do("POST", "/v1/webhook-endpoints", w.sk.Secret, map[string]string{"url": recv.srv.URL})
 		id := a.str("id")
 		w.expose()
-		runDispatcher(t, w, g, notifier.DispatcherConfig{RetryBase: 20 * time.Millisecond, RetryMax: 40 * time.Millisecond, Window: 500 * time.Millisecond})
+		runDispatcher(t, w, g, notifier.DispatcherConfig{RetryBase: 20 * time.Millisecond, RetryMax: 40 * time.Millisecond, Window: 1500 * time.Millisecond})
 		waitFor(t, 10*time.Second, func() bool {
 			a := w.do("GET", "/v1/webhook-endpoints/"+id+"/deliveries", w.sk.Secret, nil)
 			data, _ := a.body["data"].([]any)
 			return len(data) == 1 && data[0].(map[string]any)["status"] == "failed"
 		})
 		n := recv.count()
-		if n < 3 {
+		if n < 2 {
 			t.Errorf("%d attempts before giving up, want retries", n)
 		}
 		time.Sleep(300 * time.Millisecond)
