@@ -188,7 +188,7 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 	if roles["notifier"] {
 		senders, err := notifier.NewSenders(notifier.SendersConfig{SMTPAddr: cfg.SMTP.Addr, SMTPFrom: cfg.SMTP.From,
 			SMTPUsername: cfg.SMTP.Username, SMTPPassword: cfg.SMTP.Password, SMTPTLS: notifier.SMTPTLS(cfg.SMTP.TLS),
-			SMTPCAFile: cfg.SMTP.CAFile}, logger)
+			SMTPCAFile: cfg.SMTP.CAFile, WebhookAllowPrivate: cfg.WebhookAllowPrivate}, logger)
 		if err != nil {
 			return err
 		}
