@@ -66,6 +66,20 @@ func matchWebhooks(path string) (rt route, id, allowed string, ok bool) {
 	return routeNone, "", "", true
 }
 
+// keyShaped reports a path holding a platform key, or anything with a
+// key's prefix: such a path must not reach an answer or the log.
+func keyShaped(path string) bool {
+	if len(keyformat.FindKeys([]byte(path))) > 0 {
+		return true
+	}
+	for _, p := range []string{"sk_", "rk_", "pk_"} {
+		if strings.Contains(path, "/"+p) {
+			return true
+		}
+	}
+	return false
+}
+
 // endpointObject is an endpoint as the API shows it; Secret only in the
 // answer that creates it.
 type endpointObject struct {
@@ -85,6 +99,12 @@ func (h *handler) webhooks(c *call, p *keystore.Principal, rt route, id string) 
 	ws := h.cfg.Webhooks.Store
 	if ws == nil {
 		h.writeError(c, http.StatusNotFound, "not_found", "Webhook endpoints are not available on this server.")
+		return
+	}
+	if keyShaped(c.r.URL.Path) {
+		// Never echoed, and the API log records the path without it.
+		c.r.URL.Path = "/v1/webhook-endpoints/{redacted}"
+		h.writeError(c, http.StatusBadRequest, "invalid_request", "The path holds what looks like an API key; it was neither logged nor stored. Use an endpoint id (we_…).")
 		return
 	}
 	if id != "" && !strings.HasPrefix(id, "we_") {

@@ -262,3 +262,20 @@ func TestDefaultRetryWindowIsAtLeast24h(t *testing.T) {
 		t.Fatalf("retry window %v", keystore.WebhookRetryWindow)
 	}
 }
+
+// A key in a webhook path is 400, never echoed nor logged.
+func TestWebhookPathWithAKeyIs400(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func(*testing.T) keystore.Store) {
+		w := webhookWorld(t, open, httpx.Guard{}, nil)
+		leaked := w.key(keystore.KeyRequest{})
+		for _, p := range []string{"/v1/webhook-endpoints/" + leaked.Secret, "/v1/webhook-endpoints/" + leaked.Secret + "/deliveries"} {
+			a := w.do("GET", p, w.sk.Secret, nil)
+			if a.status != 400 || a.errCode() != "invalid_request" || strings.Contains(a.raw, leaked.Secret[8:]) {
+				t.Fatalf("GET %s…: %d %s", p[:30], a.status, a.raw)
+			}
+		}
+		if a := w.do("GET", "/v1/webhook-endpoints/we_unknown0000", w.sk.Secret, nil); a.status != 404 {
+			t.Fatalf("unknown endpoint: %d", a.status)
+		}
+	})
+}
