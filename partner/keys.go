@@ -179,6 +179,11 @@ func (k *keyring) run(c *fetchCall) {
 		k.log.Warn("fetch GitHub's secret scanning keys", "err", c.err)
 	}
 	k.mu.Lock()
+	var rl *httpx.RateLimitedError
+	if errors.As(c.err, &rl) {
+		// GitHub asked us to wait: the next fetch starts no sooner.
+		k.lastStart = maxTime(k.lastStart, rl.Until.Add(-k.minGap))
+	}
 	close(c.done)
 	k.cur = nil
 	if n := k.next; n != nil {

@@ -3,11 +3,14 @@ package partner_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/leakguard/leakguard/partner"
+	"github.com/leakguard/leakguard/sources/sourcetest"
 )
 
 // Run loads the keys before the first alert and refreshes them with
@@ -77,5 +80,30 @@ func TestFloodOfUnknownIdsIsBoundedByRate(t *testing.T) {
 	// A known key is never held up by the flood.
 	if rec := post(t, h, body, e.gh.id, e.gh.sign(t, body)); rec.Code != 200 {
 		t.Fatal(rec.Code)
+	}
+}
+
+// When GitHub rate-limits the keys fetch, the next fetch waits for the
+// time it names instead of hammering it every MinRefetch.
+func TestRateLimitedFetchWaitsForGitHub(t *testing.T) {
+	t.Parallel()
+	var fetches atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	h := partner.NewHandler(partner.Config{KeysURL: srv.URL, MinRefetch: 20 * time.Millisecond, MaxWait: 100 * time.Millisecond},
+		sourcetest.Store(t), &sourcetest.Publisher{}, nil)
+	gh := newSigner(t, "id")
+	body := []byte(`[]`)
+	for range 10 {
+		if rec := post(t, h, body, gh.id, gh.sign(t, body)); rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("status %d, want 503", rec.Code)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches while GitHub said to wait 60 s, want 1", n)
 	}
 }
