@@ -63,6 +63,11 @@ type Options struct {
 	// Limits bound archive expansion and file size; zero fields take the
 	// defaults (DefaultLimits()).
 	Limits Limits
+	// FollowSymlinks lets ScanPaths follow symlinks that lead out of the
+	// root being scanned; by default such a link is a warning
+	// (ErrSymlinkOutside) and is not followed. Links within the root are
+	// always followed; every folder is walked once either way.
+	FollowSymlinks bool
 }
 
 // Limits bound what one input may cost. A zero field means the default; a
