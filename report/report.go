@@ -143,15 +143,15 @@ func WriteText(w io.Writer, fs []scanner.Finding, opts Options) error {
 	var b strings.Builder
 	for _, f := range fs {
 		b.Reset()
-		loc := fmt.Sprintf("%s:%d:%d", f.Path, f.Line, f.Column)
+		loc := fmt.Sprintf("%s:%d:%d", Escape(f.Path), f.Line, f.Column)
 		secret := f.Redacted
 		if opts.NoRedact {
 			secret = string(f.Secret)
 		}
 		if opts.Color {
-			fmt.Fprintf(&b, "%s%s%s %s%s%s %s", ansiBold, loc, ansiReset, ansiRed, f.RuleID, ansiReset, secret)
+			fmt.Fprintf(&b, "%s%s%s %s%s%s %s", ansiBold, loc, ansiReset, ansiRed, Escape(f.RuleID), ansiReset, Escape(secret))
 		} else {
-			fmt.Fprintf(&b, "%s %s %s", loc, f.RuleID, secret)
+			fmt.Fprintf(&b, "%s %s %s", loc, Escape(f.RuleID), Escape(secret))
 		}
 		if f.Commit != "" {
 			if opts.Color {
@@ -161,9 +161,9 @@ func WriteText(w io.Writer, fs []scanner.Finding, opts Options) error {
 			}
 		}
 		if opts.Color {
-			fmt.Fprintf(&b, " %sfingerprint %s%s\n", ansiDim, Fingerprint(f), ansiReset)
+			fmt.Fprintf(&b, " %sfingerprint %s%s\n", ansiDim, Escape(Fingerprint(f)), ansiReset)
 		} else {
-			fmt.Fprintf(&b, " fingerprint %s\n", Fingerprint(f))
+			fmt.Fprintf(&b, " fingerprint %s\n", Escape(Fingerprint(f)))
 		}
 		if _, err := io.WriteString(w, b.String()); err != nil {
 			return fmt.Errorf("write text report: %w", err)

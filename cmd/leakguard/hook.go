@@ -97,7 +97,7 @@ func runPrePush(ctx context.Context, e *env, args []string) int {
 	}
 	gopts := gitscan.Options{Workers: s.workers, PathKey: s.pathKey, Warn: func(w scanner.Warning) {
 		prog.Clear()
-		fmt.Fprintf(e.stderr, "leakguard: warning: %s\n", oneLine(w.Error()))
+		fmt.Fprintf(e.stderr, "leakguard: warning: %s\n", report.Escape(w.Error()))
 	}}
 	if prog != nil {
 		gopts.Progress = func(p gitscan.Progress) { prog.Update(p.Done, p.Total, p.Bytes, p.Phase) }

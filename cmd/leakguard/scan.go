@@ -326,7 +326,7 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	}
 	warn := func(w scanner.Warning) {
 		prog.Clear()
-		fmt.Fprintf(e.stderr, "leakguard: warning: %s\n", oneLine(w.Error()))
+		fmt.Fprintf(e.stderr, "leakguard: warning: %s\n", report.Escape(w.Error()))
 	}
 	if f.history || f.staged {
 		repo, err := gitscan.Open(pos[0])
