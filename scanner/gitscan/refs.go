@@ -142,7 +142,10 @@ func (rd *reader) walk(ctx context.Context, tips []plumbing.Hash, stop func(plum
 // History scans every commit reachable from every ref and reports each
 // secret with the commit that introduced it.
 func (r *Repo) History(ctx context.Context, eng *scanner.Engine, opts Options, emit func(scanner.Finding)) (Stats, error) {
-	defer r.useIndex(true, opts)()
+	// Only the commits are read up front; trees are read as the diffs
+	// need them, through bounded caches (holding every tree of a large
+	// history takes gigabytes).
+	defer r.useIndex(false, opts)()
 	tips, err := r.Tips()
 	if err != nil {
 		return Stats{}, err

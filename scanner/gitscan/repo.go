@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
@@ -57,13 +58,23 @@ func Open(path string) (*Repo, error) {
 	}
 	r := &Repo{repo: repo, dotfs: st.Filesystem()}
 	wt, err := repo.Worktree()
+	var wtfs billy.Filesystem
 	switch {
 	case err == nil:
 		r.root = wt.Filesystem.Root()
+		wtfs = wt.Filesystem
 	case errors.Is(err, git.ErrIsBareRepository):
 		r.bare = true
 		r.root = st.Filesystem().Root()
 	default:
+		return nil, fmt.Errorf("open repository %s: %w", path, err)
+	}
+	// Reopen on a storage that follows objects/info/alternates whatever
+	// path they name (go-git's default only follows paths inside the git
+	// directory).
+	st = filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(),
+		filesystem.Options{AlternatesFS: osfs.New("/"), LargeObjectThreshold: largeObject})
+	if r.repo, err = git.Open(st, wtfs); err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
 	return r, nil
@@ -94,18 +105,32 @@ func (r *Repo) Git() *git.Repository { return r.repo }
 // safe for concurrent use, so every worker owns a reader with its own caches
 // and file descriptors.
 type reader struct {
-	st    *filesystem.Storage
-	odb   *objectIndex // may be nil
-	trees map[plumbing.Hash][]object.TreeEntry
+	st      *filesystem.Storage
+	odb     *objectIndex // may be nil
+	trees   map[plumbing.Hash][]object.TreeEntry
+	getters map[*pack]*objGetter
+	names   map[string]string // interned tree entry names
 }
 
-// maxCachedTrees bounds a reader's decoded-tree cache.
-const maxCachedTrees = 1 << 15
+// maxCachedTrees bounds a reader's decoded-tree cache; treeCacheBytes
+// bounds the raw objects (trees and their delta bases) each reader keeps
+// per pack. Together with the pass over the blobs they are what a history
+// scan holds, whatever the size of the repository.
+const (
+	maxCachedTrees = 1 << 13
+	treeCacheBytes = 24 << 20
+)
+
+// largeObject is the size past which go-git streams an undeltified object
+// instead of holding it whole.
+const largeObject = 4 << 20
 
 func (r *Repo) newReader() *reader {
-	st := filesystem.NewStorageWithOptions(r.dotfs, cache.NewObjectLRU(32*cache.MiByte),
-		filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true})
-	return &reader{st: st, odb: r.odb, trees: map[plumbing.Hash][]object.TreeEntry{}}
+	st := filesystem.NewStorageWithOptions(r.dotfs, cache.NewObjectLRU(16*cache.MiByte),
+		filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true, LargeObjectThreshold: largeObject,
+			AlternatesFS: osfs.New("/")})
+	return &reader{st: st, odb: r.odb, trees: map[plumbing.Hash][]object.TreeEntry{},
+		getters: map[*pack]*objGetter{}, names: map[string]string{}}
 }
 
 func (rd *reader) close() { _ = rd.st.Close() }
@@ -119,15 +144,44 @@ func (rd *reader) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
 	if t, ok := rd.trees[h]; ok {
 		return t, nil
 	}
-	t, err := object.GetTree(rd.st, h)
+	entries, err := rd.packTree(h)
 	if err != nil {
-		return nil, fmt.Errorf("read tree %s: %w", h, err)
+		t, err := object.GetTree(rd.st, h)
+		if err != nil {
+			return nil, fmt.Errorf("read tree %s: %w", h, err)
+		}
+		entries = t.Entries
 	}
 	if len(rd.trees) >= maxCachedTrees {
 		clear(rd.trees)
 	}
-	rd.trees[h] = t.Entries
-	return t.Entries, nil
+	if len(rd.names) >= 1<<16 {
+		clear(rd.names)
+	}
+	rd.trees[h] = entries
+	return entries, nil
+}
+
+// packTree reads a tree straight from the packs (faster than go-git, which
+// checks and copies more); any problem sends the caller to go-git.
+func (rd *reader) packTree(h plumbing.Hash) ([]object.TreeEntry, error) {
+	if rd.odb == nil {
+		return nil, plumbing.ErrObjectNotFound
+	}
+	p, i, ok := rd.odb.locate(h)
+	if !ok || p.objs[i].typ != packTree {
+		return nil, plumbing.ErrObjectNotFound
+	}
+	g := rd.getters[p]
+	if g == nil {
+		g = newObjGetter(p, treeCacheBytes)
+		rd.getters[p] = g
+	}
+	data, err := g.get(i)
+	if err != nil {
+		return nil, err
+	}
+	return parseTree(data, rd.names)
 }
 
 // isBlob reports a tree entry whose content is a file to scan. Submodules
@@ -227,6 +281,10 @@ type Stats struct {
 	Blobs    int64 // distinct blobs scanned
 	Bytes    int64 // bytes of those blobs
 	Findings int64 // findings emitted
+	// Unreadable counts the blobs (and commits or trees) the scan needed
+	// but could not read: missing from a partial clone, or damaged. A scan
+	// with any is incomplete.
+	Unreadable int64
 }
 
 // Progress is reported while a scan runs.

@@ -26,6 +26,15 @@ type change struct {
 	olds   []plumbing.Hash // the parents' blobs at path, where they had one
 }
 
+// errUnreadable marks an object the scan needed and could not read
+// (missing from a partial clone, or damaged): counted in
+// Stats.Unreadable.
+var errUnreadable = errors.New("object could not be read")
+
+// maxUnreadableWarnings bounds the warnings naming unreadable objects; the
+// rest are only counted (a partial clone lacks thousands).
+const maxUnreadableWarnings = 10
+
 // secretKey identifies one secret for one rule.
 type secretKey struct{ rule, sha string }
 
@@ -66,7 +75,8 @@ type commitInfo struct {
 func (r *Repo) ScanCommits(ctx context.Context, eng *scanner.Engine, commits []plumbing.Hash, opts Options, emit func(scanner.Finding)) (Stats, error) {
 	var st Stats
 	st.Commits = int64(len(commits))
-	changes, err := r.commitChanges(ctx, commits, opts)
+	changes, unreadable, err := r.commitChanges(ctx, commits, opts)
+	st.Unreadable += unreadable
 	if err != nil {
 		return st, err
 	}
@@ -74,14 +84,15 @@ func (r *Repo) ScanCommits(ctx context.Context, eng *scanner.Engine, commits []p
 }
 
 // commitChanges diffs every commit against its parents, in parallel.
-func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts Options) ([]change, error) {
+func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts Options) ([]change, int64, error) {
 	n := workers(opts.Workers)
 	jobs := make(chan int)
 	var (
 		mu       sync.Mutex
 		all      []change
-		firstErr error
-		done     int64
+		firstErr   error
+		done       int64
+		unreadable int64
 	)
 	report := func() {
 		if opts.Progress != nil {
@@ -101,7 +112,8 @@ func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts 
 				mu.Lock()
 				done++
 				if err != nil {
-					if opts.Warn != nil {
+					unreadable++
+					if opts.Warn != nil && unreadable <= maxUnreadableWarnings {
 						opts.Warn(scanner.Warning{Path: "commit " + commits[i].String(), Err: err})
 					}
 				}
@@ -129,9 +141,9 @@ feed:
 	wg.Wait()
 	report()
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, unreadable, firstErr
 	}
-	return all, nil
+	return all, unreadable, nil
 }
 
 // commitChanges lists the files commit h sets to content that no parent had
@@ -360,13 +372,18 @@ func (r *Repo) scanBlobs(ctx context.Context, eng *scanner.Engine, jobs []blobJo
 				out[it.job] = fs
 				mu.Lock()
 				done++
-				st.Blobs++
-				st.Bytes += size
+				unreadable := errors.Is(err, errUnreadable)
+				if unreadable {
+					st.Unreadable++
+				} else {
+					st.Blobs++
+					st.Bytes += size
+				}
 				if opts.Warn != nil && ctx.Err() == nil {
 					for _, w := range warns {
 						opts.Warn(w)
 					}
-					if err != nil {
+					if err != nil && (!unreadable || st.Unreadable <= maxUnreadableWarnings) {
 						opts.Warn(scanner.Warning{Path: j.path + " (blob " + j.hash.String() + ")", Err: err})
 					}
 				}
@@ -450,11 +467,11 @@ func (r *Repo) scanBlobs(ctx context.Context, eng *scanner.Engine, jobs []blobJo
 func (rd *reader) scanBlob(ctx context.Context, eng *scanner.Engine, j blobJob) ([]blobFinding, int64, []scanner.Warning, error) {
 	obj, err := rd.st.EncodedObject(plumbing.BlobObject, j.hash)
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("read blob: %w", err)
+		return nil, 0, nil, fmt.Errorf("%w: %w", errUnreadable, err)
 	}
 	rc, err := obj.Reader()
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("read blob: %w", err)
+		return nil, 0, nil, fmt.Errorf("%w: %w", errUnreadable, err)
 	}
 	defer rc.Close()
 	fs, warns, err := scanContent(ctx, eng, j.path, rc)
