@@ -9,8 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/go-git/go-billy/v5"
@@ -278,7 +278,7 @@ func (p *pack) walk(wanted []bool, deliver func(i int32, content []byte) error, 
 	raws := p.inflateAll(order)
 	defer raws.stop()
 	cache := map[int32][]byte{}
-	var cached int64 // bytes in cache
+	var cached int64      // bytes in cache
 	var getter *objGetter // rebuilds bases the budget left out; made on first need
 	for b := range raws.batches {
 		for k, i := range b.idx {

@@ -88,8 +88,8 @@ func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts 
 	n := workers(opts.Workers)
 	jobs := make(chan int)
 	var (
-		mu       sync.Mutex
-		all      []change
+		mu         sync.Mutex
+		all        []change
 		firstErr   error
 		done       int64
 		unreadable int64
