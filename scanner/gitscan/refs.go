@@ -282,6 +282,27 @@ func (r *Repo) useIndex(trees bool, opts Options) func() {
 	}
 }
 
+// Unpushed scans every commit that local branches, tags and HEAD reach
+// and no remote-tracking ref does: what a push could send when the range
+// is not known (the pre-commit framework passes none for the first push of
+// a branch that includes the root commit).
+func (r *Repo) Unpushed(ctx context.Context, eng *scanner.Engine, opts Options, emit func(scanner.Finding)) (Stats, error) {
+	defer r.useIndex(false, opts)()
+	local, err := r.tips(func(n plumbing.ReferenceName) bool { return n.IsBranch() || n.IsTag() || n == plumbing.HEAD })
+	if err != nil {
+		return Stats{}, err
+	}
+	remote, err := r.RemoteTips()
+	if err != nil {
+		return Stats{}, err
+	}
+	commits, err := r.Reachable(ctx, local, remote)
+	if err != nil {
+		return Stats{}, err
+	}
+	return r.ScanCommits(ctx, eng, commits, opts, emit)
+}
+
 // PrePush scans the commits of a push and reports the secrets they add.
 func (r *Repo) PrePush(ctx context.Context, eng *scanner.Engine, updates []RefUpdate, opts Options, emit func(scanner.Finding)) (Stats, error) {
 	// Telling the pushed commits apart from those the remote has walks the
