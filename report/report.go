@@ -61,6 +61,12 @@ type Entry struct {
 	// this secret at this place.
 	Fingerprint string `json:"fingerprint"`
 	Secret      string `json:"secret,omitempty"`
+	// History and hook scans: the introducing commit's author, author
+	// email, author date (RFC 3339, UTC) and full message.
+	Author  string `json:"author,omitempty"`
+	Email   string `json:"email,omitempty"`
+	Date    string `json:"date,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Fingerprint identifies a secret at a place: "file:rule:secret_sha256".
@@ -108,7 +114,8 @@ func Entries(fs []scanner.Finding, opts Options) []Entry {
 	for _, f := range fs {
 		e := Entry{Rule: f.RuleID, Description: opts.Descriptions[f.RuleID], File: f.Path,
 			Line: f.Line, Column: f.Column, Commit: f.Commit, SecretSHA256: f.SecretSHA256,
-			Redacted: f.Redacted, Fingerprint: Fingerprint(f)}
+			Redacted: f.Redacted, Fingerprint: Fingerprint(f),
+			Author: f.Author, Email: f.Email, Date: f.Date, Message: f.Message}
 		if opts.NoRedact {
 			e.Secret = string(f.Secret)
 		}

@@ -33,6 +33,12 @@ type Finding struct {
 	Redacted     string `json:"redacted"`
 	Offset       int64  `json:"offset"` // byte offset in the (decompressed) file
 	Secret       []byte `json:"-"`
+	// The commit's author, email, author date (RFC 3339) and message, for
+	// findings of history and hook scans (docs/formats.md).
+	Author  string `json:"author,omitempty"`
+	Email   string `json:"email,omitempty"`
+	Date    string `json:"date,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Options choose what an Engine reports.

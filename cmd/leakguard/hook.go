@@ -27,7 +27,8 @@ pre-push   reads git's pre-push input ("<local ref> <local sha> <remote ref>
            exit 1 blocks the push when they add a secret. Takes the scan
            flags --rules, --include-publishable, --config, --format,
            --baseline, --ignore-file, --no-redact, --workers, --no-progress,
-           and --repo DIR (default ".").
+           --allow-incomplete (objects that cannot be read are a warning,
+           not exit 2) and --repo DIR (default ".").
            Run by the pre-commit framework with no range (the first push
            of a branch holding the root commit), it scans every commit no
            remote-tracking ref has.
@@ -65,6 +66,7 @@ func runPrePush(ctx context.Context, e *env, args []string) int {
 	var f scanFlags
 	f.register(fs, false)
 	repoDir := fs.String("repo", ".", "")
+	allowIncomplete := fs.Bool("allow-incomplete", false, "")
 	pos, code, done := f.parse(e, fs, "hook pre-push", hookUsage, args)
 	if done {
 		return code
@@ -135,7 +137,8 @@ func runPrePush(ctx context.Context, e *env, args []string) int {
 				return fail(e, "hook pre-push: %s", oneLine(err.Error()))
 			}
 		}
-		return exitOK
+		// Commits that could not be read whole block the push too.
+		return incomplete(e.stderr, st, *allowIncomplete, exitOK)
 	}
 	opts := s.opts
 	opts.Color = opts.Format == report.Text && e.isTerminal(e.stdout) && e.getenv("NO_COLOR") == ""
@@ -154,7 +157,7 @@ rebase) and rotate it. If a finding is a false positive:
   - add its fingerprint (file:rule:secret_sha256) to .leakguardignore, or
   - push without this check once: git push --no-verify
 `)
-	return exitFindings
+	return incomplete(e.stderr, st, *allowIncomplete, exitFindings)
 }
 
 // preCommitUpdate builds the pushed range from the pre-commit framework's

@@ -29,7 +29,14 @@ history, or what is staged, for secrets. Exit status: 0 no findings,
 flags:
   --history              scan every commit reachable from every ref of REPO
                          (default "."), reporting the commit that introduced
-                         each secret
+                         each secret; a range after REPO (A..B) limits it
+  --since DATE, --until DATE
+                         with --history: commits in these dates
+  --branch REF           with --history: commits reachable from REF
+  --log-opts "OPTS"      with --history: git log options that select
+                         commits (A..B, --all, --since, -n 10, --no-merges)
+  --allow-incomplete     with --history: objects that cannot be read (a
+                         partial clone) are a warning, not exit 2
   --staged               scan what is staged in REPO (default ".")
   --rules LIST           only these comma-separated rule ids; "platform" is
                          the platform's own key rules
@@ -299,6 +306,8 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	fs.SetOutput(io.Discard)
 	var f scanFlags
 	f.register(fs, true)
+	var hf historyFlags
+	hf.register(fs)
 	pos, code, done := f.parse(e, fs, "scan", scanUsage, args)
 	if done {
 		return code
@@ -306,6 +315,22 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	var err error
 	if f.history && f.staged {
 		return fail(e, "scan: --history and --staged cannot be used together")
+	}
+	if (hf.selecting() || hf.allowIncomplete) && !f.history {
+		return fail(e, "scan: --since, --until, --branch, --log-opts and --allow-incomplete go with --history")
+	}
+	var revs []string
+	if f.history {
+		repoDir, ranges := historyPositional(pos)
+		for _, r := range ranges {
+			if _, err := os.Stat(r); err == nil {
+				return fail(e, "scan: --history and --staged take one repository, not %d paths", len(pos))
+			}
+		}
+		if revs, err = hf.revs(ranges); err != nil {
+			return fail(e, "scan: %s", oneLine(err.Error()))
+		}
+		pos = []string{repoDir}
 	}
 	if len(pos) == 0 {
 		pos = []string{"."}
@@ -343,7 +368,7 @@ func runScan(ctx context.Context, e *env, args []string) int {
 		emit := func(fd scanner.Finding) { findings = append(findings, fd) }
 		var st gitscan.Stats
 		if f.history {
-			st, err = repo.History(ctx, s.engine, gopts, emit)
+			st, err = repo.HistoryOf(ctx, s.engine, revs, gopts, emit)
 		} else {
 			st, err = repo.Staged(ctx, s.engine, gopts, emit)
 		}
@@ -355,6 +380,11 @@ func runScan(ctx context.Context, e *env, args []string) int {
 		if f.staged {
 			sum.Commits = 0
 		}
+		code := finishScan(e, s, findings, sum, start)
+		if code == exitError {
+			return code
+		}
+		return incomplete(e.stderr, st, hf.allowIncomplete, code)
 	} else {
 		roots := make([]string, 0, len(pos))
 		for _, p := range pos {

@@ -308,6 +308,7 @@ func (r *Repo) resolve(ctx context.Context, eng *scanner.Engine, changes []chang
 		}
 		return a.Commit < b.Commit
 	})
+	r.describe(out)
 	for _, f := range out {
 		emit(f)
 	}
