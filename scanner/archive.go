@@ -5,15 +5,12 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 type archiveKind int
@@ -33,7 +30,9 @@ func (k archiveKind) String() string {
 // detect tells archives by their content, never by their name alone.
 func detect(head []byte) archiveKind {
 	switch {
-	case len(head) >= 3 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 8:
+	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		// gzip's two identification bytes; a stream that only looks like
+		// gzip fails to open and is then scanned raw.
 		return gzipKind
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		return zstdKind
@@ -132,26 +131,13 @@ func limitError(err error) bool {
 // single file x.gz!x.
 func (s *input) openCompressed(k archiveKind, src source, rest io.Reader) error {
 	cr := &countReader{r: rest}
-	var dec io.Reader
-	switch k {
-	case gzipKind:
-		zr, err := gzip.NewReader(cr)
-		if err != nil {
-			return fmt.Errorf("open gzip: %w", err)
-		}
-		defer zr.Close()
-		dec = zr
-	default:
-		zr, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(32<<20))
-		if err != nil {
-			return fmt.Errorf("open zstd: %w", err)
-		}
-		defer zr.Close()
-		dec = zr
+	dec, closeDec, err := openDecoder(k, cr, 32<<20)
+	if err != nil {
+		return err
 	}
+	defer closeDec()
 	x := s.expand(dec, func() int64 { return cr.n })
-	err := s.scan(source{path: src.path + "!" + innerName(src.path), tarPath: src.path, r: x, depth: src.depth + 1})
+	err = s.scan(source{path: src.path + "!" + innerName(src.path), tarPath: src.path, r: x, depth: src.depth + 1})
 	if err != nil && !fatal(err) {
 		return fmt.Errorf("decompress %s: %w", k, err)
 	}
@@ -163,40 +149,37 @@ func (s *input) openTar(src source, rest io.Reader) error {
 	if src.tarPath != "" {
 		prefix = src.tarPath
 	}
-	tr := tar.NewReader(rest)
-	for {
+	errStop := errors.New("stop")
+	_, err := forEachTarMember(rest, func(hdr *tar.Header, r io.Reader) error {
 		if err := s.ctx.Err(); err != nil {
 			return err
 		}
 		if s.expired {
-			return nil
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			// Bytes after the end-of-archive blocks are no member, but a
-			// key hidden there is still a key.
-			return s.scan(source{path: prefix + "!" + trailingName, r: rest, depth: src.depth + 1})
-		}
-		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
-			return fmt.Errorf("read tar: %w", err)
-		}
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != '\x00' {
-			continue // directories, links, devices: no content
+			return errStop
 		}
 		name := prefix + "!" + hdr.Name
 		if max := s.e.limits.MaxFileSize; max >= 0 && hdr.Size > max {
 			s.warnf(name, fmt.Errorf("%w (%d bytes)", ErrTooLarge, hdr.Size))
-			continue
+			return nil
 		}
-		err = s.scan(source{path: name, r: tr, depth: src.depth + 1})
-		if err != nil {
+		if err := s.scan(source{path: name, r: r, depth: src.depth + 1}); err != nil {
 			if fatal(err) {
 				return err
 			}
 			// The tar stream itself is broken past this point.
 			return fmt.Errorf("read tar member %s: %w", hdr.Name, err)
 		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errStop):
+		return nil
+	case err != nil:
+		return err
 	}
+	// Bytes after the end-of-archive blocks are no member, but a key
+	// hidden there is still a key.
+	return s.scan(source{path: prefix + "!" + trailingName, r: rest, depth: src.depth + 1})
 }
 
 // openZip reads a zip's central directory, which needs random access: the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/leakguard/leakguard/report"
@@ -148,4 +149,20 @@ func incomplete(w io.Writer, st gitscan.Stats, allow bool, code int) int {
 	}
 	fmt.Fprintf(w, "leakguard: error: %s: the scan is incomplete (--allow-incomplete accepts that)\n", report.Escape(what))
 	return exitError
+}
+
+// gitScanMemory is the soft memory limit of a history or hook scan: the
+// scan's caches are bounded, and this keeps the garbage between
+// collections bounded too, so a large history fits in a few hundred
+// megabytes. GOMEMLIMIT, when set, wins.
+const gitScanMemory = 200 << 20
+
+// limitMemory sets the soft limit for a git scan and returns the function
+// that puts the previous one back.
+func limitMemory(e *env) func() {
+	if e.getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(gitScanMemory)
+	return func() { debug.SetMemoryLimit(prev) }
 }

@@ -79,6 +79,7 @@ func runPrePush(ctx context.Context, e *env, args []string) int {
 		remote = pos[0]
 	}
 	start := time.Now()
+	defer limitMemory(e)()
 	repo, err := gitscan.Open(*repoDir)
 	if err != nil {
 		return fail(e, "hook pre-push: %s", oneLine(err.Error()))

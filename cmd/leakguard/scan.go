@@ -354,6 +354,7 @@ func runScan(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "leakguard: warning: %s\n", report.Escape(w.Error()))
 	}
 	if f.history || f.staged {
+		defer limitMemory(e)()
 		repo, err := gitscan.Open(pos[0])
 		if err != nil {
 			return fail(e, "scan: %s", oneLine(err.Error()))

@@ -47,7 +47,7 @@ const maxPackObject = 16 << 20
 // walkCacheBytes bounds the delta bases one pass keeps for the objects
 // still to come; a base past the budget is rebuilt from the pack when a
 // later object needs it.
-const walkCacheBytes = 64 << 20
+const walkCacheBytes = 32 << 20
 
 // batchBytes bounds the inflated bytes of one batch of objects handed from
 // the inflating goroutines to the pass.
@@ -67,11 +67,29 @@ type packObj struct {
 
 // pack is one pack file with its objects in offset order.
 type pack struct {
-	name  string
-	size  int64
-	f     billy.File
-	objs  []packObj
-	index map[plumbing.Hash]int32
+	name   string
+	size   int64
+	f      billy.File
+	objs   []packObj
+	byHash []int32 // indexes of objs in hash order
+}
+
+// lookup finds an object by hash.
+func (p *pack) lookup(h plumbing.Hash) (int32, bool) {
+	k := sort.Search(len(p.byHash), func(k int) bool { return bytes.Compare(p.objs[p.byHash[k]].hash[:], h[:]) >= 0 })
+	if k < len(p.byHash) && p.objs[p.byHash[k]].hash == h {
+		return p.byHash[k], true
+	}
+	return 0, false
+}
+
+// atOffset finds the object that starts at off.
+func (p *pack) atOffset(off int64) (int32, bool) {
+	k := sort.Search(len(p.objs), func(k int) bool { return p.objs[k].offset >= off })
+	if k < len(p.objs) && p.objs[k].offset == off {
+		return int32(k), true
+	}
+	return 0, false
 }
 
 // openPacks reads the index and object headers of every pack.
@@ -115,8 +133,7 @@ func openPack(fs billy.Filesystem, dir, name string) (*pack, error) {
 		f.Close()
 		return nil, fmt.Errorf("read pack index %s: bad object count", name)
 	}
-	p := &pack{name: name, size: size, f: f, index: make(map[plumbing.Hash]int32, count),
-		objs: make([]packObj, 0, count)}
+	p := &pack{name: name, size: size, f: f, objs: make([]packObj, 0, count)}
 	iter, err := idx.EntriesByOffset()
 	if err != nil {
 		f.Close()
@@ -134,11 +151,15 @@ func openPack(fs billy.Filesystem, dir, name string) (*pack, error) {
 		p.objs = append(p.objs, packObj{hash: e.Hash, offset: int64(e.Offset), base: -1})
 	}
 	sort.Slice(p.objs, func(i, j int) bool { return p.objs[i].offset < p.objs[j].offset })
-	byOffset := make(map[int64]int32, len(p.objs))
-	for i := range p.objs {
-		p.index[p.objs[i].hash] = int32(i)
-		byOffset[p.objs[i].offset] = int32(i)
+	// Lookups by hash and by offset are binary searches over sorted
+	// arrays: maps of half a million objects cost tens of megabytes.
+	p.byHash = make([]int32, len(p.objs))
+	for i := range p.byHash {
+		p.byHash[i] = int32(i)
 	}
+	sort.Slice(p.byHash, func(i, j int) bool {
+		return bytes.Compare(p.objs[p.byHash[i]].hash[:], p.objs[p.byHash[j]].hash[:]) < 0
+	})
 	win := &window{r: f, size: size}
 	for i := range p.objs {
 		o := &p.objs[i]
@@ -155,7 +176,7 @@ func openPack(fs billy.Filesystem, dir, name string) (*pack, error) {
 			f.Close()
 			return nil, fmt.Errorf("read pack %s at %d: %w", name, o.offset, err)
 		}
-		if err := o.parseHeader(hdr, byOffset, p.index); err != nil {
+		if err := o.parseHeader(hdr, p.atOffset, p.lookup); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("pack %s at %d: %w", name, o.offset, err)
 		}
@@ -181,7 +202,7 @@ var errBadHeader = errors.New("malformed object header")
 
 // parseHeader reads an object header: type and size, then the base
 // reference of a delta.
-func (o *packObj) parseHeader(b []byte, byOffset map[int64]int32, index map[plumbing.Hash]int32) error {
+func (o *packObj) parseHeader(b []byte, atOffset func(int64) (int32, bool), lookup func(plumbing.Hash) (int32, bool)) error {
 	if len(b) == 0 {
 		return errBadHeader
 	}
@@ -218,7 +239,7 @@ func (o *packObj) parseHeader(b []byte, byOffset map[int64]int32, index map[plum
 			k++
 			off = ((off + 1) << 7) | int64(c&0x7f)
 		}
-		bi, ok := byOffset[o.offset-off]
+		bi, ok := atOffset(o.offset - off)
 		if !ok || off <= 0 {
 			return fmt.Errorf("delta base at %d is not an object", o.offset-off)
 		}
@@ -230,7 +251,7 @@ func (o *packObj) parseHeader(b []byte, byOffset map[int64]int32, index map[plum
 		var h plumbing.Hash
 		copy(h[:], b[k:k+20])
 		k += 20
-		if bi, ok := index[h]; ok {
+		if bi, ok := lookup(h); ok {
 			o.base = bi
 		} else {
 			o.base = -2
@@ -704,7 +725,7 @@ func (x *objectIndex) close() {
 // locate finds a blob in the packs.
 func (x *objectIndex) locate(h plumbing.Hash) (*pack, int32, bool) {
 	for _, p := range x.packs {
-		if i, ok := p.index[h]; ok {
+		if i, ok := p.lookup(h); ok {
 			return p, i, true
 		}
 	}

@@ -110,6 +110,7 @@ type reader struct {
 	trees   map[plumbing.Hash][]object.TreeEntry
 	getters map[*pack]*objGetter
 	names   map[string]string // interned tree entry names
+	paths   map[string]string // interned paths of changes: most recur in many commits
 }
 
 // maxCachedTrees bounds a reader's decoded-tree cache; treeCacheBytes
@@ -117,8 +118,8 @@ type reader struct {
 // per pack. Together with the pass over the blobs they are what a history
 // scan holds, whatever the size of the repository.
 const (
-	maxCachedTrees = 1 << 13
-	treeCacheBytes = 24 << 20
+	maxCachedTrees = 1 << 12
+	treeCacheBytes = 12 << 20
 )
 
 // largeObject is the size past which go-git streams an undeltified object
@@ -130,7 +131,7 @@ func (r *Repo) newReader() *reader {
 		filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true, LargeObjectThreshold: largeObject,
 			AlternatesFS: osfs.New("/")})
 	return &reader{st: st, odb: r.odb, trees: map[plumbing.Hash][]object.TreeEntry{},
-		getters: map[*pack]*objGetter{}, names: map[string]string{}}
+		getters: map[*pack]*objGetter{}, names: map[string]string{}, paths: map[string]string{}}
 }
 
 func (rd *reader) close() { _ = rd.st.Close() }

@@ -203,6 +203,11 @@ func (rd *reader) commitChanges(h plumbing.Hash) ([]change, error) {
 	for _, p := range order {
 		cc := cands[p]
 		if cc.hits == len(parentTrees) {
+			if q, ok := rd.paths[p]; ok {
+				p = q
+			} else if len(rd.paths) < 1<<20 {
+				rd.paths[p] = p
+			}
 			out = append(out, change{commit: h, path: p, blob: cc.blob, olds: cc.olds})
 		}
 	}
