@@ -73,7 +73,6 @@ func TestHistoryPartialClone(t *testing.T) {
 // scanned, and findings name 64-digit commits.
 func TestHistorySHA256(t *testing.T) {
 	t.Parallel()
-	t.Skip("WIP")
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
 	}

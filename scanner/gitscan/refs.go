@@ -142,6 +142,9 @@ func (rd *reader) walk(ctx context.Context, tips []plumbing.Hash, stop func(plum
 // History scans every commit reachable from every ref and reports each
 // secret with the commit that introduced it.
 func (r *Repo) History(ctx context.Context, eng *scanner.Engine, opts Options, emit func(scanner.Finding)) (Stats, error) {
+	if r.cli != nil {
+		return r.historyCLI(ctx, eng, nil, opts, emit)
+	}
 	// Only the commits are read up front; trees are read as the diffs
 	// need them, through bounded caches (holding every tree of a large
 	// history takes gigabytes).
@@ -287,6 +290,9 @@ func (r *Repo) useIndex(trees bool, opts Options) func() {
 // is not known (the pre-commit framework passes none for the first push of
 // a branch that includes the root commit).
 func (r *Repo) Unpushed(ctx context.Context, eng *scanner.Engine, opts Options, emit func(scanner.Finding)) (Stats, error) {
+	if r.cli != nil {
+		return Stats{}, errSHA256
+	}
 	defer r.useIndex(false, opts)()
 	local, err := r.tips(func(n plumbing.ReferenceName) bool { return n.IsBranch() || n.IsTag() || n == plumbing.HEAD })
 	if err != nil {
@@ -305,6 +311,9 @@ func (r *Repo) Unpushed(ctx context.Context, eng *scanner.Engine, opts Options, 
 
 // PrePush scans the commits of a push and reports the secrets they add.
 func (r *Repo) PrePush(ctx context.Context, eng *scanner.Engine, updates []RefUpdate, opts Options, emit func(scanner.Finding)) (Stats, error) {
+	if r.cli != nil {
+		return Stats{}, errSHA256
+	}
 	// Telling the pushed commits apart from those the remote has walks the
 	// remote-tracking history: read the packs' commits in one pass.
 	defer r.useIndex(false, opts)()

@@ -32,6 +32,9 @@ type Repo struct {
 	// odb, during a history scan, holds every commit and tree of the packs,
 	// read in one pass; readers look there first.
 	odb *objectIndex
+	// cli is set for a repository go-git cannot read (the SHA-256 object
+	// format), which is then read through the git command (cli.go).
+	cli *cliRepo
 }
 
 // Open opens the repository holding path (path or any parent; linked
@@ -49,6 +52,9 @@ func Open(path string) (*Repo, error) {
 	if err != nil {
 		if errors.Is(err, git.ErrRepositoryNotExists) {
 			return nil, fmt.Errorf("%s is not in a git repository", path)
+		}
+		if r, ok := openCLI(abs); ok {
+			return r, nil
 		}
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
@@ -105,6 +111,8 @@ func (r *Repo) Git() *git.Repository { return r.repo }
 // safe for concurrent use, so every worker owns a reader with its own caches
 // and file descriptors.
 type reader struct {
+	cli     *cliRepo // set for a repository read through git (cli.go)
+	cat     *catFile // its git cat-file process, started on first use
 	st      *filesystem.Storage
 	odb     *objectIndex // may be nil
 	trees   map[plumbing.Hash][]object.TreeEntry
@@ -127,6 +135,9 @@ const (
 const largeObject = 4 << 20
 
 func (r *Repo) newReader() *reader {
+	if r.cli != nil {
+		return &reader{cli: r.cli}
+	}
 	st := filesystem.NewStorageWithOptions(r.dotfs, cache.NewObjectLRU(16*cache.MiByte),
 		filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true, LargeObjectThreshold: largeObject,
 			AlternatesFS: osfs.New("/")})
@@ -134,7 +145,26 @@ func (r *Repo) newReader() *reader {
 		getters: map[*pack]*objGetter{}, names: map[string]string{}, paths: map[string]string{}}
 }
 
-func (rd *reader) close() { _ = rd.st.Close() }
+func (rd *reader) close() {
+	if rd.st != nil {
+		_ = rd.st.Close()
+	}
+	if rd.cat != nil {
+		rd.cat.close()
+	}
+}
+
+// commitName is how findings name commit h.
+func (r *Repo) commitName(h plumbing.Hash) string {
+	if r.cli != nil {
+		return r.cli.name(h)
+	}
+	return h.String()
+}
+
+// errSHA256 is what the scans that need go-git say for a repository read
+// through the git command.
+var errSHA256 = errors.New("this scan does not support repositories with the SHA-256 object format yet (a history scan does)")
 
 func (rd *reader) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
 	if rd.odb != nil {

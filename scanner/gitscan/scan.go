@@ -73,6 +73,9 @@ type commitInfo struct {
 // parents had it at that path. Findings are emitted once each, after the
 // scan, never concurrently.
 func (r *Repo) ScanCommits(ctx context.Context, eng *scanner.Engine, commits []plumbing.Hash, opts Options, emit func(scanner.Finding)) (Stats, error) {
+	if r.cli != nil {
+		return Stats{}, errSHA256
+	}
 	var st Stats
 	st.Commits = int64(len(commits))
 	changes, unreadable, err := r.commitChanges(ctx, commits, opts)
@@ -296,7 +299,7 @@ func (r *Repo) resolve(ctx context.Context, eng *scanner.Engine, changes []chang
 			seen[sk] = true
 			commit := ""
 			if !c.commit.IsZero() {
-				commit = c.commit.String()
+				commit = r.commitName(c.commit)
 			}
 			out = append(out, scanner.Finding{RuleID: bf.key.rule, Path: c.path + bf.suffix,
 				Line: bf.line, Column: bf.column, Commit: commit, SecretSHA256: bf.key.sha,
@@ -471,6 +474,9 @@ func (r *Repo) scanBlobs(ctx context.Context, eng *scanner.Engine, jobs []blobJo
 // scanBlob scans one blob under the name path and keeps the first
 // occurrence of each secret. Problems inside archives come back as warnings.
 func (rd *reader) scanBlob(ctx context.Context, eng *scanner.Engine, j blobJob) ([]blobFinding, int64, []scanner.Warning, error) {
+	if rd.cli != nil {
+		return rd.scanBlobCLI(ctx, eng, j)
+	}
 	obj, err := rd.st.EncodedObject(plumbing.BlobObject, j.hash)
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("%w: %w", errUnreadable, err)

@@ -24,6 +24,9 @@ import (
 // output rather than which commits (--patch, --stat, --format) or limit
 // paths ("-- path") are refused, since every file of a commit is scanned.
 func (r *Repo) HistoryOf(ctx context.Context, eng *scanner.Engine, revs []string, opts Options, emit func(scanner.Finding)) (Stats, error) {
+	if r.cli != nil {
+		return r.historyCLI(ctx, eng, revs, opts, emit)
+	}
 	if len(revs) == 0 {
 		return r.History(ctx, eng, opts, emit)
 	}
@@ -166,6 +169,10 @@ const maxMessage = 4096
 // describe fills in the author, email, date and message of findings from
 // their commits, reading each commit once.
 func (r *Repo) describe(fs []scanner.Finding) {
+	if r.cli != nil {
+		r.describeCLI(fs)
+		return
+	}
 	type detail struct{ author, email, date, message string }
 	seen := map[string]*detail{}
 	for i := range fs {
