@@ -138,6 +138,13 @@ func historyPositional(pos []string) (repo string, ranges []string) {
 // incomplete tells the user about objects the scan could not read and
 // returns the exit code that says so (docs/cli.md, "Exit codes").
 func incomplete(w io.Writer, st gitscan.Stats, allow bool, code int) int {
+	for i, p := range st.Submodules {
+		if i == 10 {
+			fmt.Fprintf(w, "leakguard: warning: %d more submodules not scanned\n", len(st.Submodules)-i)
+			break
+		}
+		fmt.Fprintf(w, "leakguard: warning: submodule %s not scanned: it is another repository (scan it on its own)\n", report.Escape(p))
+	}
 	if st.Unreadable == 0 {
 		return code
 	}
@@ -155,7 +162,7 @@ func incomplete(w io.Writer, st gitscan.Stats, allow bool, code int) int {
 // scan's caches are bounded, and this keeps the garbage between
 // collections bounded too, so a large history fits in a few hundred
 // megabytes. GOMEMLIMIT, when set, wins.
-const gitScanMemory = 200 << 20
+const gitScanMemory = 256 << 20
 
 // limitMemory sets the soft limit for a git scan and returns the function
 // that puts the previous one back.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,8 @@ type cliRepo struct {
 	gitDir string
 	mu     sync.Mutex
 	names  map[plumbing.Hash]string // key -> full object name
+	// submodules met by changes (see reader.submodules)
+	submodules map[string]bool
 }
 
 // openCLI opens the repository holding path through git, when git itself
@@ -52,7 +55,7 @@ func openCLI(path string) (*Repo, bool) {
 	if len(f) < 3 || f[1] != "sha256" {
 		return nil, false
 	}
-	r := &Repo{cli: &cliRepo{gitDir: f[0], names: map[plumbing.Hash]string{}}, root: f[0], bare: f[2] == "true"}
+	r := &Repo{cli: &cliRepo{gitDir: f[0], names: map[plumbing.Hash]string{}, submodules: map[string]bool{}}, root: f[0], bare: f[2] == "true"}
 	if !r.bare && len(f) > 3 {
 		r.root = f[3]
 	}
@@ -219,6 +222,9 @@ func (c *cliRepo) changes(ctx context.Context, commits []plumbing.Hash, parents 
 		f := strings.Fields(tok[1:])
 		if len(f) != 5 || !inside {
 			continue
+		}
+		if f[1] == "160000" && len(c.submodules) < maxSubmodules {
+			c.submodules[path] = true
 		}
 		if f[4] != "A" && f[4] != "M" && f[4] != "T" || !regularMode(f[1]) {
 			continue
@@ -420,5 +426,9 @@ func (r *Repo) historyCLI(ctx context.Context, eng *scanner.Engine, revs []strin
 	if err != nil {
 		return st, err
 	}
+	for p := range r.cli.submodules {
+		st.Submodules = append(st.Submodules, p)
+	}
+	sort.Strings(st.Submodules)
 	return r.resolve(ctx, eng, changes, opts, emit, st)
 }

@@ -126,3 +126,21 @@ func writeEmpty(t *testing.T, p string) {
 	r := &testRepo{t: t, dir: filepath.Dir(p)}
 	r.write(filepath.Base(p), "")
 }
+
+// TestHistorySubmodulesNamed: a submodule's commits live in another
+// repository: not scanned, but named in the stats.
+func TestHistorySubmodulesNamed(t *testing.T) {
+	t.Parallel()
+	sub := newRepo(t)
+	sub.write("k.txt", key(t)+"\n")
+	sub.commit("key in the submodule")
+	r := newRepo(t)
+	r.write("a.txt", "x\n")
+	r.commit("first")
+	r.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", sub.dir, "libs/sub")
+	r.commit("add submodule")
+	g, st, _ := scanAll(t, r.dir)
+	if len(g) != 0 || len(st.Submodules) != 1 || st.Submodules[0] != "libs/sub" {
+		t.Fatalf("findings %v, submodules %v; want none and [libs/sub]", g, st.Submodules)
+	}
+}

@@ -47,11 +47,11 @@ const maxPackObject = 16 << 20
 // walkCacheBytes bounds the delta bases one pass keeps for the objects
 // still to come; a base past the budget is rebuilt from the pack when a
 // later object needs it.
-const walkCacheBytes = 32 << 20
+const walkCacheBytes = 24 << 20
 
 // batchBytes bounds the inflated bytes of one batch of objects handed from
 // the inflating goroutines to the pass.
-const batchBytes = 4 << 20
+const batchBytes = 2 << 20
 
 // packObj is one object of a pack.
 type packObj struct {

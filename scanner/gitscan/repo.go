@@ -119,7 +119,13 @@ type reader struct {
 	getters map[*pack]*objGetter
 	names   map[string]string // interned tree entry names
 	paths   map[string]string // interned paths of changes: most recur in many commits
+	// submodules collects the paths of submodules (gitlinks) met in
+	// diffs: their commits live in other repositories and are not scanned.
+	submodules map[string]bool
 }
+
+// maxSubmodules bounds the submodule paths a scan names.
+const maxSubmodules = 1000
 
 // maxCachedTrees bounds a reader's decoded-tree cache; treeCacheBytes
 // bounds the raw objects (trees and their delta bases) each reader keeps
@@ -127,7 +133,7 @@ type reader struct {
 // scan holds, whatever the size of the repository.
 const (
 	maxCachedTrees = 1 << 12
-	treeCacheBytes = 12 << 20
+	treeCacheBytes = 8 << 20
 )
 
 // largeObject is the size past which go-git streams an undeltified object
@@ -142,7 +148,8 @@ func (r *Repo) newReader() *reader {
 		filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true, LargeObjectThreshold: largeObject,
 			AlternatesFS: osfs.New("/")})
 	return &reader{st: st, odb: r.odb, trees: map[plumbing.Hash][]object.TreeEntry{},
-		getters: map[*pack]*objGetter{}, names: map[string]string{}, paths: map[string]string{}}
+		getters: map[*pack]*objGetter{}, names: map[string]string{}, paths: map[string]string{},
+		submodules: map[string]bool{}}
 }
 
 func (rd *reader) close() {
@@ -287,6 +294,10 @@ func (rd *reader) diff(a, b plumbing.Hash, prefix string, fn func(path string, o
 			if err := rd.diff(oldTree, e.Hash, prefix+e.Name+"/", fn); err != nil {
 				return err
 			}
+		case e.Mode == filemode.Submodule:
+			if rd.submodules != nil && len(rd.submodules) < maxSubmodules {
+				rd.submodules[prefix+e.Name] = true
+			}
 		case isBlob(e.Mode):
 			var oldBlob plumbing.Hash
 			if old != nil && isBlob(old.Mode) {
@@ -316,6 +327,9 @@ type Stats struct {
 	// but could not read: missing from a partial clone, or damaged. A scan
 	// with any is incomplete.
 	Unreadable int64
+	// Submodules are the paths of submodules the scanned commits set:
+	// other repositories, not scanned (scan each on its own).
+	Submodules []string
 }
 
 // Progress is reported while a scan runs.

@@ -78,8 +78,9 @@ func (r *Repo) ScanCommits(ctx context.Context, eng *scanner.Engine, commits []p
 	}
 	var st Stats
 	st.Commits = int64(len(commits))
-	changes, unreadable, err := r.commitChanges(ctx, commits, opts)
+	changes, unreadable, subs, err := r.commitChanges(ctx, commits, opts)
 	st.Unreadable += unreadable
+	st.Submodules = subs
 	if err != nil {
 		return st, err
 	}
@@ -87,7 +88,7 @@ func (r *Repo) ScanCommits(ctx context.Context, eng *scanner.Engine, commits []p
 }
 
 // commitChanges diffs every commit against its parents, in parallel.
-func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts Options) ([]change, int64, error) {
+func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts Options) ([]change, int64, []string, error) {
 	n := workers(opts.Workers)
 	jobs := make(chan int)
 	var (
@@ -96,6 +97,7 @@ func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts 
 		firstErr   error
 		done       int64
 		unreadable int64
+		subs       = map[string]bool{}
 	)
 	report := func() {
 		if opts.Progress != nil {
@@ -128,6 +130,9 @@ func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts 
 			}
 			mu.Lock()
 			all = append(all, local...)
+			for p := range rd.submodules {
+				subs[p] = true
+			}
 			mu.Unlock()
 		}()
 	}
@@ -144,9 +149,14 @@ feed:
 	wg.Wait()
 	report()
 	if firstErr != nil {
-		return nil, unreadable, firstErr
+		return nil, unreadable, nil, firstErr
 	}
-	return all, unreadable, nil
+	var subList []string
+	for p := range subs {
+		subList = append(subList, p)
+	}
+	sort.Strings(subList)
+	return all, unreadable, subList, nil
 }
 
 // commitChanges lists the files commit h sets to content that no parent had
