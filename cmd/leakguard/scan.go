@@ -50,6 +50,8 @@ flags:
                          file:rule:secret_sha256 fingerprint per line
   --no-redact            print secrets in full
   --workers N            parallel workers (default: number of CPUs)
+  --follow-symlinks      follow symlinks that lead out of the scanned folder
+                         (by default they are a warning and not followed)
   --no-progress          no progress display on a terminal
   --help                 this help
 `
@@ -68,6 +70,7 @@ type scanFlags struct {
 	history       bool
 	staged        bool
 	ignoreFileSet bool
+	follow        bool // --follow-symlinks
 }
 
 func (f *scanFlags) register(fs *flag.FlagSet, withModes bool) {
@@ -81,6 +84,7 @@ func (f *scanFlags) register(fs *flag.FlagSet, withModes bool) {
 	fs.IntVar(&f.workers, "workers", 0, "")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "")
 	if withModes {
+		fs.BoolVar(&f.follow, "follow-symlinks", false, "")
 		fs.BoolVar(&f.history, "history", false, "")
 		fs.BoolVar(&f.staged, "staged", false, "")
 	}
@@ -159,7 +163,7 @@ func (f *scanFlags) setup(roots []string, prog *report.Progress) (*scanSetup, er
 	if f.workers < 0 {
 		return nil, fmt.Errorf("--workers must be at least 0, not %d", f.workers)
 	}
-	opts := scanner.Options{IncludePublishable: f.publishable, Workers: f.workers}
+	opts := scanner.Options{IncludePublishable: f.publishable, Workers: f.workers, FollowSymlinks: f.follow}
 	if prog != nil {
 		opts.Progress = func(st scanner.Stats) { prog.Update(st.Files, st.FoundFiles, st.Bytes, "files") }
 	}
