@@ -672,6 +672,19 @@ func parseCommit(data []byte) (commitInfo, error) {
 	return c, nil
 }
 
+// objectsDir is the object directory of a git directory: that of the
+// common directory for a linked worktree's.
+func objectsDir(gitDir string) string {
+	if data, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
+		common := strings.TrimSpace(string(data))
+		if !filepath.IsAbs(common) {
+			common = filepath.Join(gitDir, common)
+		}
+		return filepath.Join(common, "objects")
+	}
+	return filepath.Join(gitDir, "objects")
+}
+
 // alternateDirs lists the object directories objects borrows from, as
 // git reads them: objects/info/alternates, one directory a line, relative
 // ones from objects, and their own alternates in turn (to a depth of 5, as
@@ -711,15 +724,30 @@ func alternateDirs(objects string) []string {
 
 // objectIndex is every commit and tree of the packs, decoded.
 type objectIndex struct {
-	packs   []*pack
-	commits map[plumbing.Hash]commitInfo
-	trees   map[plumbing.Hash][]object.TreeEntry
+	// objectDirs are the object directories: the repository's own, then
+	// those of objects/info/alternates.
+	objectDirs []string
+	packs      []*pack
+	commits    map[plumbing.Hash]commitInfo
+	trees      map[plumbing.Hash][]object.TreeEntry
 }
 
 func (x *objectIndex) close() {
 	for _, p := range x.packs {
 		p.f.Close()
 	}
+}
+
+// loose reports whether object h is a loose object of the repository or
+// of one it borrows from.
+func (x *objectIndex) loose(h plumbing.Hash) bool {
+	name := h.String()
+	for _, dir := range x.objectDirs {
+		if _, err := os.Stat(filepath.Join(dir, name[:2], name[2:])); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // locate finds a blob in the packs.
@@ -752,7 +780,9 @@ func (r *Repo) loadIndex(trees bool) (*objectIndex, error) {
 	}
 	// The packs of the object directories this one borrows from
 	// (objects/info/alternates: git clone --shared, --reference).
-	for _, dir := range alternateDirs(filepath.Join(r.dotfs.Root(), "objects")) {
+	own := objectsDir(r.dotfs.Root())
+	alts := alternateDirs(own)
+	for _, dir := range alts {
 		fs := osfs.New(dir)
 		idx, _ := filepath.Glob(filepath.Join(dir, "pack", "pack-*.idx"))
 		var alt []string
@@ -768,7 +798,8 @@ func (r *Repo) loadIndex(trees bool) (*objectIndex, error) {
 		}
 		packs = append(packs, more...)
 	}
-	x := &objectIndex{packs: packs, commits: map[plumbing.Hash]commitInfo{}, trees: map[plumbing.Hash][]object.TreeEntry{}}
+	x := &objectIndex{objectDirs: append([]string{own}, alts...), packs: packs, commits: map[plumbing.Hash]commitInfo{},
+		trees: map[plumbing.Hash][]object.TreeEntry{}}
 	for _, p := range packs {
 		wanted := make([]bool, len(p.objs))
 		for i := range p.objs {

@@ -111,14 +111,18 @@ func (r *Repo) Git() *git.Repository { return r.repo }
 // safe for concurrent use, so every worker owns a reader with its own caches
 // and file descriptors.
 type reader struct {
-	cli     *cliRepo // set for a repository read through git (cli.go)
-	cat     *catFile // its git cat-file process, started on first use
-	st      *filesystem.Storage
-	odb     *objectIndex // may be nil
-	trees   map[plumbing.Hash][]object.TreeEntry
-	getters map[*pack]*objGetter
-	names   map[string]string // interned tree entry names
-	paths   map[string]string // interned paths of changes: most recur in many commits
+	cli *cliRepo // set for a repository read through git (cli.go)
+	cat *catFile // its git cat-file process, started on first use
+	// st is go-git's view, opened on first need (objects the pack passes
+	// do not serve: loose ones, deltas on bases in other packs, large
+	// deltas): each one loads every pack index again.
+	st         *filesystem.Storage
+	newStorage func() *filesystem.Storage
+	odb        *objectIndex // may be nil
+	trees      map[plumbing.Hash][]object.TreeEntry
+	getters    map[*pack]*objGetter
+	names      map[string]string // interned tree entry names
+	paths      map[string]string // interned paths of changes: most recur in many commits
 	// submodules collects the paths of submodules (gitlinks) met in
 	// diffs: their commits live in other repositories and are not scanned.
 	submodules map[string]bool
@@ -144,10 +148,12 @@ func (r *Repo) newReader() *reader {
 	if r.cli != nil {
 		return &reader{cli: r.cli}
 	}
-	st := filesystem.NewStorageWithOptions(r.dotfs, cache.NewObjectLRU(16*cache.MiByte),
-		filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true, LargeObjectThreshold: largeObject,
-			AlternatesFS: osfs.New("/")})
-	return &reader{st: st, odb: r.odb, trees: map[plumbing.Hash][]object.TreeEntry{},
+	dotfs := r.dotfs
+	return &reader{newStorage: func() *filesystem.Storage {
+		return filesystem.NewStorageWithOptions(dotfs, cache.NewObjectLRU(16*cache.MiByte),
+			filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true, LargeObjectThreshold: largeObject,
+				AlternatesFS: osfs.New("/")})
+	}, odb: r.odb, trees: map[plumbing.Hash][]object.TreeEntry{},
 		getters: map[*pack]*objGetter{}, names: map[string]string{}, paths: map[string]string{},
 		submodules: map[string]bool{}}
 }
@@ -159,6 +165,14 @@ func (rd *reader) close() {
 	if rd.cat != nil {
 		rd.cat.close()
 	}
+}
+
+// storage is go-git's view of the objects, opened on first use.
+func (rd *reader) storage() *filesystem.Storage {
+	if rd.st == nil {
+		rd.st = rd.newStorage()
+	}
+	return rd.st
 }
 
 // commitName is how findings name commit h.
@@ -184,7 +198,7 @@ func (rd *reader) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
 	}
 	entries, err := rd.packTree(h)
 	if err != nil {
-		t, err := object.GetTree(rd.st, h)
+		t, err := object.GetTree(rd.storage(), h)
 		if err != nil {
 			return nil, fmt.Errorf("read tree %s: %w", h, err)
 		}

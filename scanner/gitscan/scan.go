@@ -1,6 +1,7 @@
 package gitscan
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/klauspost/compress/zlib"
 
 	"github.com/leakguard/leakguard/scanner"
 )
@@ -233,7 +235,7 @@ func (rd *reader) commit(h plumbing.Hash) (commitInfo, error) {
 			return c, nil
 		}
 	}
-	c, err := object.GetCommit(rd.st, h)
+	c, err := object.GetCommit(rd.storage(), h)
 	if err != nil {
 		return commitInfo{}, fmt.Errorf("read commit %s: %w", h, err)
 	}
@@ -422,9 +424,11 @@ func (r *Repo) scanBlobs(ctx context.Context, eng *scanner.Engine, jobs []blobJo
 		}
 	}
 	err := func() error {
+		// Jobs by pack and object, as (object, job) pairs sorted by
+		// object: a map per pack costs ten times more for a large history.
+		type at struct{ obj, job int32 }
 		var loose []int
-		inPack := map[*pack][]int32{}
-		jobAt := map[*pack]map[int32][]int{}
+		inPack := map[*pack][]at{}
 		for k, j := range jobs {
 			if r.odb == nil {
 				loose = append(loose, k)
@@ -435,29 +439,40 @@ func (r *Repo) scanBlobs(ctx context.Context, eng *scanner.Engine, jobs []blobJo
 				loose = append(loose, k)
 				continue
 			}
-			if jobAt[p] == nil {
-				jobAt[p] = map[int32][]int{}
-			}
-			inPack[p] = append(inPack[p], i)
-			jobAt[p][i] = append(jobAt[p][i], k)
+			inPack[p] = append(inPack[p], at{i, int32(k)})
 		}
 		if r.odb != nil {
 			for _, p := range r.odb.packs {
-				if len(inPack[p]) == 0 {
+				ats := inPack[p]
+				if len(ats) == 0 {
 					continue
 				}
+				sort.Slice(ats, func(a, b int) bool { return ats[a].obj < ats[b].obj })
+				jobsOf := func(i int32) []at {
+					lo := sort.Search(len(ats), func(k int) bool { return ats[k].obj >= i })
+					hi := lo
+					for hi < len(ats) && ats[hi].obj == i {
+						hi++
+					}
+					return ats[lo:hi]
+				}
 				wanted := make([]bool, len(p.objs))
-				for _, i := range inPack[p] {
-					wanted[i] = true
+				for _, a := range ats {
+					wanted[a.obj] = true
 				}
 				err := p.walk(wanted, func(i int32, content []byte) error {
-					for _, k := range jobAt[p][i] {
-						if !send(item{job: k, content: content}) {
+					for _, a := range jobsOf(i) {
+						if !send(item{job: int(a.job), content: content}) {
 							return ctx.Err()
 						}
 					}
 					return nil
-				}, func(i int32) { loose = append(loose, jobAt[p][i]...) })
+				}, func(i int32) {
+					for _, a := range jobsOf(i) {
+						loose = append(loose, int(a.job))
+					}
+				})
+				delete(inPack, p)
 				if err != nil {
 					return err
 				}
@@ -487,7 +502,25 @@ func (rd *reader) scanBlob(ctx context.Context, eng *scanner.Engine, j blobJob) 
 	if rd.cli != nil {
 		return rd.scanBlobCLI(ctx, eng, j)
 	}
-	obj, err := rd.st.EncodedObject(plumbing.BlobObject, j.hash)
+	if rd.odb != nil {
+		if p, i, ok := rd.odb.locate(j.hash); ok && p.objs[i].base == -1 {
+			// An undeltified blob the pass left out (a large one):
+			// inflated straight from the pack as it is scanned.
+			o := &p.objs[i]
+			zr, err := zlib.NewReader(bufio.NewReaderSize(io.NewSectionReader(p.f, o.data, o.end-o.data), 1<<16))
+			if err != nil {
+				return nil, 0, nil, fmt.Errorf("%w: %w", errUnreadable, err)
+			}
+			defer zr.Close()
+			fs, warns, err := scanContent(ctx, eng, j.path, io.LimitReader(zr, o.size))
+			return fs, o.size, warns, err
+		} else if !ok && !rd.odb.loose(j.hash) {
+			// In no pack and not loose: missing (a partial clone) or
+			// lost; go-git would only load every index to say so.
+			return nil, 0, nil, fmt.Errorf("%w: %w", errUnreadable, plumbing.ErrObjectNotFound)
+		}
+	}
+	obj, err := rd.storage().EncodedObject(plumbing.BlobObject, j.hash)
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("%w: %w", errUnreadable, err)
 	}
