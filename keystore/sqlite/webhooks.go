@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/truncate"
 	"github.com/leakguard/leakguard/keystore"
 )
 
@@ -230,7 +231,7 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, r keystore.
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?,
 			delivered_at = coalesce(delivered_at, ?), last_attempt_at = ?, response_status = ?, last_error = ?
 			WHERE id = ? AND status = 'pending'`, status, next, delivered, tn(r.At), r.ResponseStatus,
-			truncate(text(r.Error), maxErrLen), id)
+			truncate.String(text(r.Error), maxErrLen), id)
 		if err != nil {
 			return classify(err)
 		}
