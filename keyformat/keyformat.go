@@ -75,7 +75,7 @@ func (t KeyType) RuleID() string {
 // Valid reports whether m is live or test.
 func (m Mode) Valid() bool { return m == Live || m == Test }
 
-// Rule ids of the platform's own keys (CONTRACT §2).
+// Rule ids of the platform's own keys (docs/formats.md).
 const (
 	RuleSecretKey      = "leakguard-secret-key"
 	RuleRestrictedKey  = "leakguard-restricted-key"
@@ -199,7 +199,7 @@ func parsePrefix(b []byte) (KeyInfo, bool) {
 }
 
 // KeyAt reports whether a standalone platform key starts at data[i]:
-// well formed, with a boundary before and after it (CONTRACT §1).
+// well formed, with a boundary before and after it (docs/formats.md, "The platform's keys").
 func KeyAt(data []byte, i int) (KeyInfo, bool) {
 	if i < 0 || i+KeyLength > len(data) {
 		return KeyInfo{}, false

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// refKeyChecksum computes the checksum straight from CONTRACT §1 with
+// refKeyChecksum computes the checksum straight from the key format of docs/formats.md with
 // big-number base conversion, independent of Checksum.
 func refKeyChecksum(prefixAndRandom string) string {
 	v := new(big.Int).SetUint64(uint64(crc32.ChecksumIEEE([]byte(prefixAndRandom))))

@@ -50,7 +50,7 @@ func notFound(what, id string) error {
 	return &Error{Kind: ErrNotFound, Message: fmt.Sprintf("No such %s: %q.", what, id)}
 }
 
-// Auth failure codes (CONTRACT §4) and their finer reasons.
+// Auth failure codes (docs/api.md) and their finer reasons.
 const (
 	CodeInvalidAPIKey    = "invalid_api_key"
 	CodePermissionDenied = "permission_denied"
@@ -108,7 +108,7 @@ func scopeError(scope string) *AuthError {
 
 // Config configures a Service. Zero fields take the defaults shown.
 type Config struct {
-	// Mode is the mode of keys this server accepts (CONTRACT §3).
+	// Mode is the mode of keys this server accepts (docs/configuration.md).
 	Mode keyformat.Mode
 	// Resources is the platform's full resource list, built-ins included
 	// (see ParseResources); empty means the built-ins.
@@ -935,8 +935,8 @@ func (s *Service) RotateKey(ctx context.Context, actor *Key, accountID, id strin
 	return updated, NewKey{Key: next, Secret: secret}, nil
 }
 
-// KeyObject is a key as the API and `keys list --json` show it (CONTRACT
-// §4). It never holds the secret.
+// KeyObject is a key as the API and `keys list --json` show it
+// (docs/api.md). It never holds the secret.
 type KeyObject struct {
 	ID            string     `json:"id"`
 	Name          string     `json:"name"`
@@ -996,24 +996,4 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
-}
-
-// ConfigFromEnv reads the settings the service shares with `serve` and the
-// admin CLI: LEAKGUARD_MODE (live|test, default test) and
-// LEAKGUARD_RESOURCES (the platform's resources beyond the built-ins).
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	var c Config
-	c.Mode = keyformat.Mode(strings.TrimSpace(getenv("LEAKGUARD_MODE")))
-	if c.Mode == "" {
-		c.Mode = keyformat.Test
-	}
-	if !c.Mode.Valid() {
-		return c, fmt.Errorf("LEAKGUARD_MODE must be live or test, not %q", c.Mode)
-	}
-	res, err := ParseResources(getenv("LEAKGUARD_RESOURCES"))
-	if err != nil {
-		return c, fmt.Errorf("LEAKGUARD_RESOURCES: %w", err)
-	}
-	c.Resources = res
-	return c, nil
 }

@@ -33,6 +33,12 @@ type Finding struct {
 	Redacted     string `json:"redacted"`
 	Offset       int64  `json:"offset"` // byte offset in the (decompressed) file
 	Secret       []byte `json:"-"`
+	// The commit's author, email, author date (RFC 3339) and message, for
+	// findings of history and hook scans (docs/formats.md).
+	Author  string `json:"author,omitempty"`
+	Email   string `json:"email,omitempty"`
+	Date    string `json:"date,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Options choose what an Engine reports.
@@ -63,6 +69,11 @@ type Options struct {
 	// Limits bound archive expansion and file size; zero fields take the
 	// defaults (DefaultLimits()).
 	Limits Limits
+	// FollowSymlinks lets ScanPaths follow symlinks that lead out of the
+	// root being scanned; by default such a link is a warning
+	// (ErrSymlinkOutside) and is not followed. Links within the root are
+	// always followed; every folder is walked once either way.
+	FollowSymlinks bool
 }
 
 // Limits bound what one input may cost. A zero field means the default; a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"sync"
@@ -97,6 +98,28 @@ type source struct {
 	ra      io.ReaderAt // random access to the same content, when there is one
 	size    int64
 	depth   int
+	plain   bool // scan as bytes, never as an archive
+}
+
+// recorder keeps the first max bytes read through it (beyond the head the
+// caller put in buf); past that it only notes that it lost some.
+type recorder struct {
+	r     io.Reader
+	max   int
+	buf   []byte
+	lossy bool
+}
+
+func (c *recorder) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if !c.lossy {
+		if len(c.buf)+n <= c.max {
+			c.buf = append(c.buf, p[:n]...)
+		} else {
+			c.lossy, c.buf = true, c.buf[:0:0]
+		}
+	}
+	return n, err
 }
 
 func (s *input) scanStream(path string, r io.Reader, depth int) error {
@@ -132,14 +155,37 @@ func (s *input) scan(src source) error {
 	}
 	eof = eof || known
 	head := buf[:n]
-	if k := detect(head); k != plainKind {
+	if k := detect(head); k != plainKind && !src.plain {
 		var rest io.Reader = bytes.NewReader(head)
+		var rec *recorder
 		if !eof {
-			rest = io.MultiReader(rest, src.r)
+			if src.ra == nil {
+				// Keep what the archive reader consumes, so that content
+				// that only looked like an archive can be scanned raw.
+				rec = &recorder{r: src.r, max: e.spoolMem, buf: append([]byte(nil), head...)}
+				rest = io.MultiReader(rest, rec)
+			} else {
+				rest = io.MultiReader(rest, src.r)
+			}
 		} else if src.ra == nil {
 			src.ra, src.size = bytes.NewReader(head), int64(n)
 		}
-		return s.openArchive(k, src, rest)
+		err := s.openArchive(k, src, rest)
+		if !errors.Is(err, errNotArchive) {
+			return err
+		}
+		// The archive could not be read: scan its bytes as they are.
+		raw := source{path: src.path, depth: src.depth, plain: true}
+		switch {
+		case src.ra != nil:
+			raw.r = io.NewSectionReader(src.ra, 0, src.size)
+		case !rec.lossy:
+			raw.r = io.MultiReader(bytes.NewReader(rec.buf), src.r)
+		default:
+			s.warnf(src.path, fmt.Errorf("only the part after the first %d bytes was scanned as raw bytes", len(rec.buf)))
+			raw.r = src.r
+		}
+		return s.scan(raw)
 	}
 	binary := isBinary(head)
 	if src.depth == 0 {
@@ -376,10 +422,14 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 	if k := detect(data[:min(len(data), 4096)]); k != plainKind {
 		r := bytes.NewReader(data)
 		src := source{path: path, r: r, ra: bytes.NewReader(data), size: int64(len(data)), depth: depth}
-		if err := s.openArchive(k, src, r); err != nil {
-			s.warnf(path, err)
+		err := s.openArchive(k, src, r)
+		if !errors.Is(err, errNotArchive) {
+			if err != nil {
+				s.warnf(path, err)
+			}
+			return
 		}
-		return
+		// Not readable as an archive: scanned as bytes below.
 	}
 	binary := isBinary(data)
 	rs := resolver{e: e, path: path, paths: e.pathMask(path), lastNL: -1, emit: s.emit}

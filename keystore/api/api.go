@@ -1,4 +1,4 @@
-// Package api is the key API over HTTP (CONTRACT §4): everything under
+// Package api is the key API over HTTP (docs/api.md): everything under
 // /v1/ except GitHub's secret scanning endpoint, which is mounted next to it.
 //
 // Wiring (the daemon's api role):
@@ -19,7 +19,7 @@
 // also takes an optional "ip", the customer's address, for allow-lists and
 // last-used). Per-key rate limits, a per-IP limit on unknown keys, and the
 // client IP (X-Forwarded-For only from LEAKGUARD_TRUSTED_PROXIES) are set
-// by Config (see ConfigFromEnv).
+// by Config, which `leakguard serve` fills from its environment.
 package api
 
 import (
@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -41,6 +40,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/leakguard/leakguard/internal/truncate"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
@@ -72,6 +73,8 @@ type Config struct {
 	MaxBody int64
 	// MaxLimiters bounds the per-key and per-IP bucket tables (100,000).
 	MaxLimiters int
+	// Webhooks enables /v1/webhook-endpoints (webhooks.go).
+	Webhooks WebhookConfig
 }
 
 // Default settings.
@@ -83,52 +86,6 @@ const (
 	maxIDLen              = 64
 	retryAfterUnavailable = "1"
 )
-
-// ConfigFromEnv reads LEAKGUARD_SERVICE_TOKEN, LEAKGUARD_RATE_LIMIT,
-// LEAKGUARD_RATE_BURST, LEAKGUARD_AUTH_FAILURES_PER_MINUTE and
-// LEAKGUARD_TRUSTED_PROXIES (comma list of CIDRs or addresses).
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	var c Config
-	c.ServiceToken = strings.TrimSpace(getenv("LEAKGUARD_SERVICE_TOKEN"))
-	if v := strings.TrimSpace(getenv("LEAKGUARD_RATE_LIMIT")); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		switch {
-		case v == "off" || v == "none" || err == nil && f <= 0:
-			c.RateLimit = -1
-		case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
-			return c, fmt.Errorf("LEAKGUARD_RATE_LIMIT %q: want requests per second per key (0 or off: no limit)", v)
-		default:
-			c.RateLimit = f
-		}
-	}
-	if v := strings.TrimSpace(getenv("LEAKGUARD_RATE_BURST")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return c, fmt.Errorf("LEAKGUARD_RATE_BURST %q: want a positive integer", v)
-		}
-		c.RateBurst = n
-	}
-	if v := strings.TrimSpace(getenv("LEAKGUARD_AUTH_FAILURES_PER_MINUTE")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n == 0 {
-			return c, fmt.Errorf("LEAKGUARD_AUTH_FAILURES_PER_MINUTE %q: want a non-zero integer (negative for no limit)", v)
-		}
-		c.AuthFailuresPerMinute = n
-	}
-	if v := strings.TrimSpace(getenv("LEAKGUARD_TRUSTED_PROXIES")); v != "" {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s == "" {
-				continue
-			}
-			ps, err := keystore.ParseAllowedIPs([]string{s})
-			if err != nil {
-				return c, fmt.Errorf("LEAKGUARD_TRUSTED_PROXIES: %v", err)
-			}
-			c.TrustedProxies = append(c.TrustedProxies, ps...)
-		}
-	}
-	return c, nil
-}
 
 func (c *Config) defaults() {
 	if c.RateLimit == 0 {
@@ -167,7 +124,7 @@ type handler struct {
 	bufs sync.Pool // *[]byte answer buffers
 }
 
-// New returns the handler for /v1/ (CONTRACT §4). m and logger may be nil.
+// New returns the handler for /v1/ (docs/api.md). m and logger may be nil.
 func New(cfg Config, svc *keystore.Service, m *metrics.Metrics, logger *slog.Logger) http.Handler {
 	cfg.defaults()
 	if logger == nil {
@@ -265,6 +222,9 @@ func match(path string) (route, string, string) {
 	case "/v1/keys/verify":
 		return routeVerify, "", "POST"
 	}
+	if rt, id, allowed, ok := matchWebhooks(path); ok {
+		return rt, id, allowed
+	}
 	rest, ok := strings.CutPrefix(path, "/v1/api-keys/")
 	if !ok || rest == "" {
 		return routeNone, "", ""
@@ -316,6 +276,8 @@ func scopeFor(rt route, method string) string {
 		return keystore.ScopeAPILogsRead
 	case routeLeaks:
 		return keystore.ScopeLeaksRead
+	case routeWebhooks, routeWebhook, routeWebhookDeliveries:
+		return scopeAccountWrite
 	}
 	return ""
 }
@@ -370,7 +332,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt, id, allowed := match(r.URL.Path)
 	if rt == routeNone {
-		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+truncate(r.URL.Path, 200)+").")
+		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+truncate.String(r.URL.Path, 200)+").")
 		return
 	}
 	if !methodAllowed(allowed, r.Method) {
@@ -440,6 +402,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.listLogs(c, p)
 	case routeLeaks:
 		h.listLeaks(c, p)
+	case routeWebhooks, routeWebhook, routeWebhookDeliveries:
+		h.webhooks(c, p, rt, id)
 	}
 }
 
@@ -480,16 +444,9 @@ func (h *handler) logCall(c *call, p *keystore.Principal) {
 		Path:      c.r.URL.Path,
 		Status:    c.status,
 		IP:        c.ipText,
-		UserAgent: truncate(c.r.UserAgent(), 512),
+		UserAgent: truncate.String(c.r.UserAgent(), 512),
 		RequestID: c.id,
 	})
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // bearer extracts the key: "Authorization: Bearer KEY", or HTTP Basic with
