@@ -109,7 +109,20 @@ func (e *Engine) newScratch() *scratch {
 			lo := max(pos-r.window, 0)
 			hi := min(pos+len(w.word)+r.window, len(c.buf))
 			if r.anchored != nil {
-				if !r.anchored.Match(c.buf[pos:min(pos+r.window+1, len(c.buf))]) {
+				lim := min(pos+r.window+1, len(c.buf))
+				if r.direct {
+					// The match at the hit is the rule's own: take it
+					// without searching a window, unless it runs into
+					// the slice's end where the data goes on.
+					loc := r.anchored.FindSubmatchIndex(c.buf[pos:lim])
+					if loc == nil {
+						continue
+					}
+					if pos+loc[1] < lim || (lim == len(c.buf) && c.atEnd) {
+						e.candidate(s, c, int(ri), r, pos, loc)
+						continue
+					}
+				} else if !r.anchored.Match(c.buf[pos:lim]) {
 					continue
 				}
 				lo, hi = max(pos-r.lead-2, 0), min(pos+r.window, len(c.buf))
@@ -302,30 +315,36 @@ func (e *Engine) matchWindow(s *scratch, c *chunk, ri int, r *compiledRule, w wi
 		if (cutLeft && loc[0] == 0) || (cutRight && loc[1] == len(text)) {
 			continue
 		}
-		a, b := loc[0], loc[1]
-		if g := r.SecretGroup; g > 0 {
-			a, b = loc[2*g], loc[2*g+1]
-		}
-		if a < 0 || a >= b {
-			continue
-		}
-		a, b = a+w.lo, b+w.lo
-		if a < c.own0 || a >= c.own1 {
-			continue
-		}
-		// A token glued to a preceding word is part of something else.
-		if r.Standalone && !keyformat.BoundaryBefore(c.buf, a) {
-			continue
-		}
-		secret := c.buf[a:b]
-		if !e.keep(r, secret) || overlapsKey(s.keys, a, b) {
-			continue
-		}
-		if r.AcceptMatch != nil && !r.AcceptMatch(c.buf[w.lo+loc[0]:a], secret) {
-			continue
-		}
-		s.finds = append(s.finds, pending{rule: ri, off: a, end: b})
+		e.candidate(s, c, ri, r, w.lo, loc)
 	}
+}
+
+// candidate applies a rule's checks to one regex match (loc, relative to
+// c.buf[base:]) and keeps the secret if they pass.
+func (e *Engine) candidate(s *scratch, c *chunk, ri int, r *compiledRule, base int, loc []int) {
+	a, b := loc[0], loc[1]
+	if g := r.SecretGroup; g > 0 {
+		a, b = loc[2*g], loc[2*g+1]
+	}
+	if a < 0 || a >= b {
+		return
+	}
+	a, b = a+base, b+base
+	if a < c.own0 || a >= c.own1 {
+		return
+	}
+	// A token glued to a preceding word is part of something else.
+	if r.Standalone && !keyformat.BoundaryBefore(c.buf, a) {
+		return
+	}
+	secret := c.buf[a:b]
+	if !e.keep(r, secret) || overlapsKey(s.keys, a, b) {
+		return
+	}
+	if r.AcceptMatch != nil && !r.AcceptMatch(c.buf[base+loc[0]:a], secret) {
+		return
+	}
+	s.finds = append(s.finds, pending{rule: ri, off: a, end: b})
 }
 
 // keep applies a rule's filters to one candidate secret.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"regexp/syntax"
 	"runtime"
 	"strings"
 	"sync"
@@ -161,6 +162,9 @@ type compiledRule struct {
 	// the match then starts at most lead bytes before the hit.
 	anchored *regexp.Regexp
 	lead     int
+	// direct: anchored is the whole rule, so its match at a hit is taken
+	// as it is (no window search).
+	direct bool
 	// pathIdx is the rule's index in Engine.pathRules if it has a Path
 	// (it then runs only on files whose path matches), else -1.
 	pathIdx int
@@ -292,6 +296,11 @@ func New(opts Options) (*Engine, error) {
 		cr.window += 2
 		if q, lead, ok := anchorAtKeyword(r.Regex.String(), r.Keywords); ok {
 			cr.anchored, cr.lead = q, lead
+			// Nothing before the keyword part: the anchored regex is the
+			// whole rule, its groups numbered alike.
+			if whole, err := syntax.Parse(r.Regex.String(), syntax.Perl); err == nil {
+				cr.direct = lead == 0 && q.String() == `\A(?:`+whole.String()+`)`
+			}
 		}
 		for _, w := range r.StopWords {
 			cr.stopWords = append(cr.stopWords, []byte(strings.ToLower(w)))
