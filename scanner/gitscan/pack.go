@@ -724,6 +724,8 @@ func alternateDirs(objects string) []string {
 
 // objectIndex is every commit and tree of the packs, decoded.
 type objectIndex struct {
+	mu         sync.Mutex // guards tagGetters
+	tagGetters map[*pack]*objGetter
 	// objectDirs are the object directories: the repository's own, then
 	// those of objects/info/alternates.
 	objectDirs []string
@@ -748,6 +750,34 @@ func (x *objectIndex) loose(h plumbing.Hash) bool {
 		}
 	}
 	return false
+}
+
+// tagTarget reads the object an annotated tag in the packs points at.
+func (x *objectIndex) tagTarget(h plumbing.Hash) (plumbing.Hash, bool) {
+	p, i, ok := x.locate(h)
+	if !ok || p.objs[i].typ != packTag {
+		return plumbing.ZeroHash, false
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.tagGetters == nil {
+		x.tagGetters = map[*pack]*objGetter{}
+	}
+	g := x.tagGetters[p]
+	if g == nil {
+		g = newObjGetter(p, 1<<20)
+		x.tagGetters[p] = g
+	}
+	data, err := g.get(i)
+	if err != nil {
+		return plumbing.ZeroHash, false
+	}
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	target, ok := bytes.CutPrefix(line, []byte("object "))
+	if !ok {
+		return plumbing.ZeroHash, false
+	}
+	return parseSHA(string(target))
 }
 
 // locate finds a blob in the packs.
