@@ -724,8 +724,8 @@ func alternateDirs(objects string) []string {
 
 // objectIndex is every commit and tree of the packs, decoded.
 type objectIndex struct {
-	mu         sync.Mutex // guards tagGetters
-	tagGetters map[*pack]*objGetter
+	mu         sync.Mutex           // guards tagGetters
+	tagGetters map[*pack]*objGetter // for tags and commit details, read one by one
 	// objectDirs are the object directories: the repository's own, then
 	// those of objects/info/alternates.
 	objectDirs []string
@@ -778,6 +778,30 @@ func (x *objectIndex) tagTarget(h plumbing.Hash) (plumbing.Hash, bool) {
 		return plumbing.ZeroHash, false
 	}
 	return parseSHA(string(target))
+}
+
+// commitMeta reads the author and message of a commit in the packs; nil
+// if it is not there.
+func (x *objectIndex) commitMeta(h plumbing.Hash) *commitMeta {
+	p, i, ok := x.locate(h)
+	if !ok || p.objs[i].typ != packCommit {
+		return nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.tagGetters == nil {
+		x.tagGetters = map[*pack]*objGetter{}
+	}
+	g := x.tagGetters[p]
+	if g == nil {
+		g = newObjGetter(p, 1<<20)
+		x.tagGetters[p] = g
+	}
+	data, err := g.get(i)
+	if err != nil {
+		return nil
+	}
+	return parseCommitMeta(data)
 }
 
 // locate finds a blob in the packs.
