@@ -47,7 +47,7 @@ const maxPackObject = 16 << 20
 // walkCacheBytes bounds the delta bases one pass keeps for the objects
 // still to come; a base past the budget is rebuilt from the pack when a
 // later object needs it.
-const walkCacheBytes = 24 << 20
+const walkCacheBytes = 16 << 20
 
 // batchBytes bounds the inflated bytes of one batch of objects handed from
 // the inflating goroutines to the pass.
@@ -311,7 +311,7 @@ func (p *pack) walk(wanted []bool, deliver func(i int32, content []byte) error, 
 				base, have := cache[o.base]
 				if !have && !bad[o.base] {
 					if getter == nil {
-						getter = newObjGetter(p, 16<<20)
+						getter = newObjGetter(p, 8<<20)
 					}
 					var err error
 					base, err = getter.get(o.base)
