@@ -191,10 +191,10 @@ func (s *input) scan(src source) error {
 	if src.depth == 0 {
 		s.binary = binary
 	}
-	rs := resolver{e: e, path: src.path, lastNL: -1, emit: s.emit}
+	rs := resolver{e: e, path: src.path, paths: e.pathMask(src.path), lastNL: -1, emit: s.emit}
 	if eof {
 		sc := e.getScratch()
-		rs.take(e.scanChunk(sc, &chunk{buf: head, own1: n, atStart: true, atEnd: true, binary: binary}))
+		rs.take(e.scanChunk(sc, &chunk{buf: head, own1: n, atStart: true, atEnd: true, binary: binary, paths: rs.paths}))
 		e.putScratch(sc)
 		return nil
 	}
@@ -230,7 +230,7 @@ func (s *input) scanSequential(buf []byte, r io.Reader, binary bool, rs *resolve
 			own1 = n - e.margin
 		}
 		rs.take(e.scanChunk(sc, &chunk{buf: buf[:n], base: base, own0: own0, own1: own1,
-			atStart: base == 0, atEnd: eof, binary: binary}))
+			atStart: base == 0, atEnd: eof, binary: binary, paths: rs.paths}))
 		if eof {
 			return nil
 		}
@@ -299,7 +299,7 @@ func (s *input) scanParallel(first *[]byte, r io.Reader, binary bool, rs *resolv
 			if !eof {
 				own1 = n - e.margin
 			}
-			c := chunk{buf: buf[:n], base: base, own0: own0, own1: own1, atStart: base == 0, atEnd: eof, binary: binary}
+			c := chunk{buf: buf[:n], base: base, own0: own0, own1: own1, atStart: base == 0, atEnd: eof, binary: binary, paths: rs.paths}
 			var next *[]byte
 			if !eof {
 				select {
@@ -384,8 +384,9 @@ func (s *input) scanParallel(first *[]byte, r io.Reader, binary bool, rs *resolv
 type resolver struct {
 	e      *Engine
 	path   string
-	lines  int   // newlines before the current chunk's owned region
-	lastNL int64 // offset of the last newline before it, -1 if none
+	paths  []bool // Engine.pathMask(path)
+	lines  int    // newlines before the current chunk's owned region
+	lastNL int64  // offset of the last newline before it, -1 if none
 	emit   func(Finding)
 }
 
@@ -431,14 +432,14 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 		// Not readable as an archive: scanned as bytes below.
 	}
 	binary := isBinary(data)
-	rs := resolver{e: e, path: path, lastNL: -1, emit: s.emit}
+	rs := resolver{e: e, path: path, paths: e.pathMask(path), lastNL: -1, emit: s.emit}
 	sc := e.getScratch()
 	defer e.putScratch(sc)
 	for own0 := 0; own0 < len(data) || own0 == 0; own0 += e.chunk {
 		own1 := min(own0+e.chunk, len(data))
 		lo, hi := max(own0-e.margin, 0), min(own1+e.margin, len(data))
 		rs.take(e.scanChunk(sc, &chunk{buf: data[lo:hi], base: int64(lo), own0: own0 - lo, own1: own1 - lo,
-			atStart: lo == 0, atEnd: hi == len(data), binary: binary}))
+			atStart: lo == 0, atEnd: hi == len(data), binary: binary, paths: rs.paths}))
 		if own1 == len(data) {
 			break
 		}
