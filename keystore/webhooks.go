@@ -46,7 +46,22 @@ type WebhookDelivery struct {
 	DeliveredAt    *time.Time `json:"delivered_at"`
 	ResponseStatus int        `json:"response_status"` // of the latest attempt, 0 if none answered
 	LastError      string     `json:"last_error"`
+	// AttemptLog is every recorded attempt, oldest first (at most
+	// MaxAttemptLog, the latest ones).
+	AttemptLog []WebhookAttempt `json:"attempt_log"`
 }
+
+// WebhookAttempt is one POST of a delivery.
+type WebhookAttempt struct {
+	Attempt        int       `json:"attempt"`
+	At             time.Time `json:"at"`
+	ResponseStatus int       `json:"response_status"` // 0: nothing answered
+	Error          string    `json:"error"`
+	DurationMS     int64     `json:"duration_ms"`
+}
+
+// MaxAttemptLog bounds the attempts a listed delivery carries.
+const MaxAttemptLog = 20
 
 // WebhookJob is a claimed delivery with what sending it needs.
 type WebhookJob struct {
@@ -62,6 +77,10 @@ type WebhookResult struct {
 	Delivered      bool
 	ResponseStatus int
 	Error          string
+	// Attempt is the attempt's number (the claimed delivery's Attempts)
+	// and Duration how long it took, for the attempt log.
+	Attempt  int
+	Duration time.Duration
 	// NextAttempt is when to try again; ignored when Delivered or GiveUp.
 	NextAttempt time.Time
 	GiveUp      bool

@@ -203,9 +203,10 @@ func (d *EndpointDispatcher) drain(ctx context.Context) {
 func (d *EndpointDispatcher) deliver(ctx context.Context, j keystore.WebhookJob) {
 	log := d.log.With("delivery_id", j.Delivery.ID, "endpoint_id", j.Endpoint.ID, "event_id", j.Delivery.EventID,
 		"attempt", j.Delivery.Attempts, "redacted", j.Incident.Redacted)
+	began := d.cfg.Now()
 	status, err := d.post(ctx, j)
 	now := d.cfg.Now()
-	r := keystore.WebhookResult{At: now, ResponseStatus: status}
+	r := keystore.WebhookResult{At: now, ResponseStatus: status, Attempt: j.Delivery.Attempts, Duration: now.Sub(began)}
 	switch {
 	case err == nil:
 		r.Delivered = true

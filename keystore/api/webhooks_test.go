@@ -164,8 +164,17 @@ func TestWebhookEndpointsDeliverSignedEvents(t *testing.T) {
 				return false
 			}
 			d := data[0].(map[string]any)
+			log, _ := d["attempt_log"].([]any)
+			if len(log) != 3 {
+				return false
+			}
+			var statuses []float64
+			for _, a := range log {
+				statuses = append(statuses, a.(map[string]any)["response_status"].(float64))
+			}
 			return d["status"] == "delivered" && d["attempts"] == float64(3) && d["response_status"] == float64(200) &&
-				d["event_id"] == eventIDs[0] && d["next_attempt_at"] == nil
+				d["event_id"] == eventIDs[0] && d["next_attempt_at"] == nil &&
+				statuses[0] == 500 && statuses[1] == 500 && statuses[2] == 200
 		})
 		if a := w.do("DELETE", "/v1/webhook-endpoints/"+ids[0], w.sk.Secret, nil); a.status != 200 || a.body["deleted"] != true {
 			t.Fatalf("delete: %d %s", a.status, a.raw)

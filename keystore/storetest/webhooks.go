@@ -108,15 +108,16 @@ func RunWebhooks(t *testing.T, open func(t *testing.T) keystore.Store) {
 		t.Fatalf("claimed twice: %+v", again)
 	}
 	at := time.Now().UTC().Truncate(time.Millisecond)
-	if err := ws.FinishWebhookAttempt(ctx, jobs[0].Delivery.ID, keystore.WebhookResult{At: at, Delivered: true, ResponseStatus: 204}); err != nil {
+	if err := ws.FinishWebhookAttempt(ctx, jobs[0].Delivery.ID, keystore.WebhookResult{At: at, Delivered: true, ResponseStatus: 204,
+		Attempt: 1, Duration: 12 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	// A late failure report of the same delivery changes nothing.
-	if err := ws.FinishWebhookAttempt(ctx, jobs[0].Delivery.ID, keystore.WebhookResult{At: at, Error: "late", NextAttempt: at}); err != nil {
+	if err := ws.FinishWebhookAttempt(ctx, jobs[0].Delivery.ID, keystore.WebhookResult{At: at, Error: "late", NextAttempt: at, Attempt: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ws.FinishWebhookAttempt(ctx, jobs[1].Delivery.ID, keystore.WebhookResult{At: at, ResponseStatus: 500,
-		Error: "endpoint answered 500\x00", NextAttempt: at.Add(-time.Second)}); err != nil {
+		Error: "endpoint answered 500\x00", NextAttempt: at.Add(-time.Second), Attempt: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ws.FinishWebhookAttempt(ctx, "whd_nope", keystore.WebhookResult{At: at}); !errors.Is(err, keystore.ErrNotFound) {
@@ -136,6 +137,12 @@ func RunWebhooks(t *testing.T, open func(t *testing.T) keystore.Store) {
 	}
 	if retry.Status != keystore.DeliveryPending || retry.ResponseStatus != 500 || retry.Attempts != 1 || retry.LastAttemptAt == nil {
 		t.Fatalf("to retry: %+v", retry)
+	}
+	if l := done.AttemptLog; len(l) != 1 || l[0].Attempt != 1 || l[0].ResponseStatus != 204 || l[0].DurationMS != 12 || !l[0].At.Equal(at) {
+		t.Fatalf("attempt log of the delivered one (a late report must not add to it): %+v", l)
+	}
+	if l := retry.AttemptLog; len(l) != 1 || l[0].ResponseStatus != 500 || l[0].Error != "endpoint answered 500" {
+		t.Fatalf("attempt log of the failing one: %+v", l)
 	}
 	// Due again: claimed again, then given up.
 	jobs, err = ws.ClaimWebhookDeliveries(ctx, 10, time.Now(), time.Now().Add(time.Minute))
