@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/truncate"
 	"github.com/leakguard/leakguard/keystore"
 )
 
@@ -245,7 +246,7 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, r keystore.
 	case r.GiveUp:
 		status, next = keystore.DeliveryFailed, r.At
 	}
-	msg := truncate(text(r.Error), maxErrLen)
+	msg := truncate.String(text(r.Error), maxErrLen)
 	var found bool
 	err := s.pool.QueryRow(ctx, `WITH u AS (
 			UPDATE webhook_deliveries SET status = $2, next_attempt_at = $3, delivered_at = coalesce(delivered_at, $4),

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/truncate"
 	"github.com/leakguard/leakguard/keystore"
 )
 
@@ -269,7 +270,7 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, r keystore.
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?,
 			delivered_at = coalesce(delivered_at, ?), last_attempt_at = ?, response_status = ?, last_error = ?
 			WHERE id = ? AND status = 'pending'`, status, next, delivered, tn(r.At), r.ResponseStatus,
-			truncate(text(r.Error), maxErrLen), id)
+			truncate.String(text(r.Error), maxErrLen), id)
 		if err != nil {
 			return classify(err)
 		}
@@ -283,7 +284,7 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, r keystore.
 		if r.Attempt > 0 {
 			_, err = tx.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, attempt, at, response_status, error, duration_ms)
 				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
-				id, r.Attempt, tn(r.At), r.ResponseStatus, truncate(text(r.Error), maxErrLen), r.Duration.Milliseconds())
+				id, r.Attempt, tn(r.At), r.ResponseStatus, truncate.String(text(r.Error), maxErrLen), r.Duration.Milliseconds())
 		}
 		return classify(err)
 	})
