@@ -55,9 +55,9 @@ type SMTPServer struct {
 	tls      *tls.Config // offers STARTTLS when set
 	tlsSeen  int         // messages received over TLS
 	opts     Options
-	hang     bool       // accept connections and never answer
-	held     []net.Conn // connections held by hang
-	authSeen []string   // mechanisms of successful AUTHs
+	hang     bool          // accept connections and never answer
+	held     []net.Conn    // connections held by hang
+	authSeen []string      // mechanisms of successful AUTHs
 	stall    chan struct{} // non-nil: MAIL FROM waits until it is closed
 	stalled  int           // MAIL FROM commands held by Stall
 }
