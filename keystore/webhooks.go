@@ -92,13 +92,15 @@ type WebhookResult struct {
 // leak is never without its events, and never has them twice.
 type WebhookStore interface {
 	CreateWebhookEndpoint(ctx context.Context, e WebhookEndpoint) error
-	// ListWebhookEndpoints lists an account's endpoints, newest first.
+	// ListWebhookEndpoints lists an account's endpoints, newest first: up
+	// to p.Size()+1 of them, so the caller can tell whether there are more.
 	ListWebhookEndpoints(ctx context.Context, accountID string, p Page) ([]WebhookEndpoint, error)
 	GetWebhookEndpoint(ctx context.Context, accountID, id string) (WebhookEndpoint, error)
 	// DeleteWebhookEndpoint removes an endpoint; its pending deliveries
 	// are dropped with it. ErrNotFound if the account has no such endpoint.
 	DeleteWebhookEndpoint(ctx context.Context, accountID, id string) error
-	// ListWebhookDeliveries is an endpoint's delivery log, newest first.
+	// ListWebhookDeliveries is an endpoint's delivery log, newest first,
+	// up to p.Size()+1 entries (as ListWebhookEndpoints).
 	ListWebhookDeliveries(ctx context.Context, accountID, endpointID string, p Page) ([]WebhookDelivery, error)
 	// ClaimWebhookDeliveries leases up to limit due deliveries until
 	// leaseUntil and counts an attempt for each.

@@ -288,3 +288,33 @@ func TestWebhookPathWithAKeyIs400(t *testing.T) {
 		}
 	})
 }
+
+// Lists page as the other lists do: limit, starting_after, has_more.
+func TestWebhookEndpointsPage(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func(*testing.T) keystore.Store) {
+		w := webhookWorld(t, open, httpx.Guard{AllowPrivate: true}, nil)
+		var ids []string
+		for i := range 3 {
+			a := w.do("POST", "/v1/webhook-endpoints", w.sk.Secret, map[string]string{"url": "https://hooks.example.com/" + string(rune('a'+i))})
+			if a.status != 200 {
+				t.Fatalf("create: %d %s", a.status, a.raw)
+			}
+			ids = append(ids, a.str("id"))
+			w.clk.Advance(time.Millisecond) // ids sort by time
+		}
+		a := w.do("GET", "/v1/webhook-endpoints?limit=2", w.sk.Secret, nil)
+		data, _ := a.body["data"].([]any)
+		if a.status != 200 || len(data) != 2 || a.body["has_more"] != true || data[0].(map[string]any)["id"] != ids[2] {
+			t.Fatalf("page 1: %d %s", a.status, a.raw)
+		}
+		last := data[1].(map[string]any)["id"].(string)
+		a = w.do("GET", "/v1/webhook-endpoints?limit=2&starting_after="+last, w.sk.Secret, nil)
+		data, _ = a.body["data"].([]any)
+		if a.status != 200 || len(data) != 1 || a.body["has_more"] != false || data[0].(map[string]any)["id"] != ids[0] {
+			t.Fatalf("page 2: %d %s", a.status, a.raw)
+		}
+		if a := w.do("GET", "/v1/webhook-endpoints?limit=1000", w.sk.Secret, nil); a.status != 400 {
+			t.Fatalf("limit 1000: %d", a.status)
+		}
+	})
+}

@@ -37,7 +37,7 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context, accountID string, p ke
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints e
 		WHERE e.account_id = $1 AND ($2 = '' OR e.id < $2) ORDER BY e.id DESC LIMIT $3`,
-		accountID, p.StartingAfter, p.Size())
+		accountID, p.StartingAfter, p.Size()+1)
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints of %s: %w", accountID, classify(err))
 	}
@@ -124,7 +124,7 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, accountID, endpointID
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries d
 		WHERE d.endpoint_id = $1 AND ($2 = '' OR (d.created_at, d.id) < (SELECT created_at, id FROM webhook_deliveries WHERE id = $2))
-		ORDER BY d.created_at DESC, d.id DESC LIMIT $3`, endpointID, p.StartingAfter, p.Size())
+		ORDER BY d.created_at DESC, d.id DESC LIMIT $3`, endpointID, p.StartingAfter, p.Size()+1)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries of %s: %w", endpointID, classify(err))
 	}

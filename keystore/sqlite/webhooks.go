@@ -45,7 +45,7 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context, accountID string, p ke
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints e
 		WHERE e.account_id = ? AND (? = '' OR e.id < ?) ORDER BY e.id DESC LIMIT ?`,
-		accountID, p.StartingAfter, p.StartingAfter, p.Size())
+		accountID, p.StartingAfter, p.StartingAfter, p.Size()+1)
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints of %s: %w", accountID, classify(err))
 	}
@@ -131,7 +131,7 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, accountID, endpointID
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries d
 		WHERE d.endpoint_id = ? AND (? = '' OR (d.created_at, d.id) < (SELECT created_at, id FROM webhook_deliveries WHERE id = ?))
-		ORDER BY d.created_at DESC, d.id DESC LIMIT ?`, endpointID, p.StartingAfter, p.StartingAfter, p.Size())
+		ORDER BY d.created_at DESC, d.id DESC LIMIT ?`, endpointID, p.StartingAfter, p.StartingAfter, p.Size()+1)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries of %s: %w", endpointID, classify(err))
 	}

@@ -91,8 +91,12 @@ func RunWebhooks(t *testing.T, open func(t *testing.T) keystore.Store) {
 	if got, err := ws.GetWebhookEndpoint(ctx, a.ID, e1.ID); err != nil || got != e1 {
 		t.Fatalf("get: %+v %v, want %+v", got, err, e1)
 	}
-	if eps, err := ws.ListWebhookEndpoints(ctx, a.ID, keystore.Page{Limit: 2}); err != nil || len(eps) != 2 || eps[0].ID != late.ID {
+	// Limit+1 rows, newest first, so the caller can tell there are more.
+	if eps, err := ws.ListWebhookEndpoints(ctx, a.ID, keystore.Page{Limit: 2}); err != nil || len(eps) != 3 || eps[0].ID != late.ID || eps[2].ID != e1.ID {
 		t.Fatalf("list newest first: %+v %v", eps, err)
+	}
+	if eps, err := ws.ListWebhookEndpoints(ctx, a.ID, keystore.Page{Limit: 2, StartingAfter: e2.ID}); err != nil || len(eps) != 1 || eps[0].ID != e1.ID {
+		t.Fatalf("next page: %+v %v", eps, err)
 	}
 
 	// Claim leases: a second claim within the lease gets nothing.
