@@ -196,7 +196,7 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 		g.Go(func() error { return n.Run(gctx) })
 		if ws, ok := store.(keystore.WebhookStore); ok {
 			// Webhook endpoints (docs/api.md): checked again at connect time.
-			wd = notifier.NewEndpointDispatcher(notifier.DispatcherConfig{}, ws,
+			wd = notifier.NewEndpointDispatcher(notifier.DispatcherConfig{Metrics: m}, ws,
 				httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, logger)
 			g.Go(func() error { return wd.Run(gctx) })
 		}

@@ -164,8 +164,17 @@ func TestWebhookEndpointsDeliverSignedEvents(t *testing.T) {
 				return false
 			}
 			d := data[0].(map[string]any)
+			log, _ := d["attempt_log"].([]any)
+			if len(log) != 3 {
+				return false
+			}
+			var statuses []float64
+			for _, a := range log {
+				statuses = append(statuses, a.(map[string]any)["response_status"].(float64))
+			}
 			return d["status"] == "delivered" && d["attempts"] == float64(3) && d["response_status"] == float64(200) &&
-				d["event_id"] == eventIDs[0] && d["next_attempt_at"] == nil
+				d["event_id"] == eventIDs[0] && d["next_attempt_at"] == nil &&
+				statuses[0] == 500 && statuses[1] == 500 && statuses[2] == 200
 		})
 		if a := w.do("DELETE", "/v1/webhook-endpoints/"+ids[0], w.sk.Secret, nil); a.status != 200 || a.body["deleted"] != true {
 			t.Fatalf("delete: %d %s", a.status, a.raw)
@@ -276,6 +285,36 @@ func TestWebhookPathWithAKeyIs400(t *testing.T) {
 		}
 		if a := w.do("GET", "/v1/webhook-endpoints/we_unknown0000", w.sk.Secret, nil); a.status != 404 {
 			t.Fatalf("unknown endpoint: %d", a.status)
+		}
+	})
+}
+
+// Lists page as the other lists do: limit, starting_after, has_more.
+func TestWebhookEndpointsPage(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func(*testing.T) keystore.Store) {
+		w := webhookWorld(t, open, httpx.Guard{AllowPrivate: true}, nil)
+		var ids []string
+		for i := range 3 {
+			a := w.do("POST", "/v1/webhook-endpoints", w.sk.Secret, map[string]string{"url": "https://hooks.example.com/" + string(rune('a'+i))})
+			if a.status != 200 {
+				t.Fatalf("create: %d %s", a.status, a.raw)
+			}
+			ids = append(ids, a.str("id"))
+			w.clk.Advance(time.Millisecond) // ids sort by time
+		}
+		a := w.do("GET", "/v1/webhook-endpoints?limit=2", w.sk.Secret, nil)
+		data, _ := a.body["data"].([]any)
+		if a.status != 200 || len(data) != 2 || a.body["has_more"] != true || data[0].(map[string]any)["id"] != ids[2] {
+			t.Fatalf("page 1: %d %s", a.status, a.raw)
+		}
+		last := data[1].(map[string]any)["id"].(string)
+		a = w.do("GET", "/v1/webhook-endpoints?limit=2&starting_after="+last, w.sk.Secret, nil)
+		data, _ = a.body["data"].([]any)
+		if a.status != 200 || len(data) != 1 || a.body["has_more"] != false || data[0].(map[string]any)["id"] != ids[0] {
+			t.Fatalf("page 2: %d %s", a.status, a.raw)
+		}
+		if a := w.do("GET", "/v1/webhook-endpoints?limit=1000", w.sk.Secret, nil); a.status != 400 {
+			t.Fatalf("limit 1000: %d", a.status)
 		}
 	})
 }
