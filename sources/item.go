@@ -54,6 +54,14 @@ func (it *Item) Scan(path string, data []byte, loc func(f scanner.Finding) leakg
 	})
 }
 
+// AddFinding adds the hit of a finding made elsewhere (a git history
+// scan) at loc, dropping the finding's plaintext as Scan does.
+func (it *Item) AddFinding(f scanner.Finding, loc leakguard.Location) {
+	loc = scrubLocation(loc, f.Secret, f.Redacted)
+	f.Secret = nil
+	it.Add(HitFromFinding(f, it.source, loc, it.now))
+}
+
 // Add adds a hit; the same hit at the same place (same MsgID) counts once.
 func (it *Item) Add(h leakguard.Hit) {
 	id := h.MsgID()
