@@ -66,7 +66,7 @@ type GitHub struct {
 	gistSeq      int
 	pollInterval int
 	requests     int
-	paths        map[string]int // request path → count
+	paths        map[string]int  // request path → count
 	log          []*http.Request // the last 1,000 requests, bodies left out
 	next         []http.HandlerFunc
 	repoStatus   map[string]int // owner/repo → status every repo call answers

@@ -1,8 +1,11 @@
 // Package github is the leak hunter for public pushes on GitHub: it polls
 // GET /events (conditional on the last ETag, at the pace X-Poll-Interval
-// sets), fetches each PushEvent's change with the compare API (or the commit
-// API for a new branch, whose before is all zeros), and scans only the lines
-// the push added, reporting each hit at its line in the new file.
+// sets). For each PushEvent it lists the push's commits with the compare
+// API (a new branch: from its merge base with the default branch) and
+// scans each commit's own diff, only the lines it added, reporting each
+// hit at its line in that commit; a key added and removed within one push
+// is found. For each PublicEvent it clones the repository and scans its
+// whole history (bounded). docs/sources.md has the rate budget.
 package github
 
 import (
@@ -303,15 +306,13 @@ func (s *Source) scanPush(ctx context.Context, owner, name, before, head string)
 		}
 		return err
 	}
-	if len(commits) == 1 && commits[0] == head {
-		// One commit: the compare's files are its own diff.
+	if len(commits) == 0 || len(commits) == 1 && commits[0] == head {
+		// One commit: the compare's files are its own diff (and an answer
+		// that lists no commits has only its files to go by).
 		if err := s.scanFiles(ctx, owner, name, head, webBaseOf(cmp.GetHTMLURL(), owner+"/"+name), cmp.Files); err != nil {
 			return err
 		}
 		return sources.MarkSeen(ctx, s.env.Seen, owner+"/"+name+"@"+head)
-	}
-	if len(commits) == 0 {
-		commits = []string{head}
 	}
 	return s.scanCommits(ctx, owner, name, commits)
 }

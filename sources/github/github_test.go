@@ -413,32 +413,6 @@ func TestDeletedRepositoryIsSkipped(t *testing.T) {
 	}
 }
 
-func TestNewBranchUsesCommitEndpoint(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	fake := newFakeGitHub(t)
-	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	key := newKey(t, keyformat.Restricted)
-	head := sha("newbranch")
-	fake.do(func(f *fakeGitHub) {
-		f.commits["octo/nb@"+head] = fakeCommit{Repo: "octo/nb", SHA: head, Files: []fakeFile{
-			{Name: "src/main.go", Status: "added", Patch: "@@ -0,0 +1,3 @@\n+package main\n+\n+const k = \"" + key + "\""},
-		}}
-	})
-	fake.push("octo/nb", "0000000000000000000000000000000000000000", head)
-	src := newSource(t, fake, kit)
-	if _, err := src.Poll(ctx, ""); err != nil {
-		t.Fatal(err)
-	}
-	if fake.count("/repos/octo/nb/compare") != 0 || fake.count("/repos/octo/nb/commits/"+head) != 1 {
-		t.Fatal("a new branch must use the commit endpoint, not compare")
-	}
-	hits := kit.Pub.Hits()
-	if len(hits) != 1 || hits[0].Location.Line != 3 || hits[0].Location.Commit != head || hits[0].Rule != keyformat.RuleRestrictedKey {
-		t.Fatalf("hits %+v", hits)
-	}
-}
-
 func TestMissingPatchFetchesRawFile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

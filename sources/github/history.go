@@ -97,7 +97,8 @@ func (s *Source) handlePublic(ctx context.Context, e *gh.Event) error {
 			return err
 		}
 	default:
-		if err := s.scanHistory(ctx, repo, r.GetCloneURL()); err != nil {
+		web := strings.TrimSuffix(r.GetHTMLURL(), "/"+repo)
+		if err := s.scanHistory(ctx, repo, r.GetCloneURL(), web); err != nil {
 			return err
 		}
 	}
@@ -106,7 +107,8 @@ func (s *Source) handlePublic(ctx context.Context, e *gh.Event) error {
 
 // scanHistory clones cloneURL into a temporary folder and scans every
 // commit reachable from its branches.
-func (s *Source) scanHistory(ctx context.Context, repo, cloneURL string) error {
+// web is the web host of the repository's pages (from its html_url).
+func (s *Source) scanHistory(ctx context.Context, repo, cloneURL, web string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.History.Timeout)
 	defer cancel()
 	dir, err := os.MkdirTemp(s.cfg.History.Dir, "leakguard-clone-")
@@ -134,11 +136,11 @@ func (s *Source) scanHistory(ctx context.Context, repo, cloneURL string) error {
 		s.log.Warn("history scan skipped something", "repo", repo, "warning", w.Error())
 	}}
 	st, err := gr.History(ctx, s.env.Scanner, opts, func(f scanner.Finding) {
-		loc := leakguard.Location{URL: s.blobURL(repo, f.Commit, f.Path, "", "", f.Line),
+		loc := leakguard.Location{URL: s.blobURL(repo, f.Commit, f.Path, web, "", f.Line),
 			Repository: repo, Commit: f.Commit, Path: f.Path, Line: f.Line}
 		if i := strings.Index(f.Path, "!"); i >= 0 {
 			// Inside an archive: the blob URL names the archive.
-			loc.URL = s.blobURL(repo, f.Commit, f.Path[:i], "", "", 0)
+			loc.URL = s.blobURL(repo, f.Commit, f.Path[:i], web, "", 0)
 		}
 		item.AddFinding(f, loc)
 	})
