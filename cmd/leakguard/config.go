@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ type serveConfig struct {
 	DataDir      string
 	DatabaseURL  string
 	NATSURL      string
+	NATSReplicas int // replicas of the JetStream streams; 0: 1
 	HTTPAddr     string
 	Mode         keyformat.Mode
 	SMTPAddr     string
@@ -77,6 +79,13 @@ func loadServeConfig(getenv func(string) string) (serveConfig, error) {
 		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
 			return c, fmt.Errorf("LEAKGUARD_SMTP_ADDR %q is not host:port: %v", c.SMTPAddr, err)
 		}
+	}
+	if v := get("LEAKGUARD_NATS_REPLICAS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5 {
+			return c, fmt.Errorf("LEAKGUARD_NATS_REPLICAS %q is not a replica count from 1 to 5 (JetStream's limit)", v)
+		}
+		c.NATSReplicas = n
 	}
 	if v := get("LEAKGUARD_POLL_INTERVAL", ""); v != "" {
 		d, err := time.ParseDuration(v)

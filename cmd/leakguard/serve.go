@@ -93,7 +93,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 	}
 	defer store.Close()
 
-	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Logger: logger, Metrics: m})
+	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Replicas: cfg.NATSReplicas, Logger: logger, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}
