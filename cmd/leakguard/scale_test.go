@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -12,6 +14,8 @@ import (
 	"github.com/leakguard/leakguard/bus"
 	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/notifier/notifiertest"
+	"github.com/leakguard/leakguard/revoker"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // These tests run the scaled topology of docs/topologies.md: a NATS
@@ -157,4 +161,139 @@ func TestScaleClusterNodeKilledMidStream(t *testing.T) {
 		}
 		return newLeader != "" && newLeader != leader
 	})
+}
+
+// viaProxy points a database URL at addr instead of its host.
+func viaProxy(t *testing.T, dbURL, addr string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = addr
+	return u.String()
+}
+
+// PostgreSQL is taken away under load (a proxy between the daemon and the
+// server is cut: the machine's server stays up for the other tests). The
+// revoker must not ack a hit it could not commit, the API must answer
+// 503 (not 401, not a hang), and once the database is back every hit is
+// recorded and every owner told once. LEAKGUARD_TEST_PG_OUTAGE sets the
+// outage (a Go duration; default 5s, 60s for the figures in the notes).
+func TestScalePostgresDownUnderLoad(t *testing.T) {
+	outage := 5 * time.Second
+	if v := os.Getenv("LEAKGUARD_TEST_PG_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("LEAKGUARD_TEST_PG_OUTAGE: %v", err)
+		}
+		outage = d
+	}
+	n := envInt("LEAKGUARD_TEST_PG_HITS", 30)
+	ctx := context.Background()
+	pg := testenv.NewProxy(t, "127.0.0.1:5432")
+	nats := testenv.NATSServer(t)
+	mail := notifiertest.NewSMTPServer(t)
+	vars := map[string]string{
+		"LEAKGUARD_DATA_DIR":     t.TempDir(),
+		"LEAKGUARD_DATABASE_URL": viaProxy(t, testenv.PostgresURL(t), pg.Addr()),
+		"LEAKGUARD_NATS_URL":     nats.ClientURL(),
+		"LEAKGUARD_HTTP_ADDR":    "127.0.0.1:0",
+		"LEAKGUARD_SMTP_ADDR":    mail.Addr(),
+		"LEAKGUARD_SOURCES":      "none",
+	}
+	getenv := envFrom(vars)
+	keys := map[string]string{}
+	var owners []string
+	for i := range n {
+		owner := fmt.Sprintf("owner%03d@example.com", i)
+		keys[owner] = createAccount(t, getenv, owner).Secret
+		owners = append(owners, owner)
+	}
+	sort.Strings(owners)
+	untouched := createAccount(t, getenv, "bystander@example.com").Secret
+	logs := &syncBuffer{}
+	d := startDaemon(t, getenv, logs)
+	b, err := bus.Open(ctx, bus.Config{URL: nats.ClientURL(), Name: "outage-test-publisher"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	consumer := func() *jetstream.ConsumerInfo {
+		c, err := b.JetStream().Consumer(ctx, b.StreamName(), revoker.DefaultDurable)
+		if err != nil {
+			t.Fatalf("revoker consumer: %v", err)
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			t.Fatalf("revoker consumer info: %v", err)
+		}
+		return info
+	}
+	publish := func(owners []string) {
+		for _, o := range owners {
+			if err := b.Publisher().PublishHit(ctx, hitFor(keys[o], 1)); err != nil {
+				t.Fatalf("publish: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	third := n / 3
+	publish(owners[:third])
+	revocations(t, d.info.Addr, pick(keys, owners[:third]), 30*time.Second)
+
+	pg.Cut()
+	cutAt := time.Now()
+	publish(owners[third : 2*third])
+	time.Sleep(min(2*time.Second, outage/2)) // hits in flight fail and are nak'ed
+	floor := consumer().AckFloor.Stream
+	codes := map[int]int{}
+	for time.Since(cutAt) < outage {
+		code, _ := getAccount(t, d.info.Addr, untouched)
+		codes[code]++
+		time.Sleep(250 * time.Millisecond)
+	}
+	during := consumer()
+	if during.AckFloor.Stream != floor || during.NumAckPending+int(during.NumPending) < 2*third-third {
+		t.Fatalf("while PostgreSQL was down: ack floor %d → %d, %d pending + %d unacked; nothing may be acked",
+			floor, during.AckFloor.Stream, during.NumPending, during.NumAckPending)
+	}
+	if codes[http.StatusServiceUnavailable] == 0 || len(codes) != 1 {
+		t.Fatalf("GET /v1/account while PostgreSQL was down answered %v, want only 503", codes)
+	}
+	pg.Restore()
+	upAt := time.Now()
+	publish(owners[2*third:])
+	apiBack := time.Duration(0)
+	testenv.WaitFor(t, time.Minute, "the API answering 200 again", func() bool {
+		code, _ := getAccount(t, d.info.Addr, untouched)
+		apiBack = time.Since(upAt)
+		return code == http.StatusOK
+	})
+	revokedAt := revocations(t, d.info.Addr, keys, 5*time.Minute)
+	missing, dups := countMails(t, mail, owners, 2*time.Minute)
+	var lastDuring time.Time
+	for _, o := range owners[third : 2*third] {
+		if revokedAt[o].After(lastDuring) {
+			lastDuring = revokedAt[o]
+		}
+	}
+	t.Logf("PostgreSQL outage figures: outage %v; hits %d (%d published while down); lost %d, duplicate emails %d; "+
+		"API answered %v while down, 200 again %v after; every hit published while down revoked %v after the database came back",
+		outage, n, third, n-len(revokedAt)+missing, dups, codes, apiBack.Round(time.Millisecond), lastDuring.Sub(upAt).Round(time.Millisecond))
+	if len(revokedAt) != n || missing != 0 || dups != 0 {
+		t.Fatalf("revoked %d of %d, %d emails missing, %d duplicates", len(revokedAt), n, missing, dups)
+	}
+	if code, _ := getAccount(t, d.info.Addr, untouched); code != http.StatusOK {
+		t.Fatalf("an unexposed key answers %d after the outage", code)
+	}
+}
+
+// pick is the part of keys named by names.
+func pick(keys map[string]string, names []string) map[string]string {
+	out := map[string]string{}
+	for _, n := range names {
+		out[n] = keys[n]
+	}
+	return out
 }
