@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -296,4 +297,72 @@ func pick(keys map[string]string, names []string) map[string]string {
 		out[n] = keys[n]
 	}
 	return out
+}
+
+// Two serve processes with every role on one PostgreSQL and one NATS share
+// the work: hits are spread over both revokers, each owner gets one email
+// whichever notifier sends it, and each source is polled by one process
+// only (its lease), the other taking over when that one stops.
+func TestScaleTwoServeProcessesShareTheWork(t *testing.T) {
+	n := envInt("LEAKGUARD_TEST_SHARE_HITS", 60)
+	ctx := context.Background()
+	up := newUpstreams(t, "github")
+	mail := notifiertest.NewSMTPServer(t)
+	up.vars["LEAKGUARD_DATABASE_URL"] = testenv.PostgresURL(t)
+	up.vars["LEAKGUARD_SMTP_ADDR"] = mail.Addr()
+	getenv := envFrom(up.vars)
+	keys := map[string]string{}
+	var owners []string
+	for i := range n {
+		owner := fmt.Sprintf("owner%03d@example.com", i)
+		keys[owner] = createAccount(t, getenv, owner).Secret
+		owners = append(owners, owner)
+	}
+	sort.Strings(owners)
+	logsA, logsB := &syncBuffer{}, &syncBuffer{}
+	a := startDaemon(t, getenv, logsA)
+	bd := startDaemon(t, getenv, logsB)
+	b, err := bus.Open(ctx, bus.Config{URL: up.vars["LEAKGUARD_NATS_URL"], Name: "share-test-publisher"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, o := range owners[:n-1] {
+		if err := b.Publisher().PublishHit(ctx, hitFor(keys[o], 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The last key leaks on GitHub: whichever process holds the lease finds it.
+	up.gh.PlantPush("acme-scale/app", "config.env", "KEY="+keys[owners[n-1]]+"\n")
+	revocations(t, a.info.Addr, keys, time.Minute)
+	// Both API processes answer from the shared store.
+	if code, _ := getAccount(t, bd.info.Addr, keys[owners[0]]); code != http.StatusUnauthorized {
+		t.Fatalf("the second API process answers %d for a revoked key", code)
+	}
+	missing, dups := countMails(t, mail, owners, time.Minute)
+	ra, rb := strings.Count(logsA.String(), "msg=\"hit recorded\""), strings.Count(logsB.String(), "msg=\"hit recorded\"")
+	la, lb := strings.Count(logsA.String(), "source lease acquired"), strings.Count(logsB.String(), "source lease acquired")
+	t.Logf("two processes: hits %d; recorded by A %d, by B %d; emails missing %d, duplicates %d; github lease taken by A %d×, B %d×",
+		n, ra, rb, missing, dups, la, lb)
+	if missing != 0 || dups != 0 {
+		t.Fatalf("%d emails missing, %d duplicates", missing, dups)
+	}
+	if ra == 0 || rb == 0 || ra+rb < n {
+		t.Fatalf("hits recorded by A %d and B %d: both revokers must share the %d hits", ra, rb, n)
+	}
+	if la+lb != 1 {
+		t.Fatalf("the github lease was acquired %d times (A %d, B %d), want once", la+lb, la, lb)
+	}
+	// The lease holder stops: the other process takes the source over.
+	holder, other, otherLogs := a, bd, logsB
+	if lb == 1 {
+		holder, other, otherLogs = bd, a, logsA
+	}
+	holder.stop(t)
+	k := createKey(t, getenv, createAccount(t, getenv, "late@example.com").AccountID)
+	up.gh.PlantPush("acme-scale/app", "late.env", "KEY="+k+"\n")
+	revocations(t, other.info.Addr, map[string]string{"late": k}, time.Minute)
+	if !strings.Contains(otherLogs.String(), "source lease acquired") {
+		t.Fatal("the remaining process never took the source lease over")
+	}
 }
