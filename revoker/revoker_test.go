@@ -193,17 +193,6 @@ func (e *env) publish(hit leakguard.Hit) {
 	}
 }
 
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func getKey(t testing.TB, s keystore.Store, id string) keystore.Key {
 	t.Helper()
 	k, err := s.GetKey(tctx(t), id)
@@ -286,7 +275,7 @@ func TestRecordsEachOutcome(t *testing.T) {
 				e.publish(hitFor(pk.plain, pk.key.Type))
 			}
 			e.publish(hitFor(unknown, keyformat.Secret))
-			waitFor(t, "four hits recorded", 10*time.Second, func() bool { return recorded.Load() == 4 })
+			testenv.WaitFor(t, 10*time.Second, "four hits recorded", func() bool { return recorded.Load() == 4 })
 
 			for _, pk := range []plainKey{secret, restricted} {
 				k := getKey(t, e.store, pk.key.ID)
@@ -308,7 +297,7 @@ func TestRecordsEachOutcome(t *testing.T) {
 			if got := notifiertest.Value(e.m.RevokeLatency); got != 2 {
 				t.Errorf("revoke latency observations = %v, want 2", got)
 			}
-			waitFor(t, "consumer lag 0", 5*time.Second, func() bool { return notifiertest.Value(e.m.ConsumerLag) == 0 })
+			testenv.WaitFor(t, 5*time.Second, "consumer lag 0", func() bool { return notifiertest.Value(e.m.ConsumerLag) == 0 })
 			if info := consumerInfo(t, e, cfg.Durable); info.NumAckPending != 0 || info.NumRedelivered != 0 {
 				t.Errorf("consumer: %d pending acks, %d redelivered; want 0, 0", info.NumAckPending, info.NumRedelivered)
 			}
@@ -374,7 +363,7 @@ func TestMalformedHitsAreDeadLetteredOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "two dead letters", 10*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 2 })
+	testenv.WaitFor(t, 10*time.Second, "two dead letters", func() bool { return notifiertest.Value(e.m.DeadLetters) == 2 })
 	time.Sleep(cfg.BackOff[0] + 500*time.Millisecond) // long enough for a redelivery, if there were one
 	if got := notifiertest.Value(e.m.DeadLetters); got != 2 {
 		t.Errorf("dead letters = %v, want 2", got)
@@ -440,11 +429,11 @@ func TestStoreFailuresAreRetriedThenDeadLettered(t *testing.T) {
 			e.start(cfg, flaky, nil)
 			pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
 			e.publish(hitFor(pk.plain, keyformat.Secret))
-			waitFor(t, "three deliveries", 10*time.Second, func() bool { return flaky.calls.Load() >= 3 })
+			testenv.WaitFor(t, 10*time.Second, "three deliveries", func() bool { return flaky.calls.Load() >= 3 })
 			if tc.revoked {
-				waitFor(t, "the key to be revoked", 5*time.Second, func() bool { return revoked(t, e.store, pk.key.ID) })
+				testenv.WaitFor(t, 5*time.Second, "the key to be revoked", func() bool { return revoked(t, e.store, pk.key.ID) })
 			} else {
-				waitFor(t, "a dead letter", 5*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
+				testenv.WaitFor(t, 5*time.Second, "a dead letter", func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
 				dead := deadLetters(t, e)
 				if len(dead) != 1 || dead[0].Header.Get(HeaderDeliveries) != "3" ||
 					!strings.Contains(dead[0].Header.Get(HeaderReason), "unavailable") {
@@ -493,7 +482,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 			var outcomes sync.Map
 			cfg.OnRecorded = func(_ leakguard.Hit, x keystore.Exposure) { outcomes.Store(x.Outcome, true) }
 			e.start(cfg, nil, nil)
-			waitFor(t, "the redelivered hit to be answered with a sighting", 10*time.Second, func() bool {
+			testenv.WaitFor(t, 10*time.Second, "the redelivered hit to be answered with a sighting", func() bool {
 				_, ok := outcomes.Load(keystore.OutcomeSighting)
 				return ok
 			})
@@ -533,7 +522,7 @@ func TestUnansweredHitIsDeadLetteredByTheBackstop(t *testing.T) {
 	e.start(cfg, nil, nil)
 	pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
 	e.publish(hitFor(pk.plain, keyformat.Secret))
-	waitFor(t, "a dead letter", 10*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
+	testenv.WaitFor(t, 10*time.Second, "a dead letter", func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
 	dead := deadLetters(t, e)
 	if len(dead) != 1 || dead[0].Subject != "leaks.dead.github" || !strings.Contains(dead[0].Header.Get(HeaderReason), "no answer") {
 		t.Fatalf("dead letters = %+v", dead)
@@ -568,7 +557,7 @@ func TestNATSRestartLosesNoHit(t *testing.T) {
 				}
 				e.publish(hitFor(pk.plain, keyformat.Secret)) // waits out the restart
 			}
-			waitFor(t, "every key revoked", 30*time.Second, func() bool {
+			testenv.WaitFor(t, 30*time.Second, "every key revoked", func() bool {
 				for _, pk := range keys {
 					if !revoked(t, e.store, pk.key.ID) {
 						return false
@@ -638,12 +627,12 @@ func TestPlaintextGoesNowhere(t *testing.T) {
 				t.Fatal(err)
 			}
 			mails := relay.WaitMails(1, 10*time.Second)
-			waitFor(t, "the webhook", 10*time.Second, func() bool {
+			testenv.WaitFor(t, 10*time.Second, "the webhook", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return len(hookBodies) == 1
 			})
-			waitFor(t, "the dead letter", 10*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
+			testenv.WaitFor(t, 10*time.Second, "the dead letter", func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
 			_ = e.bus.Conn().Flush()
 
 			p, err := notifiertest.Parse(mails[0].Raw)
@@ -728,7 +717,7 @@ func TestDeadLettersCanBeReplayed(t *testing.T) {
 	if _, err := e.bus.JetStream().Publish(tctx(t), "leaks.hits.npm", []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "two dead letters", 15*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 2 })
+	testenv.WaitFor(t, 15*time.Second, "two dead letters", func() bool { return notifiertest.Value(e.m.DeadLetters) == 2 })
 	flaky.failures.Store(0)
 
 	res, err := e.bus.ReplayDead(tctx(t), "")
@@ -738,7 +727,7 @@ func TestDeadLettersCanBeReplayed(t *testing.T) {
 	if res.Replayed != 1 || res.Kept != 1 {
 		t.Fatalf("ReplayDead = %+v, want 1 replayed, 1 kept", res)
 	}
-	waitFor(t, "the replayed hit to revoke the key", 10*time.Second, func() bool { return revoked(t, e.store, pk.key.ID) })
+	testenv.WaitFor(t, 10*time.Second, "the replayed hit to revoke the key", func() bool { return revoked(t, e.store, pk.key.ID) })
 	again, err := e.bus.ReplayDead(tctx(t), "")
 	if err != nil || again.Replayed != 0 || again.Kept != 1 {
 		t.Fatalf("second ReplayDead = %+v, %v; want nothing replayed", again, err)
@@ -809,7 +798,7 @@ func TestPlaintextInAHitIsScrubbed(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start(e.config(), nil, nil)
-	waitFor(t, "the key to be revoked", 10*time.Second, func() bool { return revoked(t, e.store, pk.key.ID) })
+	testenv.WaitFor(t, 10*time.Second, "the key to be revoked", func() bool { return revoked(t, e.store, pk.key.ID) })
 	ins, err := e.store.ListIncidents(tctx(t), pk.key.AccountID, keystore.Page{})
 	if err != nil || len(ins) != 1 {
 		t.Fatalf("incidents %v, %v", ins, err)

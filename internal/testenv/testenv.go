@@ -375,7 +375,7 @@ func (p *Proxy) accept() {
 	}
 }
 
-// WaitFor polls cond every 20 ms until it holds, failing the test with
+// WaitFor polls cond every 10 ms until it holds, failing the test with
 // what after timeout. It is the one wait helper of the tests.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -384,6 +384,6 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
