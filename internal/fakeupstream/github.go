@@ -352,38 +352,6 @@ func binaryHash(s string) uint64 {
 	return n
 }
 
-// unifiedPatch is GitHub's patch field for a file going from old to new:
-// the hunk header and every line, "-" removed and "+" added.
-func unifiedPatch(old, new string, existed bool) (patch string, additions, deletions int) {
-	split := func(s string) []string {
-		if s == "" {
-			return nil
-		}
-		return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-	}
-	ol, nl := split(old), split(new)
-	var b strings.Builder
-	oStart := 1
-	if !existed || len(ol) == 0 {
-		oStart = 0
-	}
-	nStart := 1
-	if len(nl) == 0 {
-		nStart = 0
-	}
-	fmt.Fprintf(&b, "@@ -%d,%d +%d,%d @@", oStart, len(ol), nStart, len(nl))
-	for _, l := range ol {
-		b.WriteString("\n-" + l)
-	}
-	for _, l := range nl {
-		b.WriteString("\n+" + l)
-	}
-	if new != "" && !strings.HasSuffix(new, "\n") {
-		b.WriteString("\n\\ No newline at end of file")
-	}
-	return b.String(), len(nl), len(ol)
-}
-
 func escapeSegments(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/diff"
 	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
@@ -19,6 +20,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
 	"github.com/go-git/go-git/v5/storage/memory"
+	godiff "github.com/go-git/go-git/v5/utils/diff"
+	"github.com/sergi/go-diff/diffmatchpatch"
 )
 
 // epoch is when the fake's history starts; every commit is a second later
@@ -197,3 +200,79 @@ func (g *GitHub) serveGit(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Not Found", http.StatusNotFound)
 	}
 }
+
+// unifiedPatch is GitHub's patch field for a file going from old to new: a
+// line diff (go-git's, as git's) in unified hunks with 3 lines of context,
+// without the file header, as GitHub shows it.
+func unifiedPatch(old, new string, existed bool) (patch string, additions, deletions int) {
+	var chunks []diff.Chunk
+	for _, d := range godiff.Do(old, new) {
+		op := diff.Equal
+		n := strings.Count(d.Text, "\n")
+		if !strings.HasSuffix(d.Text, "\n") {
+			n++
+		}
+		switch d.Type {
+		case diffmatchpatch.DiffInsert:
+			op, additions = diff.Add, additions+n
+		case diffmatchpatch.DiffDelete:
+			op, deletions = diff.Delete, deletions+n
+		}
+		chunks = append(chunks, patchChunk{content: d.Text, op: op})
+	}
+	fp := filePatch{chunks: chunks, to: &patchFile{path: "f", hash: plumbing.NewHash(blobSHA(new))}}
+	if existed {
+		fp.from = &patchFile{path: "f", hash: plumbing.NewHash(blobSHA(old))}
+	}
+	var b strings.Builder
+	if err := diff.NewUnifiedEncoder(&b, 3).Encode(onePatch{fp}); err != nil {
+		return "", additions, deletions
+	}
+	out := b.String()
+	if i := strings.Index(out, "@@"); i >= 0 {
+		out = out[i:]
+	} else {
+		out = ""
+	}
+	return strings.TrimSuffix(out, "\n"), additions, deletions
+}
+
+type patchChunk struct {
+	content string
+	op      diff.Operation
+}
+
+func (c patchChunk) Content() string      { return c.content }
+func (c patchChunk) Type() diff.Operation { return c.op }
+
+type patchFile struct {
+	path string
+	hash plumbing.Hash
+}
+
+func (f *patchFile) Hash() plumbing.Hash     { return f.hash }
+func (f *patchFile) Mode() filemode.FileMode { return filemode.Regular }
+func (f *patchFile) Path() string            { return f.path }
+
+type filePatch struct {
+	from, to *patchFile
+	chunks   []diff.Chunk
+}
+
+func (p filePatch) IsBinary() bool { return false }
+func (p filePatch) Files() (diff.File, diff.File) {
+	var from, to diff.File
+	if p.from != nil {
+		from = p.from
+	}
+	if p.to != nil {
+		to = p.to
+	}
+	return from, to
+}
+func (p filePatch) Chunks() []diff.Chunk { return p.chunks }
+
+type onePatch struct{ fp filePatch }
+
+func (p onePatch) FilePatches() []diff.FilePatch { return []diff.FilePatch{p.fp} }
+func (p onePatch) Message() string               { return "" }
