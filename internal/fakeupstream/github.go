@@ -70,6 +70,7 @@ type GitHub struct {
 	log          []*http.Request // the last 1,000 requests, bodies left out
 	next         []http.HandlerFunc
 	repoStatus   map[string]int // owner/repo → status every repo call answers
+	maxPatch     int            // patches longer than this are left out (0: 1 MiB)
 	rate         rateLimit
 }
 
@@ -270,6 +271,47 @@ func (g *GitHub) PushCommits(repo, branch string, commits ...[]Change) Push {
 			"ref": p.Ref, "head": p.Commit, "before": p.Before})
 	}
 	return p
+}
+
+// SetMaxPatchBytes makes the API leave out the patch of a file whose diff
+// is longer than n bytes, as GitHub does for large diffs (binary files
+// never have one); the file is then only at its raw_url.
+func (g *GitHub) SetMaxPatchBytes(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.maxPatch = n
+}
+
+// PushRef points branch of repo at an existing commit sha (a branch
+// created at a commit already pushed): a PushEvent with before all zeros
+// when the branch is new.
+func (g *GitHub) PushRef(repo, branch, sha string) Push {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.repoLocked(repo, true)
+	before := r.branches[branch]
+	if before == "" {
+		before = zeroSHA
+	}
+	r.branches[branch] = sha
+	_ = r.st.SetReference(plumbing.NewHashReference(plumbing.NewBranchReferenceName(branch), plumbing.NewHash(sha)))
+	p := Push{Repo: repo, Ref: "refs/heads/" + branch, Before: before, Commit: sha}
+	p.EventID = g.addEventLocked(r, "PushEvent", map[string]any{"repository_id": r.id, "push_id": g.nextPushID(),
+		"ref": p.Ref, "head": sha, "before": before})
+	return p
+}
+
+// Commit commits to the main branch of repo without any event (a push the
+// feed never showed); the repository is created public when new. It
+// returns the commits, oldest first.
+func (g *GitHub) Commit(repo string, commits ...[]Change) []string {
+	g.mu.Lock()
+	_, exists := g.repos[repo]
+	if !exists {
+		g.repoLocked(repo, true)
+	}
+	g.mu.Unlock()
+	return g.CommitPrivate(repo, commits...)
 }
 
 // CommitPrivate commits to the main branch of repo, created private when
@@ -509,7 +551,13 @@ func (g *GitHub) fileJSON(repo, sha string, f ghFile) map[string]any {
 		"raw_url":      g.srv.URL + "/raw.githubusercontent.com/" + repo + "/" + sha + "/" + escapeSegments(f.path),
 		"contents_url": g.srv.URL + "/repos/" + repo + "/contents/" + escapeSegments(f.path) + "?ref=" + sha,
 	}
-	if !f.binary {
+	g.mu.Lock() // callers don't hold it
+	limit := g.maxPatch
+	g.mu.Unlock()
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	if !f.binary && len(f.patch) <= limit {
 		m["patch"] = f.patch
 	}
 	return m
