@@ -66,9 +66,9 @@ type DockerHub struct {
 	blobs     map[string][]byte              // digest → bytes
 	tokens    map[string]string              // token → scope
 	requests  int
-	reqs      map[string]int                 // "HUB path", "AUTH path", "GET path" (authorized), "401 path"
-	tokenQs   []string                       // raw queries of token requests
-	blobFns   map[string]http.HandlerFunc    // digest → answer overriding the bytes
+	reqs      map[string]int              // "HUB path", "AUTH path", "GET path" (authorized), "401 path"
+	tokenQs   []string                    // raw queries of token requests
+	blobFns   map[string]http.HandlerFunc // digest → answer overriding the bytes
 	hook      func(w http.ResponseWriter, r *http.Request, n int) bool
 	rateLeft  string               // ratelimit-remaining on manifest answers ("": none)
 	updated   map[string]time.Time // "ns/repo" → last_updated overriding the newest tag's
