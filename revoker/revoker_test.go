@@ -822,3 +822,60 @@ func TestRunFailsOnSubjectsOfAnotherNamespace(t *testing.T) {
 		t.Fatal("Run with subjects the stream does not hold kept retrying")
 	}
 }
+
+// downStore is a store that is down (every call, Ping too, answers
+// ErrUnavailable) until up is set.
+type downStore struct {
+	keystore.Store
+	up       atomic.Bool
+	attempts atomic.Int32
+}
+
+func (d *downStore) RecordExposure(ctx context.Context, hit leakguard.Hit, at time.Time) (keystore.Exposure, error) {
+	d.attempts.Add(1)
+	if !d.up.Load() {
+		return keystore.Exposure{}, fmt.Errorf("record exposure: %w", keystore.ErrUnavailable)
+	}
+	return d.Store.RecordExposure(ctx, hit, at)
+}
+
+func (d *downStore) Ping(ctx context.Context) error {
+	if !d.up.Load() {
+		return fmt.Errorf("ping: %w", keystore.ErrUnavailable)
+	}
+	return d.Store.Ping(ctx)
+}
+
+// While the store is down (Ping fails too), a hit is held, not nak'ed: it
+// spends no delivery, however long the outage, and is recorded within a
+// second or so of the store coming back rather than at its next
+// redelivery.
+func TestStoreDownHoldsHitsAndResumesAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, bus.Config{}, nil)
+	down := &downStore{Store: e.store}
+	cfg := e.config()
+	cfg.BackOff = []time.Duration{2 * time.Second, 20 * time.Second}
+	e.start(cfg, down, nil)
+	pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
+	e.publish(hitFor(pk.plain, keyformat.Secret))
+	testenv.WaitFor(t, 10*time.Second, "a first attempt", func() bool { return down.attempts.Load() >= 1 })
+	time.Sleep(5 * time.Second) // past two ack waits of the first delivery
+	down.up.Store(true)
+	upAt := time.Now()
+	testenv.WaitFor(t, 15*time.Second, "the key to be revoked", func() bool { return revoked(t, e.store, pk.key.ID) })
+	if d := time.Since(upAt); d > 3*time.Second {
+		t.Fatalf("recorded %v after the store came back, want within 3s", d)
+	}
+	c, err := e.bus.JetStream().Consumer(tctx(t), e.bus.StreamName(), cfg.Durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(tctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumRedelivered != 0 || info.NumAckPending != 0 {
+		t.Fatalf("%d redelivered, %d unacked: a held hit must spend no delivery", info.NumRedelivered, info.NumAckPending)
+	}
+}
