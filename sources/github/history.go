@@ -109,6 +109,9 @@ func (s *Source) handlePublic(ctx context.Context, e *gh.Event) error {
 // commit reachable from its branches.
 // web is the web host of the repository's pages (from its html_url).
 func (s *Source) scanHistory(ctx context.Context, repo, cloneURL, web string) error {
+	if s.env.Scanner == nil {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.History.Timeout)
 	defer cancel()
 	dir, err := os.MkdirTemp(s.cfg.History.Dir, "leakguard-clone-")
@@ -181,7 +184,8 @@ func (s *Source) clone(ctx context.Context, cloneURL, dir string) (empty bool, e
 	}
 	refs := map[plumbing.ReferenceName]plumbing.Hash{}
 	wanted := map[plumbing.Hash]bool{}
-	req := packpRequest(ar.Capabilities)
+	// What the server offers (side band, ofs-delta) that go-git reads.
+	req := packp.NewUploadPackRequestFromCapabilities(ar.Capabilities)
 	for name, h := range ar.References {
 		rn := plumbing.ReferenceName(name)
 		if !rn.IsBranch() || h.IsZero() {
@@ -240,10 +244,4 @@ func (t *limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	resp.Body = httpx.LimitBody(resp.Body, t.limit)
 	return resp, nil
-}
-
-// packpRequest is an upload-pack request using what the server offers
-// (side band, ofs-delta) that go-git can read.
-func packpRequest(adv *capability.List) *packp.UploadPackRequest {
-	return packp.NewUploadPackRequestFromCapabilities(adv)
 }
