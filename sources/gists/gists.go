@@ -202,7 +202,7 @@ func (s *Source) handle(ctx context.Context, g *gh.Gist, since time.Time) error 
 		if sources.SeenHas(s.env.Seen, id) {
 			continue
 		}
-		files, web := g.Files, g.GetHTMLURL()
+		files, web := g.Files, gistPage(g)
 		if i > 0 || len(revs) > 1 {
 			// An earlier revision, or the current one read with the others:
 			// GET /gists/{id}/{sha} has the files as they were.
@@ -301,7 +301,7 @@ func (s *Source) scanFiles(ctx context.Context, g *gh.Gist, files map[gh.GistFil
 				return fmt.Errorf("fetch gist %s file %q: %w", g.GetID(), name, err)
 			}
 		}
-		loc := leakguard.Location{URL: web + "#file-" + Anchor(name), Repository: g.GetID(), Path: name}
+		loc := leakguard.Location{URL: fileURL(g, f, name, web), Repository: g.GetID(), Path: name}
 		if g.Owner != nil && g.Owner.GetLogin() != "" {
 			loc.Repository = g.Owner.GetLogin() + "/" + g.GetID()
 		}
@@ -343,10 +343,19 @@ func (s *Source) fetch(ctx context.Context, f gh.GistFile) ([]byte, error) {
 // fileURL is the gist's page with GitHub's anchor for a file:
 // "#file-" + the name lowercased, every run of other characters than
 // letters and digits turned into "-".
-func fileURL(g *gh.Gist, name string) string {
-	return gistPage(g) + "#file-" + Anchor(name)
+// web is the gist's page or a revision's. Without an html_url the file's
+// raw_url (where its text was read, at the configured API's host) is
+// named, not a guess at gist.github.com.
+func fileURL(g *gh.Gist, f gh.GistFile, name, web string) string {
+	if g.GetHTMLURL() == "" {
+		if raw := f.GetRawURL(); raw != "" {
+			return httpx.RedactURL(raw)
+		}
+	}
+	return web + "#file-" + Anchor(name)
 }
 
+// gistPage is g's web page.
 func gistPage(g *gh.Gist) string {
 	if base := g.GetHTMLURL(); base != "" {
 		return base
