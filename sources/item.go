@@ -51,7 +51,7 @@ func (it *Item) Scan(path string, data []byte, loc func(f scanner.Finding) leakg
 		// key in a URL): the plaintext never leaves the process.
 		l = l.Scrubbed(f.Secret)
 		f.Secret = nil
-		it.Add(HitFromFinding(f, it.source, l, it.now))
+		it.Add(hitFromFinding(f, it.source, l, it.now))
 	})
 }
 
@@ -60,7 +60,7 @@ func (it *Item) Scan(path string, data []byte, loc func(f scanner.Finding) leakg
 func (it *Item) AddFinding(f scanner.Finding, loc leakguard.Location) {
 	loc = loc.Scrubbed(f.Secret)
 	f.Secret = nil
-	it.Add(HitFromFinding(f, it.source, loc, it.now))
+	it.Add(hitFromFinding(f, it.source, loc, it.now))
 }
 
 // Add adds a hit; the same hit at the same place (same MsgID) counts once.
