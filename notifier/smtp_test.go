@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/metrics"
@@ -141,7 +142,7 @@ func TestHangingRelayIsBoundedAndRetriedOnce(t *testing.T) {
 	ex := expose(t, s, "", nil)
 	start := time.Now()
 	run(t, notifier.New(cfg, s, map[keystore.Channel]notifier.Sender{keystore.ChannelEmail: email}, m, nil))
-	waitFor(t, "two attempts that timed out", 10*time.Second, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "two attempts that timed out", func() bool {
 		return notifiertest.Value(m.NoticesFailed.WithLabelValues("email")) >= 2
 	})
 	if d := time.Since(start); d > 5*time.Second {
@@ -156,7 +157,7 @@ func TestHangingRelayIsBoundedAndRetriedOnce(t *testing.T) {
 	if n := len(relay.Mails()); n != 1 {
 		t.Fatalf("%d emails, want exactly 1", n)
 	}
-	waitFor(t, "the incident to be marked notified", 5*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the incident to be marked notified", func() bool {
 		return incidentOf(t, s, ex.account.ID).NotifiedAt != nil
 	})
 }

@@ -106,7 +106,7 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 	}
 	defer store.Close()
 
-	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Logger: logger, Metrics: m})
+	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Replicas: cfg.NATSReplicas, Logger: logger, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/httpx"
+	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
@@ -117,7 +118,7 @@ func TestWebhookEndpointsDeliverSignedEvents(t *testing.T) {
 
 		k := w.expose()
 		runDispatcher(t, w, g, notifier.DispatcherConfig{RetryBase: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond})
-		waitFor(t, 15*time.Second, func() bool { return recv[0].count() >= 3 && recv[1].count() >= 1 })
+		testenv.WaitFor(t, 15*time.Second, "the condition", func() bool { return recv[0].count() >= 3 && recv[1].count() >= 1 })
 		time.Sleep(200 * time.Millisecond)
 		if recv[0].count() != 3 || recv[1].count() != 1 {
 			t.Fatalf("POSTs: %d and %d, want 3 (two refused, one accepted) and 1", recv[0].count(), recv[1].count())
@@ -157,7 +158,7 @@ func TestWebhookEndpointsDeliverSignedEvents(t *testing.T) {
 				t.Errorf("event ids %v: one event, the same id on every endpoint and retry", eventIDs)
 			}
 		}
-		waitFor(t, 5*time.Second, func() bool {
+		testenv.WaitFor(t, 5*time.Second, "the condition", func() bool {
 			a := w.do("GET", "/v1/webhook-endpoints/"+ids[0]+"/deliveries", w.sk.Secret, nil)
 			data, _ := a.body["data"].([]any)
 			if len(data) != 1 {
@@ -223,7 +224,7 @@ func TestWebhookEndpointsRefuseInternalAddresses(t *testing.T) {
 		w2.expose()
 		// ...and to loopback when the dispatcher connects.
 		runDispatcher(t, w2, httpx.Guard{}, notifier.DispatcherConfig{RetryBase: 20 * time.Millisecond, RetryMax: 40 * time.Millisecond})
-		waitFor(t, 10*time.Second, func() bool {
+		testenv.WaitFor(t, 10*time.Second, "the condition", func() bool {
 			a := w2.do("GET", "/v1/webhook-endpoints/"+id+"/deliveries", w2.sk.Secret, nil)
 			data, _ := a.body["data"].([]any)
 			if len(data) != 1 {
@@ -250,7 +251,7 @@ func TestWebhookDeliveryGivesUpAfterTheWindow(t *testing.T) {
 		id := a.str("id")
 		w.expose()
 		runDispatcher(t, w, g, notifier.DispatcherConfig{RetryBase: 20 * time.Millisecond, RetryMax: 40 * time.Millisecond, Window: 1500 * time.Millisecond})
-		waitFor(t, 10*time.Second, func() bool {
+		testenv.WaitFor(t, 10*time.Second, "the condition", func() bool {
 			a := w.do("GET", "/v1/webhook-endpoints/"+id+"/deliveries", w.sk.Secret, nil)
 			data, _ := a.body["data"].([]any)
 			return len(data) == 1 && data[0].(map[string]any)["status"] == "failed"
