@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/console"
 	"github.com/leakguard/leakguard/keyformat"
 )
 
@@ -34,6 +35,8 @@ type serveConfig struct {
 	DockerHubNamespaces   []string
 	PastebinURL           string
 	ServiceToken          string
+	// ConsoleURL is the owner console's public base URL, used in links.
+	ConsoleURL string
 }
 
 // allSources are the sources leakguard knows, in the order they start.
@@ -73,6 +76,10 @@ func loadServeConfig(getenv func(string) string) (serveConfig, error) {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return c, fmt.Errorf("LEAKGUARD_HTTP_ADDR %q is not host:port: %v", c.HTTPAddr, err)
 	}
+	c.ConsoleURL = consoleURL(getenv)
+	if _, err := console.ParseBaseURL(c.ConsoleURL); err != nil {
+		return c, fmt.Errorf("LEAKGUARD_CONSOLE_URL: %v", err)
+	}
 	if c.SMTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil {
 			return c, fmt.Errorf("LEAKGUARD_SMTP_ADDR %q is not host:port: %v", c.SMTPAddr, err)
@@ -93,6 +100,19 @@ func loadServeConfig(getenv func(string) string) (serveConfig, error) {
 	c.DockerHubNamespaces = splitList(get("LEAKGUARD_DOCKERHUB_NAMESPACES", ""))
 	c.DataDir = filepath.Clean(c.DataDir)
 	return c, nil
+}
+
+// consoleURL is LEAKGUARD_CONSOLE_URL, by default http:// +
+// LEAKGUARD_HTTP_ADDR (docs/console.md).
+func consoleURL(getenv func(string) string) string {
+	if v := strings.TrimSpace(getenv("LEAKGUARD_CONSOLE_URL")); v != "" {
+		return strings.TrimRight(v, "/")
+	}
+	addr := strings.TrimSpace(getenv("LEAKGUARD_HTTP_ADDR"))
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	return "http://" + addr
 }
 
 func parseSources(v string) ([]string, error) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
+	"github.com/leakguard/leakguard/console"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
 	"github.com/leakguard/leakguard/metrics"
@@ -39,8 +41,9 @@ variables (see README): with none set, the store is SQLite and NATS is
 embedded, both under ./leakguard-data.
 
 Endpoints (on LEAKGUARD_HTTP_ADDR): the key API under /v1/, GitHub's secret
-scanning partner endpoint POST /v1/secret-scanning/github, and /healthz,
-/readyz, /metrics.
+scanning partner endpoint POST /v1/secret-scanning/github, /healthz,
+/readyz, /metrics, and the owner console at / (sign in with a link from
+'leakguard accounts login-link' or the console's email form).
 `
 
 // leaseTTL is how long a source's lease outlives a crashed holder.
@@ -141,6 +144,12 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 		}
 		mux.Handle("/v1/", api.New(apiCfg, svc, m, logger))
 		mux.Handle("/v1/secret-scanning/github", partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken}, store, b.Publisher(), logger))
+		con, err := newConsole(cfg, getenv, svc, store, apiCfg.TrustedProxies, logger)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return con.Run(gctx) })
+		mux.Handle("/", con)
 	}
 
 	// The API role serves on LEAKGUARD_HTTP_ADDR; the others expose their
@@ -174,7 +183,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 		if err != nil {
 			return err
 		}
-		n = notifier.New(notifier.Config{}, store, senders, m, logger)
+		n = notifier.New(notifier.Config{ConsoleURL: cfg.ConsoleURL}, store, senders, m, logger)
 		g.Go(func() error { return n.Run(gctx) })
 	}
 
@@ -214,6 +223,21 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 		return err
 	}
 	return nil
+}
+
+// newConsole builds the owner console over the api role's key service. Its
+// sign-in emails go through the notifier's email sender (or the log).
+func newConsole(cfg serveConfig, getenv func(string) string, svc *keystore.Service, store keystore.Store, proxies []netip.Prefix, logger *slog.Logger) (*console.Console, error) {
+	cs, ok := store.(console.Store)
+	if !ok {
+		return nil, fmt.Errorf("owner console: the %T store keeps no sessions", store)
+	}
+	senders, err := notifier.SendersFromEnv(getenv, logger)
+	if err != nil {
+		return nil, err
+	}
+	mailer, _ := senders[keystore.ChannelEmail].(notifier.MailSender)
+	return console.New(console.Config{BaseURL: cfg.ConsoleURL, Mailer: mailer, TrustedProxies: proxies, Logger: logger}, svc, cs)
 }
 
 // buildRunners makes one runner per configured source, each under a NATS
