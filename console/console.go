@@ -44,8 +44,8 @@ const (
 	DefaultIdleTimeout = 30 * time.Minute
 	DefaultMaxForm     = 64 << 10
 	// KeysPerPage and LogsPerPage are the page sizes of the lists.
-	KeysPerPage = 25
-	LogsPerPage = 50
+	KeysPerPage  = 25
+	LogsPerPage  = 50
 	leaksPerPage = 20
 )
 

@@ -122,7 +122,9 @@ func TestEmailSignInSameAnswer(t *testing.T) {
 	}
 	known := ask("owner@example.com")
 	unknown := ask("nobody@example.com")
-	norm := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "owner@example.com", "X"), "nobody@example.com", "X") }
+	norm := func(s string) string {
+		return strings.ReplaceAll(strings.ReplaceAll(s, "owner@example.com", "X"), "nobody@example.com", "X")
+	}
 	if known.status != 200 || norm(csrfRE.ReplaceAllString(known.body, "")) != norm(csrfRE.ReplaceAllString(unknown.body, "")) || known.status != unknown.status {
 		t.Fatalf("known and unknown addresses answered differently:\n%d %s\n---\n%d %s", known.status, known.body, unknown.status, unknown.body)
 	}
