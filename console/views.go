@@ -41,6 +41,8 @@ type page struct {
 	// "Test mode" / "Live mode" switch.
 	ModeSwitch string
 	Data       any
+	// Page names the template (body[data-page]), for tests and styles.
+	Page string
 }
 
 type views struct {
@@ -151,6 +153,7 @@ func noStore(w http.ResponseWriter) {
 // rather than half a page.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	t := c.views.pages[name]
+	p.Page = name
 	var b bytes.Buffer
 	tmpl := "layout.html"
 	if name == "preview" {
