@@ -104,7 +104,7 @@ func poll(expr string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			ok, err := chromedp.Evaluate[bool](`document.readyState === "complete" && !!(` + expr + `)`)(ctx, t)
+			ok, err := chromedp.Evaluate[bool](`document.readyState === "complete" && !!(`+expr+`)`)(ctx, t)
 			if err == nil && ok {
 				return chromedp.Void{}, nil
 			}
@@ -117,7 +117,7 @@ func poll(expr string) chromedp.Action[chromedp.Void] {
 }
 
 func count(t *testing.T, ctx context.Context, sel string) int {
-	return get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll(` + jsString(sel) + `).length`))
+	return get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(sel)+`).length`))
 }
 
 func jsString(s string) string { return "'" + strings.ReplaceAll(s, "'", "\\'") + "'" }
@@ -510,4 +510,3 @@ func waitLogs(t *testing.T, e *env, accountID string, n int) {
 		time.Sleep(30 * time.Millisecond)
 	}
 }
-
