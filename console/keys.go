@@ -209,7 +209,8 @@ func resourceLabel(res string) string {
 	case keystore.ResourceLeaks:
 		return "Leaks"
 	}
-	return strings.ReplaceAll(res, "_", " ")
+	l := strings.ReplaceAll(res, "_", " ")
+	return strings.ToUpper(l[:1]) + l[1:]
 }
 
 func (c *Console) newKeyPage(w http.ResponseWriter, r *http.Request, s *session) {

@@ -20,6 +20,7 @@ type leakRow struct {
 	URL      string // the exact place, when it is a web address
 	Action   string // what was done, for people
 	Tag      string // badge class
+	Badge    string // badge text
 	Activity *keystore.Activity
 	CanRoll  bool
 }
@@ -122,16 +123,16 @@ func (c *Console) leakRow(ctx context.Context, s *session, in keystore.Incident,
 	}
 	switch in.Action {
 	case keystore.OutcomeRevoked:
-		row.Action, row.Tag = "Revoked automatically", "bad"
+		row.Action, row.Tag, row.Badge = "Revoked automatically", "bad", "Revoked"
 		if in.RevokedAt != nil {
 			row.Action += " at " + when(in.RevokedAt)
 		}
 	case keystore.OutcomeInactive:
-		row.Action, row.Tag = "Already inactive when found: nothing to revoke", "warn"
+		row.Action, row.Tag, row.Badge = "Already inactive when found: nothing to revoke", "warn", "Already inactive"
 	case keystore.OutcomePublishable:
-		row.Action, row.Tag = "Reported, not revoked: publishable keys are meant to be public", "info"
+		row.Action, row.Tag, row.Badge = "Reported, not revoked: publishable keys are meant to be public", "info", "Reported"
 	default:
-		row.Action, row.Tag = string(in.Action), "info"
+		row.Action, row.Tag, row.Badge = string(in.Action), "info", string(in.Action)
 	}
 	// The activity the leak email summarises: use since exposure.
 	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
