@@ -25,6 +25,8 @@ import (
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
+	"github.com/leakguard/leakguard/internal/testenv"
+	"github.com/leakguard/leakguard/keystore/postgres"
 	"github.com/leakguard/leakguard/keystore/sqlite"
 	"github.com/leakguard/leakguard/notifier"
 	"github.com/leakguard/leakguard/notifier/notifiertest"
@@ -42,7 +44,7 @@ func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 // store and a real SMTP relay, as `leakguard serve` wires them.
 type env struct {
 	t     testing.TB
-	store *sqlite.Store
+	store fullStore
 	svc   *keystore.Service
 	con   *console.Console
 	srv   *httptest.Server
@@ -51,7 +53,14 @@ type env struct {
 	base  *url.URL
 }
 
+// fullStore is a store as serve opens it: keys and console sessions.
+type fullStore interface {
+	keystore.Store
+	keystore.SessionStore
+}
+
 type envOpts struct {
+	postgres  bool
 	resources []string
 	cfg       func(*console.Config)
 }
@@ -59,7 +68,13 @@ type envOpts struct {
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "leakguard.db"), nil)
+	var st fullStore
+	var err error
+	if o.postgres {
+		st, err = postgres.Open(ctx, testenv.PostgresURL(t), nil)
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "leakguard.db"), nil)
+	}
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"slices"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -21,9 +22,12 @@ const logRetention = 30 * 24 * time.Hour
 // the whole log. Past it the page offers to keep searching.
 const maxLogScan = 5000
 
-// maxKeysForLogs bounds the keys loaded to tell each entry's mode and to
-// fill the key filter.
-const maxKeysForLogs = 2000
+// maxKeysInFilter is how many of the mode's newest keys the key filter
+// offers; maxKeysPerLogPage bounds the keys one page looks up.
+const (
+	maxKeysInFilter   = keystore.MaxPageLimit
+	maxKeysPerLogPage = 1000
+)
 
 type logFilter struct {
 	Key    string
@@ -154,29 +158,24 @@ func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, s *session) {
 		p.Error = strings.Join(f.errors, " ")
 	}
 
-	// Every key of the account (bounded), to tell an entry's mode.
-	byID := map[string]keystore.Key{}
-	pg := keystore.Page{Limit: keystore.MaxPageLimit}
-	for len(byID) < maxKeysForLogs {
-		keys, more, err := c.svc.ListKeys(r.Context(), nil, s.account.ID, pg)
-		if err != nil {
-			c.fail(w, r, s, err)
-			return
-		}
-		for _, k := range keys {
-			byID[k.ID] = k
-			if k.Mode == p.Mode {
-				d.Keys = append(d.Keys, k)
-			}
-		}
-		if !more || len(keys) == 0 {
-			break
-		}
-		pg.StartingAfter = keys[len(keys)-1].ID
+	// The key filter offers the mode's newest keys (one store page); an
+	// entry's key, to tell its mode and name, is looked up as it comes.
+	keys, _, err := c.svc.ListKeys(r.Context(), owner(s, p.Mode), s.account.ID, keystore.Page{Limit: maxKeysInFilter})
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
 	}
+	byID := map[string]keystore.Key{}
+	for _, k := range keys {
+		byID[k.ID] = k
+	}
+	d.Keys = keys
 	keyOf := func(id string) (keystore.Key, bool) {
 		if k, ok := byID[id]; ok {
 			return k, true
+		}
+		if len(byID) >= maxKeysPerLogPage {
+			return keystore.Key{}, false
 		}
 		k, err := c.svc.GetKey(r.Context(), nil, s.account.ID, id)
 		if err != nil {
@@ -184,6 +183,11 @@ func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		byID[id] = k
 		return k, true
+	}
+	if f.Key != "" {
+		if k, ok := keyOf(f.Key); ok && k.Mode == p.Mode && !slices.ContainsFunc(d.Keys, func(x keystore.Key) bool { return x.ID == k.ID }) {
+			d.Keys = append(d.Keys, k) // an older key chosen by link
+		}
 	}
 	if f.Key != "" {
 		if k, ok := keyOf(f.Key); !ok || k.Mode != p.Mode {
