@@ -22,10 +22,10 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/console"
+	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
-	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keystore/postgres"
 	"github.com/leakguard/leakguard/keystore/sqlite"
 	"github.com/leakguard/leakguard/notifier"

@@ -2,9 +2,9 @@ package console
 
 import (
 	"net/http"
-	"slices"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
