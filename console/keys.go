@@ -101,13 +101,43 @@ func validID(id string) bool {
 
 // ---- API keys ----
 
-type keyRow struct {
-	keystore.KeyObject
-	Key keystore.Key
+// keyView is a key as the pages show it; it never holds the secret.
+type keyView struct {
+	ID            string
+	Name          string
+	Type          string
+	Mode          string
+	Scopes        []string
+	AllowedIPs    []string
+	Redacted      string
+	Status        string
+	CreatedAt     time.Time
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	RevokedReason string
+	LastUsedAt    *time.Time
+	LastUsedIP    string
+	Key           keystore.Key
+}
+
+func (c *Console) view(k keystore.Key) keyView {
+	v := keyView{ID: k.ID, Name: k.Name, Type: string(k.Type), Mode: string(k.Mode), Redacted: k.Redacted(),
+		Status: string(k.Status(c.svc.Now())), CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
+		LastUsedAt: k.LastUsedAt, LastUsedIP: k.LastUsedIP, Key: k}
+	if k.Type == keyformat.Restricted {
+		v.Scopes = k.Scopes
+	}
+	for _, p := range k.AllowedIPs {
+		v.AllowedIPs = append(v.AllowedIPs, prefixText(p))
+	}
+	if k.RevokedAt != nil {
+		v.RevokedReason = string(k.RevokedReason)
+	}
+	return v
 }
 
 type keysData struct {
-	Keys    []keyRow
+	Keys    []keyView
 	Now     time.Time
 	Next    string // id to start the next page after, "" if last
 	Paged   bool   // not the first page
@@ -131,7 +161,7 @@ func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	d := keysData{Now: c.svc.Now(), Paged: pg.StartingAfter != ""}
 	for _, k := range keys {
-		d.Keys = append(d.Keys, keyRow{KeyObject: c.svc.Object(k), Key: k})
+		d.Keys = append(d.Keys, c.view(k))
 	}
 	if more && len(keys) > 0 {
 		d.Next = keys[len(keys)-1].ID
@@ -274,7 +304,7 @@ func userMessage(err error) (string, bool) {
 type secretData struct {
 	Heading string
 	Note    string
-	Key     keystore.KeyObject
+	Key     keyView
 	Secret  string
 }
 
@@ -286,12 +316,12 @@ func (c *Console) showSecret(w http.ResponseWriter, r *http.Request, s *session,
 	w.Header().Set("Pragma", "no-cache")
 	p.Mode = nk.Key.Mode
 	p.ModeSwitch = "/keys"
-	p.Data = secretData{Heading: heading, Note: note, Key: c.svc.Object(nk.Key), Secret: nk.Secret}
+	p.Data = secretData{Heading: heading, Note: note, Key: c.view(nk.Key), Secret: nk.Secret}
 	c.render(w, r, http.StatusOK, "secret", p)
 }
 
 type keyActionData struct {
-	Key     keystore.KeyObject
+	Key     keyView
 	Options []overlapOption
 }
 
@@ -330,7 +360,7 @@ func (c *Console) rotatePage(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	p := c.basePage(r, s, "API keys", "keys")
 	p.Mode = k.Mode
-	p.Data = keyActionData{Key: c.svc.Object(k), Options: rotateOverlaps}
+	p.Data = keyActionData{Key: c.view(k), Options: rotateOverlaps}
 	c.render(w, r, http.StatusOK, "rotate", p)
 }
 
@@ -344,7 +374,7 @@ func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request, s *session) 
 	secs, err := strconv.ParseInt(r.PostFormValue("expires_in_seconds"), 10, 64)
 	if err != nil || !slices.ContainsFunc(rotateOverlaps, func(o overlapOption) bool { return o.Seconds == secs }) {
 		p.Error = "Choose when the old key stops working."
-		p.Data = keyActionData{Key: c.svc.Object(k), Options: rotateOverlaps}
+		p.Data = keyActionData{Key: c.view(k), Options: rotateOverlaps}
 		c.render(w, r, http.StatusBadRequest, "rotate", p)
 		return
 	}
@@ -368,7 +398,7 @@ func (c *Console) revokePage(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	p := c.basePage(r, s, "API keys", "keys")
 	p.Mode = k.Mode
-	p.Data = keyActionData{Key: c.svc.Object(k)}
+	p.Data = keyActionData{Key: c.view(k)}
 	c.render(w, r, http.StatusOK, "revoke", p)
 }
 

@@ -14,7 +14,7 @@ import (
 
 type leakRow struct {
 	Incident keystore.Incident
-	Key      keystore.KeyObject
+	Key      keyView
 	HasKey   bool
 	Source   string
 	URL      string // the exact place, when it is a web address
@@ -116,7 +116,7 @@ func (c *Console) leakRow(ctx context.Context, s *session, in keystore.Incident,
 	var kp *keystore.Key
 	if err == nil {
 		kp = &k
-		row.Key, row.HasKey = c.svc.Object(k), true
+		row.Key, row.HasKey = c.view(k), true
 	}
 	if incidentMode(in, kp) != m {
 		return leakRow{}, false
