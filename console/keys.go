@@ -74,7 +74,9 @@ func owner(s *session, m keyformat.Mode) *keystore.Key {
 func (c *Console) basePage(r *http.Request, s *session, title, nav string) page {
 	m := c.mode(r, s)
 	sw := r.URL.Path
-	if r.Method != http.MethodGet {
+	if r.Method != http.MethodGet || (sw != "/"+nav && sw != "/keys/new") {
+		// A page about one key (or a form's answer) has no twin in the
+		// other mode: the switch leads to the section's list.
 		sw = "/" + nav
 	} else {
 		q := r.URL.Query()
