@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -282,6 +283,37 @@ func TestBrowser(t *testing.T) {
 		if shown {
 			t.Errorf("the no-script preview button shows although the script runs")
 		}
+	})
+
+	// Every action works without JavaScript: the preview through its
+	// button, creation, rotation and revocation through plain forms.
+	t.Run("WithoutJavaScript", func(t *testing.T) {
+		a, _ := fresh()
+		ctx := tab(t, b)
+		if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatal(err)
+		}
+		signInTab(t, ctx, e.link(a.ID, ""))
+		run(t, ctx, onPage("keys"), clickLink("New key"), onPage("newkey"),
+			chromedp.Click(css(`input[name=type][value=restricted]`)),
+			chromedp.Click(css(`input[name=perm_leaks][value=read]`)),
+			clickButton("Update preview"), poll(`document.querySelectorAll("#preview .call-ok").length === 2`))
+		if ok := text(t, ctx, `#pv-ok + ul`); !strings.Contains(squash(ok), "GET /v1/leaks") {
+			t.Errorf("no-script preview: %s", ok)
+		}
+		run(t, ctx, clickButton("Create key"), onPage("secret"))
+		secret := get(t, ctx, chromedp.Value(css(`#secret`)))
+		if st, _ := e.apiCall(secret, "GET", "/v1/leaks", ""); st != 200 {
+			t.Errorf("key made without script: %d", st)
+		}
+		run(t, ctx, clickLink("Done"), onPage("keys"),
+			chromedp.Click(`//tr[contains(., "leaks:read")]//a[normalize-space(.)="Rotate"]`), onPage("rotate"),
+			clickButton("Rotate"), onPage("secret"))
+		rotated := get(t, ctx, chromedp.Value(css(`#secret`)))
+		run(t, ctx, clickLink("Done"), onPage("keys"),
+			chromedp.Click(`//tr[contains(., "leaks:read") and contains(., "active")]//a[normalize-space(.)="Revoke"]`), onPage("revoke"),
+			clickButton("Revoke key"), onPage("keys"))
+		waitStatus(t, e, rotated, 401)
 	})
 
 	t.Run("RotateWithEachOverlap", func(t *testing.T) {

@@ -2,7 +2,11 @@ package console_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -469,4 +473,64 @@ func verify(t *testing.T, e *env, key, scope string) (int, string) {
 		return 200, v.Code
 	}
 	return 401, v.Code
+}
+
+// The store holds only hashes of sign-in links and sessions: neither token
+// appears in any row of any table, while the session's SHA-256 does.
+func TestOnlyTokenHashesStored(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	a, _ := e.account("o@example.com")
+	link := e.link(a.ID, "")
+	u, _ := url.Parse(link)
+	linkTok := u.Query().Get("token")
+	c := e.client()
+	c.signIn(link)
+	sess := cookieValue(c, e, "lg_session")
+	if sess == "" {
+		t.Fatal("no session cookie")
+	}
+	db, err := sql.Open("sqlite", "file:"+e.path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var n string
+		_ = rows.Scan(&n)
+		tables = append(tables, n)
+	}
+	rows.Close()
+	var all strings.Builder
+	for _, tbl := range tables {
+		rs, err := db.Query(`SELECT * FROM "` + tbl + `"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rs.Columns()
+		for rs.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			_ = rs.Scan(ptrs...)
+			fmt.Fprintln(&all, tbl, vals)
+		}
+		rs.Close()
+	}
+	dump := all.String()
+	sum := sha256.Sum256([]byte(sess))
+	if !strings.Contains(dump, "console_sessions") || !strings.Contains(dump, hex.EncodeToString(sum[:])) {
+		t.Fatalf("the dump does not see the session's hash; it proves nothing:\n%s", dump)
+	}
+	for name, tok := range map[string]string{"sign-in link token": linkTok, "session token": sess} {
+		if strings.Contains(dump, tok) {
+			t.Errorf("the %s is stored in plaintext", name)
+		}
+	}
 }

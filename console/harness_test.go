@@ -51,6 +51,7 @@ type env struct {
 	smtp  *notifiertest.SMTPServer
 	clock *clock
 	base  *url.URL
+	path  string // the SQLite file, when the store is SQLite
 }
 
 // fullStore is a store as serve opens it: keys and console sessions.
@@ -70,15 +71,17 @@ func newEnv(t testing.TB, o envOpts) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	var st fullStore
 	var err error
+	path := ""
 	if o.postgres {
 		st, err = postgres.Open(ctx, testenv.PostgresURL(t), nil)
 	} else {
-		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "leakguard.db"), nil)
+		path = filepath.Join(t.TempDir(), "leakguard.db")
+		st, err = sqlite.Open(ctx, path, nil)
 	}
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	e := &env{t: t, store: st, clock: &clock{}}
+	e := &env{t: t, store: st, clock: &clock{}, path: path}
 	res := keystore.BuiltinResources()
 	res = append(res, o.resources...)
 	e.svc, err = keystore.NewService(st, keystore.Config{Mode: keyformat.Test, Resources: res, Now: e.clock.now,
