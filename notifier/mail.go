@@ -18,8 +18,8 @@ type Mail struct {
 	HTML    string
 }
 
-// MailSender sends a Mail. The email senders of SendersFromEnv (SMTP, or
-// the log when no relay is set) implement it.
+// MailSender sends a Mail. The email senders of NewSenders (SMTP, or the
+// log when no relay is set) implement it.
 type MailSender interface {
 	SendMail(ctx context.Context, m Mail) error
 }

@@ -34,12 +34,16 @@ func accountsLoginLink(ctx context.Context, e *env, args []string) int {
 	case strings.TrimSpace(*account) == "":
 		return fail(e, "accounts login-link: --account is required")
 	}
-	base, err := console.ParseBaseURL(consoleURL(e.getenv))
+	cfg, err := loadConfig(e.getenv)
+	if err != nil {
+		return fail(e, "accounts login-link: %s", foldLines(err.Error()))
+	}
+	base, err := console.ParseBaseURL(cfg.ConsoleURL)
 	if err != nil {
 		return fail(e, "accounts login-link: LEAKGUARD_CONSOLE_URL: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store, err := openStore(ctx, e.getenv, logger)
+	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return fail(e, "accounts login-link: open store: %s", foldLines(err.Error()))
 	}

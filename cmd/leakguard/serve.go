@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -67,12 +66,19 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "serve: %v", err)
 	}
-	cfg, err := loadServeConfig(e.getenv)
+	cfg, err := loadConfig(e.getenv)
 	if err != nil {
-		return fail(e, "serve: %v", err)
+		return fail(e, "serve: %s", foldLines(err.Error()))
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := serve(ctx, cfg, roles, e.getenv, logger, nil); err != nil {
+	var environ []string
+	if e.environ != nil {
+		environ = e.environ()
+	}
+	for _, w := range envWarnings(cfg, environ) {
+		logger.Warn(w)
+	}
+	if err := serve(ctx, cfg, roles, logger, nil); err != nil {
 		return fail(e, "serve: %v", err)
 	}
 	return exitOK
@@ -84,13 +90,18 @@ type serveInfo struct {
 	NATSURL string // the bus, embedded or not
 }
 
+// serviceConfig is the key service's configuration.
+func serviceConfig(cfg config, logger *slog.Logger) keystore.Config {
+	return keystore.Config{Mode: cfg.Mode, Resources: cfg.Resources, Logger: logger}
+}
+
 // serve runs the roles until ctx ends. ready, if set, is called once every
 // role has started.
-func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv func(string) string, logger *slog.Logger, ready func(serveInfo)) error {
+func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.Logger, ready func(serveInfo)) error {
 	started := time.Now()
 	m := metrics.New()
 
-	store, err := openStore(ctx, getenv, logger)
+	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -128,23 +139,14 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 	})
 
 	if roles["api"] {
-		svcCfg, err := keystore.ConfigFromEnv(getenv)
-		if err != nil {
-			return err
-		}
-		svcCfg.Logger = logger
-		svc, err := keystore.NewService(store, svcCfg)
+		svc, err := keystore.NewService(store, serviceConfig(cfg, logger))
 		if err != nil {
 			return err
 		}
 		g.Go(func() error { return svc.Run(gctx) })
-		apiCfg, err := api.ConfigFromEnv(getenv)
-		if err != nil {
-			return err
-		}
-		mux.Handle("/v1/", api.New(apiCfg, svc, m, logger))
+		mux.Handle("/v1/", api.New(cfg.API, svc, m, logger))
 		mux.Handle("/v1/secret-scanning/github", partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken}, store, b.Publisher(), logger))
-		con, err := newConsole(cfg, getenv, svc, store, apiCfg.TrustedProxies, logger)
+		con, err := newConsole(cfg, svc, store, logger)
 		if err != nil {
 			return err
 		}
@@ -156,7 +158,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 	// health and metrics there only when it is set, so several processes
 	// on one machine don't fight over the default port.
 	addr := ""
-	if roles["api"] || getenv("LEAKGUARD_HTTP_ADDR") != "" {
+	if roles["api"] || cfg.HTTPAddrSet {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
@@ -179,7 +181,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 
 	var n *notifier.Notifier
 	if roles["notifier"] {
-		senders, err := notifier.SendersFromEnv(getenv, logger)
+		senders, err := newSenders(cfg, logger)
 		if err != nil {
 			return err
 		}
@@ -225,24 +227,30 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 	return nil
 }
 
-// newConsole builds the owner console over the api role's key service. Its
-// sign-in emails go through the notifier's email sender (or the log).
-func newConsole(cfg serveConfig, getenv func(string) string, svc *keystore.Service, store keystore.Store, proxies []netip.Prefix, logger *slog.Logger) (*console.Console, error) {
+// newSenders builds the notifier's senders (email and webhooks); the
+// console's sign-in emails go through the same email sender.
+func newSenders(cfg config, logger *slog.Logger) (map[keystore.Channel]notifier.Sender, error) {
+	return notifier.NewSenders(notifier.SendersConfig{SMTPAddr: cfg.SMTP.Addr, SMTPFrom: cfg.SMTP.From}, logger)
+}
+
+// newConsole builds the owner console over the api role's key service
+// (docs/console.md).
+func newConsole(cfg config, svc *keystore.Service, store keystore.Store, logger *slog.Logger) (*console.Console, error) {
 	cs, ok := store.(console.Store)
 	if !ok {
 		return nil, fmt.Errorf("owner console: the %T store keeps no sessions", store)
 	}
-	senders, err := notifier.SendersFromEnv(getenv, logger)
+	senders, err := newSenders(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
 	mailer, _ := senders[keystore.ChannelEmail].(notifier.MailSender)
-	return console.New(console.Config{BaseURL: cfg.ConsoleURL, Mailer: mailer, TrustedProxies: proxies, Logger: logger}, svc, cs)
+	return console.New(console.Config{BaseURL: cfg.ConsoleURL, Mailer: mailer, TrustedProxies: cfg.API.TrustedProxies, Logger: logger}, svc, cs)
 }
 
 // buildRunners makes one runner per configured source, each under a NATS
 // KV lease so only one process polls a source however many run.
-func buildRunners(ctx context.Context, cfg serveConfig, store keystore.Store, b *bus.Bus, m *metrics.Metrics, logger *slog.Logger) ([]*sources.Runner, error) {
+func buildRunners(ctx context.Context, cfg config, store keystore.Store, b *bus.Bus, m *metrics.Metrics, logger *slog.Logger) ([]*sources.Runner, error) {
 	// Sources hunt the platform's own keys; publishable ones are reported as
 	// info (never revoked), so they are scanned for too.
 	engine, err := scanner.New(scanner.Options{RuleIDs: []string{"platform"}, IncludePublishable: true})
@@ -291,7 +299,7 @@ func buildRunners(ctx context.Context, cfg serveConfig, store keystore.Store, b 
 	return runners, nil
 }
 
-func newSource(name string, cfg serveConfig, env sources.Env) (sources.Source, error) {
+func newSource(name string, cfg config, env sources.Env) (sources.Source, error) {
 	switch name {
 	case leakguard.SourceGitHub:
 		return github.New(github.Config{APIURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, PollInterval: cfg.PollInterval}, env)
@@ -318,7 +326,7 @@ func rolesList(roles map[string]bool) []string {
 	return out
 }
 
-func storeKind(cfg serveConfig) string {
+func storeKind(cfg config) string {
 	if cfg.DatabaseURL != "" {
 		return "postgresql"
 	}
