@@ -216,6 +216,11 @@ func TestCSRFAndBadInput(t *testing.T) {
 	if st, _ := e.apiCall(onk.Secret, "GET", "/v1/account", ""); st != 200 {
 		t.Errorf("other account's key revoked through this console: %d", st)
 	}
+	// Another method: a clear 405 page.
+	req, _ := http.NewRequest(http.MethodDelete, e.srv.URL+"/keys", nil)
+	if r := c.do(req); r.status != 405 || !strings.Contains(r.body, "<h1>Not allowed</h1>") || r.header.Get("Allow") != "GET, POST" {
+		t.Errorf("DELETE /keys: %d %q\n%s", r.status, r.header.Get("Allow"), r.body)
+	}
 	// Garbage ids and pages: clear pages, never a 500.
 	for _, p := range []string{"/keys/%3Cscript%3E/rotate", "/keys/" + strings.Repeat("k", 300) + "/revoke", "/keys?after=%00", "/logs?ip=zzz&status=abc&since=yesterday", "/nope"} {
 		if r := c.get(p); r.status >= 500 || r.status == 200 && strings.Contains(p, "rotate") {

@@ -32,6 +32,16 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /logs", c.authed(c.logsPage))
 	m.HandleFunc("GET /leaks", c.authed(c.leaksPage))
 	m.HandleFunc("POST /leaks/{id}/roll", c.authed(c.rollKey))
+	// Other methods on a known path: a clear page, not the mux's text.
+	for path, allow := range map[string]string{"/signin": "GET, POST", "/signin/link": "GET, POST", "/signout": "POST",
+		"/keys": "GET, POST", "/keys/new": "GET", "/keys/preview": "POST", "/keys/{id}/rotate": "GET, POST",
+		"/keys/{id}/revoke": "GET, POST", "/logs": "GET", "/leaks": "GET", "/leaks/{id}/roll": "POST"} {
+		m.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			noStore(w)
+			w.Header().Set("Allow", allow)
+			c.errorPage(w, r, nil, http.StatusMethodNotAllowed, "Not allowed", "This page does not take "+r.Method+" requests.")
+		})
+	}
 	m.HandleFunc("/", c.notFound)
 	c.mux = m
 }
