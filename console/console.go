@@ -115,7 +115,7 @@ type Console struct {
 
 	ipLimits   *limiter
 	addrLimits *limiter
-	mails      chan notifier.Mail
+	signins    chan signinJob
 }
 
 // New returns the console over svc and store.
@@ -139,7 +139,7 @@ func New(cfg Config, svc *keystore.Service, store Store) (*Console, error) {
 		views:      vs,
 		ipLimits:   newLimiter(cfg.EmailsPerIP, 10*time.Minute, 100_000),
 		addrLimits: newLimiter(cfg.EmailsPerAddress, 15*time.Minute, 100_000),
-		mails:      make(chan notifier.Mail, 64),
+		signins:    make(chan signinJob, 64),
 	}
 	c.routes()
 	return c, nil
@@ -178,8 +178,8 @@ func (c *Console) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case m := <-c.mails:
-			c.sendMail(ctx, m)
+		case job := <-c.signins:
+			c.sendLinks(ctx, job)
 		case <-purge.C:
 			now := c.svc.Now()
 			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
