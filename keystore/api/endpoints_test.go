@@ -1,31 +1,47 @@
 package api
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
-// Every route ServeHTTP knows (except the service-token verify call) is in
-// Endpoints with the scope scopeFor gives it.
+// Every keyed route and method ServeHTTP serves is in Endpoints, with the
+// scope scopeFor gives it: a call added to the API without a line in
+// Endpoints fails here, so the console's preview cannot fall behind.
 func TestEndpointsCoverEveryKeyRoute(t *testing.T) {
-	eps := Endpoints()
-	if len(eps) != 8 {
-		t.Fatalf("Endpoints() has %d calls, want 8: %+v", len(eps), eps)
+	listed := map[string]string{}
+	for _, e := range Endpoints() {
+		listed[e.Method+" "+e.Path] = e.Scope
 	}
-	seen := map[route]bool{}
-	for _, e := range eps {
-		ex := e.Path
-		if ex == "/v1/api-keys/{id}" {
-			ex = "/v1/api-keys/key_1"
-		} else if ex == "/v1/api-keys/{id}/rotate" {
-			ex = "/v1/api-keys/key_1/rotate"
+	examples := map[string]string{
+		"/v1/account":                "/v1/account",
+		"/v1/api-keys":               "/v1/api-keys",
+		"/v1/api-keys/{id}":          "/v1/api-keys/key_1",
+		"/v1/api-keys/{id}/rotate":   "/v1/api-keys/key_1/rotate",
+		"/v1/api-logs":               "/v1/api-logs",
+		"/v1/leaks":                  "/v1/leaks",
+		"/v1/webhook-endpoints":      "/v1/webhook-endpoints",
+		"/v1/webhook-endpoints/{id}": "/v1/webhook-endpoints/we_1",
+	}
+	n := 0
+	for path, ex := range examples {
+		rt, _, allowed := match(ex)
+		if rt == routeNone || rt == routeVerify {
+			continue
 		}
-		rt, _, _ := match(ex)
-		seen[rt] = true
-		if got := scopeFor(rt, e.Method); got != e.Scope {
-			t.Errorf("%s %s: scope %q, ServeHTTP demands %q", e.Method, e.Path, e.Scope, got)
+		for _, m := range strings.Split(allowed, ", ") {
+			n++
+			scope, ok := listed[m+" "+path]
+			if !ok {
+				t.Errorf("%s %s is served but missing from Endpoints()", m, path)
+				continue
+			}
+			if want := scopeFor(rt, m); scope != want {
+				t.Errorf("%s %s: Endpoints says scope %q, ServeHTTP demands %q", m, path, scope, want)
+			}
 		}
 	}
-	for _, rt := range []route{routeAccount, routeKeys, routeKey, routeKeyRotate, routeLogs, routeLeaks} {
-		if !seen[rt] {
-			t.Errorf("route %d missing from Endpoints()", rt)
-		}
+	if n != len(listed) {
+		t.Errorf("Endpoints() lists %d calls, ServeHTTP serves %d", len(listed), n)
 	}
 }
