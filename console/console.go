@@ -212,6 +212,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	// Sign-in links carry their token in the URL: no page sends it on.
 	h.Set("Referrer-Policy", "no-referrer")
+	if c.base.Scheme == "https" {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

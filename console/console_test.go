@@ -305,6 +305,9 @@ func TestSecureCookieBehindHTTPS(t *testing.T) {
 	if !strings.Contains(sc, "__Host-lg_csrf=") || !strings.Contains(sc, "Secure") || !strings.Contains(sc, "HttpOnly") {
 		t.Errorf("pre-session cookie over HTTPS: %q", sc)
 	}
+	if r.header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("no HSTS behind an https console URL")
+	}
 }
 
 func TestSignOutEndsSessionOnServer(t *testing.T) {
