@@ -79,7 +79,7 @@ func (c *Console) leaksPage(w http.ResponseWriter, r *http.Request, s *session) 
 	// Incidents of both modes come back; pages are filled with the shown
 	// mode's, a bounded number of store pages at a time.
 	for range 10 {
-		incs, more, err := c.svc.ListIncidents(r.Context(), s.account.ID, keystore.Page{Limit: keystore.MaxPageLimit, StartingAfter: after})
+		incs, more, err := c.listIncidents(r.Context(), s.account.ID, p.Mode, keystore.Page{Limit: keystore.MaxPageLimit, StartingAfter: after})
 		if err != nil {
 			c.fail(w, r, s, err)
 			return
@@ -154,7 +154,7 @@ func (c *Console) rollKey(w http.ResponseWriter, r *http.Request, s *session) {
 		c.errorPage(w, r, s, http.StatusNotFound, "Not found", "There is no such leak in your account.")
 		return
 	}
-	in, ok, err := c.findIncident(r.Context(), s.account.ID, id)
+	in, ok, err := c.findIncident(r.Context(), s.account.ID, c.mode(r, s), id)
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -195,8 +195,8 @@ func (c *Console) rollKey(w http.ResponseWriter, r *http.Request, s *session) {
 // findIncident looks an incident up by id: ids of one kind have one
 // length, so the first incident below id+"~" ('~' sorts after every id
 // character) is the incident itself, if it exists.
-func (c *Console) findIncident(ctx context.Context, accountID, id string) (keystore.Incident, bool, error) {
-	incs, _, err := c.svc.ListIncidents(ctx, accountID, keystore.Page{Limit: 1, StartingAfter: id + "~"})
+func (c *Console) findIncident(ctx context.Context, accountID string, m keyformat.Mode, id string) (keystore.Incident, bool, error) {
+	incs, _, err := c.listIncidents(ctx, accountID, m, keystore.Page{Limit: 1, StartingAfter: id + "~"})
 	if err != nil {
 		return keystore.Incident{}, false, err
 	}
