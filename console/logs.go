@@ -206,7 +206,7 @@ func (c *Console) logsPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	const batch = keystore.MaxPageLimit - 1 // one store call per batch
 	for d.Scanned < maxLogScan && len(d.Rows) <= LogsPerPage {
-		lf.Page = keystore.Page{Limit: batch, StartingAfter: cursor}
+		lf.Page = keystore.Page{Limit: min(batch, maxLogScan-d.Scanned), StartingAfter: cursor}
 		entries, more, err := c.listLogs(r.Context(), s.account.ID, lf)
 		if err != nil {
 			c.fail(w, r, s, err)
