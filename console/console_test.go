@@ -246,6 +246,25 @@ func TestTamperedCookies(t *testing.T) {
 	}
 }
 
+// A pre-session CSRF cookie that is not a token of ours (too short, empty)
+// is refused even when the form repeats it. (Over HTTPS the cookie is
+// __Host-, which a sibling subdomain cannot set at all.)
+func TestTamperedCSRFCookie(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.account("o@example.com")
+	for _, v := range []string{"x", "", strings.Repeat("A", 42)} {
+		c := e.client()
+		setCookie(c, e, "lg_csrf", v)
+		if r := c.post("/signin", url.Values{"csrf": {v}, "email": {"o@example.com"}}); r.status != 403 {
+			t.Errorf("csrf cookie %q: %d", v, r.status)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(e.smtp.Mails()); n != 0 {
+		t.Errorf("%d mails sent for refused forms", n)
+	}
+}
+
 func TestCookieFlagsAndHeaders(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	a, _ := e.account("o@example.com")
