@@ -31,10 +31,14 @@ import (
 	"github.com/leakguard/leakguard/notifier"
 )
 
-// Store is what the console needs of a store beyond the key service.
+// Store is the store the console runs on: a keystore.Store (for the
+// activity summary of a leaked key) that keeps console sessions too. Both
+// stores are. It is the whole Store rather than the one method used, so
+// that the console's calls follow the Store's own signatures (see
+// service.go) instead of a copy of them.
 type Store interface {
+	keystore.Store
 	keystore.SessionStore
-	KeyActivity(ctx context.Context, keyID string, since time.Time) (keystore.Activity, error)
 }
 
 // Defaults of Config.

@@ -135,12 +135,7 @@ func (c *Console) leakRow(ctx context.Context, s *session, in keystore.Incident,
 		row.Action, row.Tag, row.Badge = string(in.Action), "info", string(in.Action)
 	}
 	// The activity the leak email summarises: use since exposure.
-	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	act, err := c.store.KeyActivity(actx, in.KeyID, in.FirstSeenAt)
-	cancel()
-	if err == nil {
-		row.Activity = &act
-	}
+	row.Activity = c.activity(ctx, in)
 	row.CanRoll = row.HasKey
 	return row, true
 }

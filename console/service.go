@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"time"
 
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
@@ -20,4 +21,16 @@ func (c *Console) listIncidents(ctx context.Context, accountID string, _ keyform
 // listLogs lists an account's API log, newest first, by f.
 func (c *Console) listLogs(ctx context.Context, accountID string, f keystore.LogFilter) ([]keystore.APILogEntry, bool, error) {
 	return c.svc.ListAPILogs(ctx, accountID, f)
+}
+
+// activity is a leaked key's use since it was exposed, as the leak email
+// summarises it; nil when the store cannot say right now.
+func (c *Console) activity(ctx context.Context, in keystore.Incident) *keystore.Activity {
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	act, err := c.store.KeyActivity(actx, in.KeyID, in.FirstSeenAt)
+	if err != nil {
+		return nil
+	}
+	return &act
 }
