@@ -29,7 +29,7 @@ var (
 	_ MailSender = (*LogSender)(nil)
 )
 
-// SendMail mails m through the relay, as Send does a notice.
+// SendMail mails m through the relay with the settings Send uses.
 func (s *SMTPSender) SendMail(ctx context.Context, m Mail) error {
 	msg := mail.NewMsg()
 	if err := msg.From(s.from); err != nil {
@@ -46,17 +46,12 @@ func (s *SMTPSender) SendMail(ctx context.Context, m Mail) error {
 	if m.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
 	}
-	c, err := mail.NewClient(s.host,
-		mail.WithPort(s.port),
-		mail.WithTLSPolicy(mail.TLSOpportunistic),
-		mail.WithTLSConfig(s.tlsConfig()),
-		mail.WithTimeout(s.Timeout),
-	)
+	c, err := mail.NewClient(s.host, s.options()...) // the relay settings of Send (auth, TLS)
 	if err != nil {
 		return fmt.Errorf("mail %q: relay client: %w", m.Subject, err)
 	}
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("mail %q via %s: %w", m.Subject, net.JoinHostPort(s.host, strconv.Itoa(s.port)), err)
+		return fmt.Errorf("mail %q via %s (tls %s): %w", m.Subject, net.JoinHostPort(s.host, strconv.Itoa(s.port)), s.mode, err)
 	}
 	return nil
 }

@@ -80,6 +80,7 @@ type smtpConfig struct {
 	Username string // SMTP AUTH (PLAIN or LOGIN); "" with Password "": no AUTH
 	Password string
 	TLS      smtpTLSMode
+	CAFile   string // extra roots to trust for the relay's certificate
 }
 
 // smtpTLSMode is how the notifier protects its connection to the relay.
@@ -170,6 +171,9 @@ func envVars() []envVar {
 		{Name: "LEAKGUARD_SMTP_TLS", Type: "`starttls`, `implicit`, `opportunistic` or `none`", Default: string(smtpTLSOpportunistic),
 			Meaning: "`starttls`: refuse a relay without STARTTLS; `implicit`: TLS from the first byte (port 465); `opportunistic`: STARTTLS when offered; `none`: never TLS",
 			set:     setSMTPTLS},
+		{Name: "LEAKGUARD_SMTP_CA_FILE", Type: "path", Unset: "the system's roots only",
+			Meaning: "PEM file of extra CA certificates to trust for the relay's certificate (a private CA); when set, a relay on loopback is verified too",
+			set:     func(c *config, v string) error { c.SMTP.CAFile = v; return nil }},
 		{Name: "LEAKGUARD_WEBHOOK_ALLOW_PRIVATE", Type: "`1` or `0`", Unset: "refused",
 			Meaning: "`1` lets webhook endpoints resolve to loopback, private, link-local or metadata addresses (tests, private deployments)",
 			set:     setWebhookAllowPrivate},
@@ -218,8 +222,6 @@ func testEnvVars() []envVar {
 	return []envVar{
 		{Name: "LEAKGUARD_TEST_DATABASE_URL", Type: "URL", Default: "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
 			Meaning: "the PostgreSQL server of the tests (each test works in a schema of its own)"},
-		{Name: "LEAKGUARD_TEST_NATS_URL", Type: "URL", Default: "nats://127.0.0.1:4222",
-			Meaning: "the NATS server (JetStream) of the tests (each test uses streams of its own)"},
 		{Name: "LEAKGUARD_BIG_TESTS", Type: "`1`", Unset: "100 MB",
 			Meaning: "`1` makes the npm and Docker Hub big-artifact tests stream 1 GB"},
 		{Name: "LEAKGUARD_BENCH_DIR", Type: "path", Unset: "benchmark skipped",
@@ -526,9 +528,10 @@ func checkURL(v string) error {
 	return nil
 }
 
-// parseSources reads LEAKGUARD_SOURCES: known names, duplicates dropped,
-// or "none".
+// parseSources reads LEAKGUARD_SOURCES: known names in any case,
+// duplicates dropped, or "none".
 func parseSources(v string) ([]string, error) {
+	v = strings.ToLower(v)
 	if strings.TrimSpace(v) == "none" {
 		return nil, nil
 	}

@@ -1,4 +1,4 @@
-// Package api is the key API over HTTP (CONTRACT §4): everything under
+// Package api is the key API over HTTP (docs/api.md): everything under
 // /v1/ except GitHub's secret scanning endpoint, which is mounted next to it.
 //
 // Wiring (the daemon's api role):
@@ -41,6 +41,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/truncate"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
@@ -71,6 +73,8 @@ type Config struct {
 	MaxBody int64
 	// MaxLimiters bounds the per-key and per-IP bucket tables (100,000).
 	MaxLimiters int
+	// Webhooks enables /v1/webhook-endpoints (webhooks.go).
+	Webhooks WebhookConfig
 }
 
 // Default settings.
@@ -120,7 +124,7 @@ type handler struct {
 	bufs sync.Pool // *[]byte answer buffers
 }
 
-// New returns the handler for /v1/ (CONTRACT §4). m and logger may be nil.
+// New returns the handler for /v1/ (docs/api.md). m and logger may be nil.
 func New(cfg Config, svc *keystore.Service, m *metrics.Metrics, logger *slog.Logger) http.Handler {
 	cfg.defaults()
 	if logger == nil {
@@ -218,6 +222,9 @@ func match(path string) (route, string, string) {
 	case "/v1/keys/verify":
 		return routeVerify, "", "POST"
 	}
+	if rt, id, allowed, ok := matchWebhooks(path); ok {
+		return rt, id, allowed
+	}
 	rest, ok := strings.CutPrefix(path, "/v1/api-keys/")
 	if !ok || rest == "" {
 		return routeNone, "", ""
@@ -269,6 +276,8 @@ func scopeFor(rt route, method string) string {
 		return keystore.ScopeAPILogsRead
 	case routeLeaks:
 		return keystore.ScopeLeaksRead
+	case routeWebhooks, routeWebhook, routeWebhookDeliveries:
+		return scopeAccountWrite
 	}
 	return ""
 }
@@ -323,7 +332,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt, id, allowed := match(r.URL.Path)
 	if rt == routeNone {
-		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+truncate(r.URL.Path, 200)+").")
+		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+truncate.String(r.URL.Path, 200)+").")
 		return
 	}
 	if !methodAllowed(allowed, r.Method) {
@@ -393,6 +402,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.listLogs(c, p)
 	case routeLeaks:
 		h.listLeaks(c, p)
+	case routeWebhooks, routeWebhook, routeWebhookDeliveries:
+		h.webhooks(c, p, rt, id)
 	}
 }
 
@@ -433,16 +444,9 @@ func (h *handler) logCall(c *call, p *keystore.Principal) {
 		Path:      c.r.URL.Path,
 		Status:    c.status,
 		IP:        c.ipText,
-		UserAgent: truncate(c.r.UserAgent(), 512),
+		UserAgent: truncate.String(c.r.UserAgent(), 512),
 		RequestID: c.id,
 	})
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // bearer extracts the key: "Authorization: Bearer KEY", or HTTP Basic with

@@ -28,6 +28,11 @@ func Endpoints() []Endpoint {
 		{http.MethodDelete, "/v1/api-keys/{id}", "/v1/api-keys/key_x", "Revoke an API key"},
 		{http.MethodGet, "/v1/api-logs", "/v1/api-logs", "Read the API log"},
 		{http.MethodGet, "/v1/leaks", "/v1/leaks", "List leaked keys"},
+		{http.MethodGet, "/v1/webhook-endpoints", "/v1/webhook-endpoints", "List webhook endpoints"},
+		{http.MethodPost, "/v1/webhook-endpoints", "/v1/webhook-endpoints", "Add a webhook endpoint"},
+		{http.MethodGet, "/v1/webhook-endpoints/{id}", "/v1/webhook-endpoints/we_x", "Read a webhook endpoint"},
+		{http.MethodDelete, "/v1/webhook-endpoints/{id}", "/v1/webhook-endpoints/we_x", "Delete a webhook endpoint"},
+		{http.MethodGet, "/v1/webhook-endpoints/{id}/deliveries", "/v1/webhook-endpoints/we_x/deliveries", "List a webhook endpoint's deliveries"},
 	}
 	out := make([]Endpoint, 0, len(calls))
 	for _, c := range calls {

@@ -14,14 +14,15 @@ func TestEndpointsCoverEveryKeyRoute(t *testing.T) {
 		listed[e.Method+" "+e.Path] = e.Scope
 	}
 	examples := map[string]string{
-		"/v1/account":                "/v1/account",
-		"/v1/api-keys":               "/v1/api-keys",
-		"/v1/api-keys/{id}":          "/v1/api-keys/key_1",
-		"/v1/api-keys/{id}/rotate":   "/v1/api-keys/key_1/rotate",
-		"/v1/api-logs":               "/v1/api-logs",
-		"/v1/leaks":                  "/v1/leaks",
-		"/v1/webhook-endpoints":      "/v1/webhook-endpoints",
-		"/v1/webhook-endpoints/{id}": "/v1/webhook-endpoints/we_1",
+		"/v1/account":                           "/v1/account",
+		"/v1/api-keys":                          "/v1/api-keys",
+		"/v1/api-keys/{id}":                     "/v1/api-keys/key_1",
+		"/v1/api-keys/{id}/rotate":              "/v1/api-keys/key_1/rotate",
+		"/v1/api-logs":                          "/v1/api-logs",
+		"/v1/leaks":                             "/v1/leaks",
+		"/v1/webhook-endpoints":                 "/v1/webhook-endpoints",
+		"/v1/webhook-endpoints/{id}":            "/v1/webhook-endpoints/we_1",
+		"/v1/webhook-endpoints/{id}/deliveries": "/v1/webhook-endpoints/we_1/deliveries",
 	}
 	n := 0
 	for path, ex := range examples {
