@@ -108,7 +108,7 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 	}
 	defer store.Close()
 
-	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Logger: logger, Metrics: m})
+	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Replicas: cfg.NATSReplicas, Logger: logger, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}
@@ -202,7 +202,7 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 		g.Go(func() error { return n.Run(gctx) })
 		if ws, ok := store.(keystore.WebhookStore); ok {
 			// Webhook endpoints (docs/api.md): checked again at connect time.
-			wd = notifier.NewEndpointDispatcher(notifier.DispatcherConfig{}, ws,
+			wd = notifier.NewEndpointDispatcher(notifier.DispatcherConfig{Metrics: m}, ws,
 				httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, logger)
 			g.Go(func() error { return wd.Run(gctx) })
 		}
