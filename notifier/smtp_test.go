@@ -179,7 +179,7 @@ func TestStalledRelayIsBoundedAndRetriedOnce(t *testing.T) {
 	cfg.SendTimeout = 2 * time.Second
 	ex := expose(t, s, "", nil)
 	run(t, notifier.New(cfg, s, map[keystore.Channel]notifier.Sender{keystore.ChannelEmail: email}, m, nil))
-	waitFor(t, "two attempts that stalled", 10*time.Second, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "two attempts that stalled", func() bool {
 		return notifiertest.Value(m.NoticesFailed.WithLabelValues("email")) >= 2
 	})
 	if relay.Stalled() < 2 {
@@ -191,7 +191,7 @@ func TestStalledRelayIsBoundedAndRetriedOnce(t *testing.T) {
 	if n := len(relay.Mails()); n != 1 {
 		t.Fatalf("%d emails, want exactly 1", n)
 	}
-	waitFor(t, "the incident to be marked notified", 5*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the incident to be marked notified", func() bool {
 		return incidentOf(t, s, ex.account.ID).NotifiedAt != nil
 	})
 }
