@@ -108,6 +108,11 @@ func (c common) genericAccept(before, secret []byte) bool {
 			return false
 		}
 	}
+	// name:value with neither side quoted nor a space after the colon is
+	// a tuple (file:rule:sha256, host:port), not a YAML or JSON pair.
+	if n := len(before); n >= 2 && before[n-1] == ':' && bytes.IndexByte([]byte("\"'`]"), before[n-2]) < 0 {
+		return false
+	}
 	if d.value.Match(secret) || d.path.Match(secret) || d.uuid.Match(secret) {
 		return false
 	}
