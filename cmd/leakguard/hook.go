@@ -52,8 +52,7 @@ func runHook(ctx context.Context, e *env, args []string) int {
 }
 
 func runPrePush(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("hook pre-push", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("hook pre-push")
 	var f scanFlags
 	f.register(fs, false)
 	repoDir := fs.String("repo", ".", "")
@@ -167,11 +166,10 @@ func pluralWord(n int, one, many string) string {
 }
 
 func runHookInstall(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("hook install", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("hook install")
 	force := fs.Bool("force", false, "")
 	repoDir := fs.String("repo", ".", "")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		io.WriteString(e.stdout, hookUsage)
 		return exitOK

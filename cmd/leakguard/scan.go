@@ -82,7 +82,7 @@ func (f *scanFlags) register(fs *flag.FlagSet, withModes bool) {
 // parse reads args into f (flags may follow paths). done means the command
 // ends now with code: help was shown, or a flag was bad.
 func (f *scanFlags) parse(e *env, fs *flag.FlagSet, name, usage string, args []string) (pos []string, code int, done bool) {
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		io.WriteString(e.stdout, usage)
 		return nil, exitOK, true
@@ -96,28 +96,6 @@ func (f *scanFlags) parse(e *env, fs *flag.FlagSet, name, usage string, args []s
 		}
 	})
 	return pos, 0, false
-}
-
-// parseInterspersed parses flags anywhere among the arguments (as in
-// "scan --history repo --format json") and returns the positional ones.
-// Everything after "--" is positional.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		consumed := len(args) - len(rest)
-		if consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }
 
 // flagError turns the flag package's error into the one-line message.
@@ -295,8 +273,7 @@ func readBounded(path string, limit int64) ([]byte, error) {
 }
 
 func runScan(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("scan")
 	var f scanFlags
 	f.register(fs, true)
 	pos, code, done := f.parse(e, fs, "scan", scanUsage, args)
