@@ -19,6 +19,7 @@ type chunk struct {
 	atStart    bool // buf[0] is the first byte of the input
 	atEnd      bool // buf ends where the input ends
 	binary     bool // only the platform rules run
+	depth      int  // levels of decoding that produced buf (decode.go)
 }
 
 // pending is a finding whose line and column the resolver completes: it
@@ -30,7 +31,10 @@ type pending struct {
 	end       int
 	nlBefore  int   // newlines in buf[own0:off]
 	lineStart int64 // input offset of the line's first byte; -1: before own0
-	f         Finding
+	// secret, if set, is the decoded secret of a finding in encoded text
+	// (buf[off:end] is then the encoded text).
+	secret []byte
+	f      Finding
 }
 
 // chunkResult is what scanning a chunk yields.
@@ -56,6 +60,7 @@ type scratch struct {
 	allow   []int
 	hit     func(pos int, kw int32)
 	cur     *chunk
+	dec     decoded
 }
 
 const allowMarker = "leakguard:allow"
@@ -149,22 +154,61 @@ func findKeys(buf []byte, out []keySpan) []keySpan {
 	return out
 }
 
-// scanChunk finds what chunk c owns and returns it in offset order.
-func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
+// collect fills s.finds with what chunk c owns, in no particular order:
+// platform keys, rule matches and, unless c is binary, what its encoded
+// spans hold.
+func (e *Engine) collect(s *scratch, c *chunk) {
 	s.finds = s.finds[:0]
 	s.keys = s.keys[:0]
 	rules := !c.binary && len(e.rules) > 0
-	if e.anyPlat || rules {
-		s.keys = findKeys(c.buf, s.keys)
-		for _, k := range s.keys {
-			if k.start >= c.own0 && k.start < c.own1 && e.platform[k.typ] {
-				s.finds = append(s.finds, pending{rule: -1 - k.typ, off: k.start, end: k.start + keyformat.KeyLength})
-			}
+	if !e.anyPlat && !rules {
+		return
+	}
+	s.keys = findKeys(c.buf, s.keys)
+	for _, k := range s.keys {
+		if k.start >= c.own0 && k.start < c.own1 && e.platform[k.typ] {
+			s.finds = append(s.finds, pending{rule: -1 - k.typ, off: k.start, end: k.start + keyformat.KeyLength})
 		}
 	}
 	if rules {
 		e.scanRules(s, c)
 	}
+	if !c.binary && !e.opts.NoDecode && c.depth < maxDecodeDepth {
+		e.scanDecoded(s, c)
+	}
+}
+
+// scanDecoded finds secrets in the encoded spans of c (decode.go) and adds
+// them to s.finds at the place of their encoded text.
+func (e *Engine) scanDecoded(s *scratch, c *chunk) {
+	d := &s.dec
+	findEncoded(c, d, e.b64Min)
+	if len(d.buf) == 0 {
+		return
+	}
+	in := e.getScratch()
+	defer e.putScratch(in)
+	ic := &chunk{buf: d.buf, own1: len(d.buf), atStart: true, atEnd: true, depth: c.depth + 1}
+	e.collect(in, ic)
+	for _, f := range in.finds {
+		secret := f.secret
+		if secret == nil {
+			secret = bytes.Clone(ic.buf[f.off:f.end])
+		}
+		// Neighbouring chunks decode the spans they share; each keeps
+		// what starts in the part it owns.
+		off := int(d.pos[f.off])
+		if off < c.own0 || off >= c.own1 {
+			continue
+		}
+		end := max(int(d.pos[f.end-1])+1, off+1)
+		s.finds = append(s.finds, pending{rule: f.rule, off: off, end: end, secret: secret})
+	}
+}
+
+// scanChunk finds what chunk c owns and returns it in offset order.
+func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
+	e.collect(s, c)
 	res := chunkResult{lastN: -1}
 	if len(s.finds) > 1 {
 		slices.SortFunc(s.finds, func(a, b pending) int {
@@ -173,6 +217,7 @@ func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 			}
 			return a.rule - b.rule
 		})
+		// A span holding plain text yields it again, decoded.
 		s.finds = slices.CompactFunc(s.finds, func(a, b pending) bool { return a.off == b.off && a.rule == b.rule })
 	}
 	// Lines: count newlines incrementally between findings, once over the
@@ -206,7 +251,10 @@ func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 	// Copy the secrets out now: the buffer is reused once this returns.
 	for i := range s.finds {
 		p := &s.finds[i]
-		secret := bytes.Clone(c.buf[p.off:p.end])
+		secret := p.secret
+		if secret == nil {
+			secret = bytes.Clone(c.buf[p.off:p.end])
+		}
 		id, redact := e.ruleInfo(p.rule)
 		p.f = Finding{RuleID: id, Offset: c.base + int64(p.off), Secret: secret,
 			SecretSHA256: keyformat.Fingerprint(secret), Redacted: keyformat.Redact(secret, redact)}

@@ -51,6 +51,9 @@ type Options struct {
 	// Allow.StopWords are not reported, for every rule. (Allow.Commits is
 	// for history scans, which know the commit.)
 	Allow patterns.GlobalAllow
+	// NoDecode turns off the search of encoded text (base64, percent and
+	// string escapes, UTF-16; docs/formats.md).
+	NoDecode bool
 	// IncludePublishable reports pk_ keys too.
 	IncludePublishable bool
 	// Workers bounds parallelism for ScanPaths and for one large input;
@@ -174,6 +177,8 @@ type Engine struct {
 	// bigSem lets one large input at a time fan out over the workers, which
 	// bounds the buffers in flight when ScanPaths meets several.
 	bigSem chan struct{}
+	// b64Min is the shortest base64 run worth decoding (decode.go).
+	b64Min int
 }
 
 // DefaultWindow is the context, in bytes each side of a keyword hit, that a
@@ -280,7 +285,11 @@ func New(opts Options) (*Engine, error) {
 		e.pf = newPrefilter(e.rules)
 		maxWin += e.pf.maxKeyword
 	}
-	e.margin = max(maxWin, keyformat.KeyLength) + 64
+	e.margin = max(maxWin, keyformat.KeyLength, decodeMargin) + 64
+	e.b64Min = b64Min
+	if len(e.rules) == 0 {
+		e.b64Min = b64MinPlatform
+	}
 	e.chunk = defaultChunk
 	e.spoolMem = 8 << 20
 	e.bufs = newBufPool(e.chunk + 2*e.margin)
@@ -343,7 +352,7 @@ func (e *Engine) ScanStream(ctx context.Context, path string, r io.Reader, emit 
 // data).
 func (e *Engine) withLayout(workers, chunk int) *Engine {
 	c := &Engine{opts: e.opts, limits: e.limits, workers: workers, platform: e.platform, anyPlat: e.anyPlat,
-		rules: e.rules, pf: e.pf, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem}
+		rules: e.rules, pf: e.pf, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem, b64Min: e.b64Min}
 	c.opts.Workers = workers
 	c.bufs = newBufPool(c.chunk + 2*c.margin)
 	c.scratches.New = func() any { return c.newScratch() }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"sync"
+
+	"golang.org/x/text/transform"
 )
 
 // bufPool recycles chunk buffers: reading every file into a fresh buffer
@@ -97,6 +99,7 @@ type source struct {
 	ra      io.ReaderAt // random access to the same content, when there is one
 	size    int64
 	depth   int
+	utf16   bool // r is the UTF-8 form of UTF-16 text
 }
 
 func (s *input) scanStream(path string, r io.Reader, depth int) error {
@@ -140,6 +143,15 @@ func (s *input) scan(src source) error {
 			src.ra, src.size = bytes.NewReader(head), int64(n)
 		}
 		return s.openArchive(k, src, rest)
+	}
+	if !src.utf16 && !e.opts.NoDecode {
+		if dec := utf16Decoder(head); dec != nil {
+			var rest io.Reader = bytes.NewReader(head)
+			if !eof {
+				rest = io.MultiReader(rest, src.r)
+			}
+			return s.scan(source{path: src.path, r: transform.NewReader(rest, dec), depth: src.depth, utf16: true})
+		}
 	}
 	binary := isBinary(head)
 	if src.depth == 0 {
@@ -379,6 +391,15 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 			s.warnf(path, err)
 		}
 		return
+	}
+	if !e.opts.NoDecode {
+		if dec := utf16Decoder(data); dec != nil {
+			src := source{path: path, r: transform.NewReader(bytes.NewReader(data), dec), depth: depth, utf16: true}
+			if err := s.scan(src); err != nil {
+				s.warnf(path, err)
+			}
+			return
+		}
 	}
 	binary := isBinary(data)
 	rs := resolver{e: e, path: path, lastNL: -1, emit: s.emit}
