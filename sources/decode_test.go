@@ -1,0 +1,68 @@
+package sources_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/keyformat"
+	"github.com/leakguard/leakguard/scanner"
+	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/sources/sourcetest"
+)
+
+// A key that a source finds encoded (base64 in a gist, \u-escaped in a
+// package, UTF-16 in a Docker layer) becomes the same hit as a plain one:
+// the revoker sees the key's own SHA-256 and rule, so it revokes it.
+func TestEncodedKeyInItemIsAHit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	kit := sourcetest.NewKit(t, "gists", nil)
+	k, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
+	want := keyformat.Fingerprint([]byte(k))
+	gist := "apiVersion: v1\nkind: Secret\ndata:\n  token: " + base64.StdEncoding.EncodeToString([]byte(k)) + "\n"
+
+	it := sources.NewItem(kit.Env, "gists")
+	it.Scan("secret.yaml", []byte(gist), func(f scanner.Finding) leakguard.Location {
+		return leakguard.Location{URL: "https://gist.github.com/u/1", Path: "secret.yaml"}
+	})
+	if err := it.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hits := kit.Pub.Hits()
+	if len(hits) != 1 || hits[0].SecretSHA256 != want || hits[0].Rule != keyformat.RuleSecretKey || hits[0].Location.Line != 4 {
+		t.Fatalf("hits %+v, want one %s at line 4", hits, keyformat.RuleSecretKey)
+	}
+	if hits[0].Redacted != keyformat.RedactKey([]byte(k)) {
+		t.Fatalf("redacted %q", hits[0].Redacted)
+	}
+}
+
+func TestEncodedKeysInLayer(t *testing.T) {
+	t.Parallel()
+	kit := sourcetest.NewKit(t, "dockerhub", nil)
+	k1, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
+	k2, _ := keyformat.GenerateKey(keyformat.Restricted, keyformat.Live)
+	var u16 []byte
+	for _, c := range "[creds]\r\nkey=" + k2 + "\r\n" {
+		u16 = append(u16, byte(c), 0)
+	}
+	layer := gzipped(t, tarball(t,
+		"app/config.js", "module.exports = {key: \""+strings.ReplaceAll(k1, "_", `\u005f`)+"\"};\n",
+		"app/creds.ini", string(append([]byte{0xff, 0xfe}, u16...))))
+	got := map[string]string{}
+	_, _, err := sources.ScanTar(context.Background(), kit.Env.Scanner, bufio.NewReader(bytes.NewReader(layer)),
+		sources.TarScan{MaxUnpacked: 1 << 20, ZstdWindow: 8 << 20}, func(f scanner.Finding) {
+			got[f.SecretSHA256] = f.Path
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[keyformat.Fingerprint([]byte(k1))] != "app/config.js" || got[keyformat.Fingerprint([]byte(k2))] != "app/creds.ini" || len(got) != 2 {
+		t.Fatalf("findings %v", got)
+	}
+}
