@@ -1,8 +1,10 @@
 package patterns
 
 import (
+	"bytes"
 	"regexp"
 
+	"github.com/leakguard/leakguard/allow"
 	"github.com/leakguard/leakguard/keyformat"
 )
 
@@ -16,7 +18,8 @@ type Rule struct {
 	// are matched case-insensitively, so give them in lower case.
 	Keywords []string
 	// Regex finds the secret. If SecretGroup > 0 that capture group is the
-	// secret; otherwise the whole match is.
+	// secret; FirstGroup takes the first non-empty one (gitleaks' default);
+	// 0 takes the whole match.
 	Regex       *regexp.Regexp
 	SecretGroup int
 	// Entropy, if > 0, is the minimum Shannon entropy (bits per byte) of the
@@ -55,15 +58,34 @@ type Rule struct {
 	// scanned root (in history scans, the path in the repository), archive
 	// members joined with "!". See AppliesTo.
 	Path *regexp.Regexp
-	// AllowPaths drop this rule's findings in files whose path (as for
-	// Path) matches any of them. See AppliesTo.
-	AllowPaths []*regexp.Regexp
-	// AllowCommits drop this rule's findings whose commit (full lower-case
-	// hex SHA) is one of these. See AllowsCommit.
-	AllowCommits []string
+	// Allowlists drop some of this rule's findings (by path, secret, match,
+	// line or commit; see package allow). A list that allows whole paths
+	// makes AppliesTo false there.
+	Allowlists []allow.List
+	// Tags are the config's labels for the rule, shown in reports.
+	Tags []string
 }
+
+// FirstGroup as Rule.SecretGroup takes the first capture group that
+// matched something.
+const FirstGroup = -1
 
 // PlatformRuleIDs are the platform's own key rules, "--rules platform".
 func PlatformRuleIDs() []string {
 	return []string{keyformat.RuleSecretKey, keyformat.RuleRestrictedKey, keyformat.RulePublishableKey}
+}
+
+// containsStopWord reports whether secret holds one of words (lower case),
+// ignoring case.
+func containsStopWord(secret []byte, words []string) bool {
+	if len(words) == 0 {
+		return false
+	}
+	lower := bytes.ToLower(secret)
+	for _, w := range words {
+		if w != "" && bytes.Contains(lower, []byte(w)) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/leakguard/leakguard/allow"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
 )
@@ -20,6 +21,7 @@ type chunk struct {
 	atEnd      bool // buf ends where the input ends
 	binary     bool // only the platform rules run
 	depth      int  // levels of decoding that produced buf (decode.go)
+	path       string
 }
 
 // pending is a finding whose line and column the resolver completes: it
@@ -29,6 +31,12 @@ type pending struct {
 	rule      int // -1..-3: platform key type; >= 0: index into e.rules
 	off       int // in buf
 	end       int
+	// mOff, mEnd are the rule's whole match (for allow-lists); both 0
+	// when it is the secret.
+	mOff, mEnd int
+	// endNL is the number of newlines inside the secret; endCol the
+	// column of its last byte when endNL > 0, else its length minus one.
+	endNL, endCol int
 	nlBefore  int   // newlines in buf[own0:off]
 	lineStart int64 // input offset of the line's first byte; -1: before own0
 	// secret, if set, is the decoded secret of a finding in encoded text
@@ -63,7 +71,9 @@ type scratch struct {
 	dec     decoded
 }
 
-const allowMarker = "leakguard:allow"
+// allowMarkers on a line keep its secrets out of reports; gitleaks' own
+// marker works too.
+var allowMarkers = [...][]byte{[]byte("leakguard:allow"), []byte("gitleaks:allow")}
 
 func keyIndex(t keyformat.KeyType) int {
 	switch t {
@@ -249,16 +259,32 @@ func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 		s.finds = e.dropAllowed(s, c)
 	}
 	// Copy the secrets out now: the buffer is reused once this returns.
+	out := s.finds[:0]
 	for i := range s.finds {
-		p := &s.finds[i]
+		p := s.finds[i]
 		secret := p.secret
 		if secret == nil {
-			secret = bytes.Clone(c.buf[p.off:p.end])
+			secret = c.buf[p.off:p.end]
 		}
+		keep, commits := e.applyAllow(c, &p, secret)
+		if !keep {
+			continue
+		}
+		// The end is that of the text as written (encoded, for a secret
+		// found decoded).
+		seg := c.buf[p.off:p.end]
+		p.endCol = len(seg) - 1
+		if p.endNL = bytes.Count(seg, nl); p.endNL > 0 {
+			p.endCol = len(seg) - 1 - bytes.LastIndexByte(seg, '\n')
+		}
+		secret = bytes.Clone(secret)
 		id, redact := e.ruleInfo(p.rule)
 		p.f = Finding{RuleID: id, Offset: c.base + int64(p.off), Secret: secret,
-			SecretSHA256: keyformat.Fingerprint(secret), Redacted: keyformat.Redact(secret, redact)}
+			SecretSHA256: keyformat.Fingerprint(secret), Redacted: keyformat.Redact(secret, redact),
+			Entropy: patterns.ShannonEntropy(secret), AllowCommits: commits}
+		out = append(out, p)
 	}
+	s.finds = out
 	res.finds = s.finds
 	return res
 }
@@ -310,6 +336,14 @@ func (e *Engine) matchWindow(s *scratch, c *chunk, ri int, r *compiledRule, w wi
 		a, b := loc[0], loc[1]
 		if g := r.SecretGroup; g > 0 {
 			a, b = loc[2*g], loc[2*g+1]
+		} else if g == patterns.FirstGroup {
+			a, b = -1, -1
+			for k := 2; k+1 < len(loc); k += 2 {
+				if loc[k] >= 0 && loc[k] < loc[k+1] {
+					a, b = loc[k], loc[k+1]
+					break
+				}
+			}
 		}
 		if a < 0 || a >= b {
 			continue
@@ -326,7 +360,7 @@ func (e *Engine) matchWindow(s *scratch, c *chunk, ri int, r *compiledRule, w wi
 		if !e.keep(r, secret) || overlapsKey(s.keys, a, b) {
 			continue
 		}
-		s.finds = append(s.finds, pending{rule: ri, off: a, end: b})
+		s.finds = append(s.finds, pending{rule: ri, off: a, end: b, mOff: loc[0] + w.lo, mEnd: loc[1] + w.lo})
 	}
 }
 
@@ -363,17 +397,20 @@ func overlapsKey(keys []keySpan, a, b int) bool {
 // is looked at within the chunk and its context.
 func (e *Engine) dropAllowed(s *scratch, c *chunk) []pending {
 	s.allow = s.allow[:0]
-	for off := 0; off < len(c.buf); {
-		j := bytes.Index(c.buf[off:], []byte(allowMarker))
-		if j < 0 {
-			break
+	for _, m := range allowMarkers {
+		for off := 0; off < len(c.buf); {
+			j := bytes.Index(c.buf[off:], m)
+			if j < 0 {
+				break
+			}
+			s.allow = append(s.allow, off+j)
+			off += j + 1
 		}
-		s.allow = append(s.allow, off+j)
-		off += j + 1
 	}
 	if len(s.allow) == 0 {
 		return s.finds
 	}
+	slices.Sort(s.allow)
 	// A finding with no newline between own0 and itself starts its line
 	// after the last newline of the left context.
 	left := bytes.LastIndexByte(c.buf[:c.own0], '\n') + 1
@@ -419,4 +456,47 @@ func platformRuleID(typ int) string {
 		return keyformat.RuleRestrictedKey
 	}
 	return keyformat.RulePublishableKey
+}
+
+// applyAllow checks a finding against the global allow-lists and its rule's.
+// keep is false when one allows it now; commits are those that will.
+func (e *Engine) applyAllow(c *chunk, p *pending, secret []byte) (keep bool, commits []string) {
+	if !e.hasAllow {
+		return true, nil
+	}
+	var own []allow.List
+	if p.rule >= 0 {
+		own = e.rules[p.rule].Allowlists
+	}
+	if len(e.opts.Allow)+len(own) == 0 {
+		return true, nil
+	}
+	cand := allow.Candidate{Path: c.path, Secret: secret, Match: secret}
+	if e.needMatch && p.mEnd > p.mOff && p.secret == nil {
+		cand.Match = c.buf[p.mOff:p.mEnd]
+	}
+	if e.needLine {
+		// The line as far as the chunk holds it (at least its margin on
+		// each side of the secret).
+		lo := bytes.LastIndexByte(c.buf[:p.off], '\n') + 1
+		hi := bytes.IndexByte(c.buf[p.off:], '\n')
+		if hi < 0 {
+			hi = len(c.buf)
+		} else {
+			hi += p.off
+		}
+		cand.Line = c.buf[lo:hi]
+	}
+	for _, lists := range [2][]allow.List{e.opts.Allow, own} {
+		for i := range lists {
+			ok, ifCommit := lists[i].Allows(cand)
+			if ok {
+				return false, nil
+			}
+			if ifCommit {
+				commits = append(commits, lists[i].Commits...)
+			}
+		}
+	}
+	return true, commits
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/leakguard/leakguard/allow"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
 )
@@ -32,8 +33,20 @@ type Finding struct {
 	SecretSHA256 string `json:"secret_sha256"`
 	Redacted     string `json:"redacted"`
 	Offset       int64  `json:"offset"` // byte offset in the (decompressed) file
-	Secret       []byte `json:"-"`
+	// EndLine and EndColumn are the place of the secret's last byte (for a
+	// secret found decoded: of the encoded text's last byte).
+	EndLine   int     `json:"end_line"`
+	EndColumn int     `json:"end_column"`
+	Entropy   float64 `json:"entropy"` // Shannon entropy of the secret, bits per byte
+	Secret    []byte  `json:"-"`
+	// AllowCommits are the commits (allow.CommitMatches prefixes) whose
+	// findings an allow-list drops: applied once Commit is known.
+	AllowCommits []string `json:"-"`
 }
+
+// AllowedByCommit reports whether an allow-list drops f now that its
+// commit is known.
+func (f *Finding) AllowedByCommit() bool { return allow.AnyCommit(f.AllowCommits, f.Commit) }
 
 // Options choose what an Engine reports.
 type Options struct {
@@ -46,11 +59,11 @@ type Options struct {
 	// and the platform rules are known (a config that does not extend the
 	// defaults).
 	NoDefaultRules bool
-	// Allow is a config's global allowlist: files whose path matches
-	// Allow.Paths are not scanned, secrets matching Allow.Regexes or
-	// Allow.StopWords are not reported, for every rule. (Allow.Commits is
-	// for history scans, which know the commit.)
-	Allow patterns.GlobalAllow
+	// Allow are a config's global allow-lists, for every rule: a file they
+	// skip whole is not read; other findings are checked against them as
+	// they are found. What depends on a commit is left in
+	// Finding.AllowCommits for whoever knows the commit.
+	Allow []allow.List
 	// NoDecode turns off the search of encoded text (base64, percent and
 	// string escapes, UTF-16; docs/formats.md).
 	NoDecode bool
@@ -179,6 +192,9 @@ type Engine struct {
 	bigSem chan struct{}
 	// b64Min is the shortest base64 run worth decoding (decode.go).
 	b64Min int
+	// needMatch, needLine: an allow-list looks at the whole match or line.
+	needMatch, needLine bool
+	hasAllow            bool // any allow-list at all
 }
 
 // DefaultWindow is the context, in bytes each side of a keyword hit, that a
@@ -253,7 +269,7 @@ func New(opts Options) (*Engine, error) {
 		if r.Regex == nil {
 			return nil, fmt.Errorf("rule %q has no regex", r.ID)
 		}
-		if r.SecretGroup < 0 || r.SecretGroup > r.Regex.NumSubexp() {
+		if r.SecretGroup < patterns.FirstGroup || r.SecretGroup > r.Regex.NumSubexp() {
 			return nil, fmt.Errorf("rule %q: secret group %d out of range", r.ID, r.SecretGroup)
 		}
 		// The window is the most context a match containing the keyword can
@@ -285,6 +301,14 @@ func New(opts Options) (*Engine, error) {
 		e.pf = newPrefilter(e.rules)
 		maxWin += e.pf.maxKeyword
 	}
+	for _, l := range opts.Allow {
+		e.noteList(&l)
+	}
+	for i := range e.rules {
+		for j := range e.rules[i].Allowlists {
+			e.noteList(&e.rules[i].Allowlists[j])
+		}
+	}
 	e.margin = max(maxWin, keyformat.KeyLength, decodeMargin) + 64
 	e.b64Min = b64Min
 	if len(e.rules) == 0 {
@@ -296,6 +320,12 @@ func New(opts Options) (*Engine, error) {
 	e.scratches.New = func() any { return e.newScratch() }
 	e.bigSem = make(chan struct{}, 1)
 	return e, nil
+}
+
+func (e *Engine) noteList(l *allow.List) {
+	e.hasAllow = true
+	e.needMatch = e.needMatch || l.Needs(allow.Match)
+	e.needLine = e.needLine || l.Needs(allow.Line)
 }
 
 // RuleIDs lists the rules this engine reports, platform rules first.
@@ -352,7 +382,8 @@ func (e *Engine) ScanStream(ctx context.Context, path string, r io.Reader, emit 
 // data).
 func (e *Engine) withLayout(workers, chunk int) *Engine {
 	c := &Engine{opts: e.opts, limits: e.limits, workers: workers, platform: e.platform, anyPlat: e.anyPlat,
-		rules: e.rules, pf: e.pf, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem, b64Min: e.b64Min}
+		rules: e.rules, pf: e.pf, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem, b64Min: e.b64Min,
+		needMatch: e.needMatch, needLine: e.needLine, hasAllow: e.hasAllow}
 	c.opts.Workers = workers
 	c.bufs = newBufPool(c.chunk + 2*c.margin)
 	c.scratches.New = func() any { return c.newScratch() }

@@ -111,7 +111,7 @@ func (s *input) scanStream(path string, r io.Reader, depth int) error {
 // rest through the chunk scanner.
 func (s *input) scan(src source) error {
 	e := s.e
-	if e.opts.Allow.AllowsPath(src.path) {
+	if e.skipsPath(src.path) {
 		return nil
 	}
 	bp := e.bufs.get()
@@ -160,7 +160,7 @@ func (s *input) scan(src source) error {
 	rs := resolver{e: e, path: src.path, lastNL: -1, emit: s.emit}
 	if eof {
 		sc := e.getScratch()
-		rs.take(e.scanChunk(sc, &chunk{buf: head, own1: n, atStart: true, atEnd: true, binary: binary}))
+		rs.take(e.scanChunk(sc, &chunk{buf: head, own1: n, atStart: true, atEnd: true, binary: binary, path: src.path}))
 		e.putScratch(sc)
 		return nil
 	}
@@ -196,7 +196,7 @@ func (s *input) scanSequential(buf []byte, r io.Reader, binary bool, rs *resolve
 			own1 = n - e.margin
 		}
 		rs.take(e.scanChunk(sc, &chunk{buf: buf[:n], base: base, own0: own0, own1: own1,
-			atStart: base == 0, atEnd: eof, binary: binary}))
+			atStart: base == 0, atEnd: eof, binary: binary, path: rs.path}))
 		if eof {
 			return nil
 		}
@@ -265,7 +265,7 @@ func (s *input) scanParallel(first *[]byte, r io.Reader, binary bool, rs *resolv
 			if !eof {
 				own1 = n - e.margin
 			}
-			c := chunk{buf: buf[:n], base: base, own0: own0, own1: own1, atStart: base == 0, atEnd: eof, binary: binary}
+			c := chunk{buf: buf[:n], base: base, own0: own0, own1: own1, atStart: base == 0, atEnd: eof, binary: binary, path: rs.path}
 			var next *[]byte
 			if !eof {
 				select {
@@ -360,7 +360,7 @@ func (r *resolver) take(res chunkResult) {
 		p := &res.finds[i]
 		f := p.f
 		p.f.Secret = nil
-		if !r.e.reportable(p.rule, r.path, f.Secret) {
+		if !r.e.reportable(p.rule, r.path) {
 			continue
 		}
 		f.Path = r.path
@@ -370,6 +370,11 @@ func (r *resolver) take(res chunkResult) {
 			ls = r.lastNL + 1
 		}
 		f.Column = int(f.Offset-ls) + 1
+		f.EndLine = f.Line + p.endNL
+		f.EndColumn = f.Column + p.endCol
+		if p.endNL > 0 {
+			f.EndColumn = p.endCol
+		}
 		r.emit(f)
 	}
 	r.lines += res.nl
@@ -381,7 +386,7 @@ func (r *resolver) take(res chunkResult) {
 // scanMem scans an in-memory buffer: chunks are windows of data itself.
 func (s *input) scanMem(path string, data []byte, depth int) {
 	e := s.e
-	if e.opts.Allow.AllowsPath(path) {
+	if e.skipsPath(path) {
 		return
 	}
 	if k := detect(data[:min(len(data), 4096)]); k != plainKind {
@@ -409,7 +414,7 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 		own1 := min(own0+e.chunk, len(data))
 		lo, hi := max(own0-e.margin, 0), min(own1+e.margin, len(data))
 		rs.take(e.scanChunk(sc, &chunk{buf: data[lo:hi], base: int64(lo), own0: own0 - lo, own1: own1 - lo,
-			atStart: lo == 0, atEnd: hi == len(data), binary: binary}))
+			atStart: lo == 0, atEnd: hi == len(data), binary: binary, path: path}))
 		if own1 == len(data) {
 			break
 		}
@@ -419,13 +424,19 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 func (e *Engine) getScratch() *scratch  { return e.scratches.Get().(*scratch) }
 func (e *Engine) putScratch(s *scratch) { e.scratches.Put(s) }
 
-// reportable applies the path filters of a rule and the global allowlist's
-// secret filters.
-func (e *Engine) reportable(rule int, path string, secret []byte) bool {
-	if rule >= 0 && !e.rules[rule].AppliesTo(path) {
-		return false
+// reportable applies the path filters of a rule.
+func (e *Engine) reportable(rule int, path string) bool {
+	return rule < 0 || e.rules[rule].AppliesTo(path)
+}
+
+// skipsPath reports whether a global allow-list allows everything at path.
+func (e *Engine) skipsPath(path string) bool {
+	for i := range e.opts.Allow {
+		if e.opts.Allow[i].Skips(path) {
+			return true
+		}
 	}
-	return !e.opts.Allow.AllowsSecret(secret)
+	return false
 }
 
 // readFull fills buf unless the input ends first. Unlike io.ReadFull it

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakguard/leakguard/allow"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
 	"github.com/leakguard/leakguard/report"
@@ -158,14 +159,6 @@ func (f *scanFlags) setup(roots []string, prog *report.Progress) (*scanSetup, er
 		opts.ExtraRules = cfg.RuleSet()
 		opts.NoDefaultRules = true
 		opts.Allow = cfg.Allow
-		allow := &report.Allow{Paths: cfg.Allow.Paths, Regexes: cfg.Allow.Regexes,
-			StopWords: cfg.Allow.StopWords, Commits: cfg.Allow.Commits, RuleCommits: map[string][]string{}}
-		for _, r := range opts.ExtraRules {
-			if len(r.AllowCommits) > 0 {
-				allow.RuleCommits[r.ID] = r.AllowCommits
-			}
-		}
-		s.filter.Allow = allow
 		s.pathKey = pathClasses(cfg.Allow, opts.ExtraRules)
 	}
 	if !opts.NoDefaultRules {
@@ -211,49 +204,58 @@ func (f *scanFlags) setup(roots []string, prog *report.Progress) (*scanSetup, er
 	return s, nil
 }
 
-// loadScanConfig reads a --config file: custom rules and a global
-// allow-list.
+// loadScanConfig reads a --config file (and the files its [extend] path
+// names): custom rules and allow-lists.
 func loadScanConfig(path string) (*patterns.Config, error) {
-	data, err := readBounded(path, 16<<20)
+	cfg, err := patterns.LoadConfig(path, func(p string) ([]byte, error) { return readBounded(p, 16<<20) })
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	cfg, err := patterns.ParseConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	return cfg, nil
 }
 
 // pathClasses returns a function naming the class of a path: which
-// path-limited rules apply there and whether the allowlist skips it. Nil
-// when nothing depends on the path.
-func pathClasses(allow patterns.GlobalAllow, rules []patterns.Rule) func(string) string {
-	var dep []patterns.Rule
-	for _, r := range rules {
-		if r.Path != nil || len(r.AllowPaths) > 0 {
-			dep = append(dep, r)
+// path-limited rules apply there and which allow-lists match it. Nil when
+// nothing depends on the path.
+func pathClasses(global []allow.List, rules []patterns.Rule) func(string) string {
+	var lists []*allow.List
+	var dep []*patterns.Rule
+	for i := range global {
+		if len(global[i].Paths) > 0 {
+			lists = append(lists, &global[i])
 		}
 	}
-	if len(dep) == 0 && len(allow.Paths) == 0 {
+	for i := range rules {
+		r := &rules[i]
+		if r.Path != nil {
+			dep = append(dep, r)
+		}
+		for j := range r.Allowlists {
+			if len(r.Allowlists[j].Paths) > 0 {
+				lists = append(lists, &r.Allowlists[j])
+			}
+		}
+	}
+	if len(dep) == 0 && len(lists) == 0 {
 		return nil
 	}
 	return func(path string) string {
-		b := make([]byte, 0, len(dep)+1)
-		if allow.AllowsPath(path) {
-			b = append(b, 'x')
-		} else {
-			b = append(b, '-')
+		b := make([]byte, 0, len(dep)+len(lists))
+		for _, r := range dep {
+			b = append(b, '0'+byte(boolInt(r.AppliesTo(path))))
 		}
-		for i := range dep {
-			if dep[i].AppliesTo(path) {
-				b = append(b, '1')
-			} else {
-				b = append(b, '0')
-			}
+		for _, l := range lists {
+			b = append(b, '0'+byte(boolInt(l.MatchesPath(path))))
 		}
 		return string(b)
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func readBounded(path string, limit int64) ([]byte, error) {
