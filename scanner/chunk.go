@@ -183,7 +183,7 @@ func (e *Engine) collect(s *scratch, c *chunk) {
 	if rules {
 		e.scanRules(s, c)
 	}
-	if !c.binary && !e.opts.NoDecode && c.depth < maxDecodeDepth {
+	if !c.binary && !e.opts.NoDecode && c.depth < e.decodeDepth {
 		e.scanDecoded(s, c)
 	}
 }

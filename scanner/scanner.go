@@ -67,6 +67,9 @@ type Options struct {
 	// NoDecode turns off the search of encoded text (base64, percent and
 	// string escapes, UTF-16; docs/formats.md).
 	NoDecode bool
+	// MaxDecodeDepth bounds how many encodings deep secrets are looked
+	// for: 1 to 3; 0 means 3.
+	MaxDecodeDepth int
 	// IncludePublishable reports pk_ keys too.
 	IncludePublishable bool
 	// Workers bounds parallelism for ScanPaths and for one large input;
@@ -195,6 +198,7 @@ type Engine struct {
 	// needMatch, needLine: an allow-list looks at the whole match or line.
 	needMatch, needLine bool
 	hasAllow            bool // any allow-list at all
+	decodeDepth         int
 }
 
 // DefaultWindow is the context, in bytes each side of a keyword hit, that a
@@ -311,6 +315,10 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.margin = max(maxWin, keyformat.KeyLength, decodeMargin) + 64
 	e.b64Min = b64Min
+	e.decodeDepth = maxDecodeDepth
+	if d := opts.MaxDecodeDepth; d > 0 && d < maxDecodeDepth {
+		e.decodeDepth = d
+	}
 	if len(e.rules) == 0 {
 		e.b64Min = b64MinPlatform
 	}
@@ -383,7 +391,7 @@ func (e *Engine) ScanStream(ctx context.Context, path string, r io.Reader, emit 
 func (e *Engine) withLayout(workers, chunk int) *Engine {
 	c := &Engine{opts: e.opts, limits: e.limits, workers: workers, platform: e.platform, anyPlat: e.anyPlat,
 		rules: e.rules, pf: e.pf, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem, b64Min: e.b64Min,
-		needMatch: e.needMatch, needLine: e.needLine, hasAllow: e.hasAllow}
+		needMatch: e.needMatch, needLine: e.needLine, hasAllow: e.hasAllow, decodeDepth: e.decodeDepth}
 	c.opts.Workers = workers
 	c.bufs = newBufPool(c.chunk + 2*c.margin)
 	c.scratches.New = func() any { return c.newScratch() }

@@ -134,7 +134,7 @@ rebase) and rotate it. If a finding is a false positive:
   - add its fingerprint (file:rule:secret_sha256) to .leakguardignore, or
   - push without this check once: git push --no-verify
 `)
-	return exitFindings
+	return f.exitCode
 }
 
 // preCommitUpdate builds the pushed range from the pre-commit framework's
