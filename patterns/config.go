@@ -149,6 +149,34 @@ type tomlRequired struct {
 	WithinColumns *int   `toml:"withinColumns"`
 }
 
+// fileRule builds a path-only rule: it reports every file whose path
+// matches (a PKCS#12 keystore is a secret as a whole).
+func fileRule(tr tomlRule) (Rule, error) {
+	re, err := regexp.Compile(tr.Path)
+	if err != nil {
+		return Rule{}, fmt.Errorf("bad path regex: %w", err)
+	}
+	r := Rule{ID: tr.ID, Description: tr.Description, Path: re, Tags: tr.Tags, Disabled: tr.SkipReport}
+	if r.Description == "" {
+		r.Description = tr.ID
+	}
+	for i, tl := range append(append([]tomlAllowlist(nil), ptrList(tr.Allowlist)...), tr.Allowlists...) {
+		al, err := buildAllowlist(tl)
+		if err != nil {
+			return Rule{}, fmt.Errorf("allowlist %d: %w", i+1, err)
+		}
+		r.Allowlists = append(r.Allowlists, al)
+	}
+	return r, nil
+}
+
+func ptrList(a *tomlAllowlist) []tomlAllowlist {
+	if a == nil {
+		return nil
+	}
+	return []tomlAllowlist{*a}
+}
+
 type tomlAllowlist struct {
 	Description string   `toml:"description"`
 	Condition   string   `toml:"condition"`
@@ -325,10 +353,10 @@ func buildRule(tr tomlRule) (Rule, error) {
 		return Rule{}, errors.New("id is reserved for the platform's own keys")
 	}
 	if tr.Regex == "" {
-		if tr.Path != "" {
-			return Rule{}, errors.New("path-only rules (no regex) are not supported: leakguard reports secrets, not files")
+		if tr.Path == "" {
+			return Rule{}, errors.New("regex is required (or path, for a rule that reports whole files)")
 		}
-		return Rule{}, errors.New("regex is required")
+		return fileRule(tr)
 	}
 	re, err := regexp.Compile(tr.Regex)
 	if err != nil {

@@ -182,7 +182,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad regex", "[[rules]]\nid = \"broken\"\nregex = '(abc'\nkeywords=['abc']\n", `rule "broken": bad regex`},
 		{"missing id", "[[rules]]\nregex = 'abcdef'\n", "rules[0]: id is required"},
 		{"missing regex", "[[rules]]\nid = \"r\"\n", `rule "r": regex is required`},
-		{"path only", "[[rules]]\nid = \"p12\"\npath = '''\\.p12$'''\n", "path-only rules"},
+		{"path only, bad path", "[[rules]]\nid = \"p12\"\npath = '('\n", "bad path regex"},
 		{"no keywords", "[[rules]]\nid = \"nokw\"\nregex = '[a-f0-9]{32}'\n", "keywords are required"},
 		{"short derived keyword", "[[rules]]\nid = \"short\"\nregex = 'k[a-f0-9]{32}'\n", "keywords are required"},
 		{"secret group", "[[rules]]\nid = \"sg\"\nregex = 'abc(d)'\nsecretGroup = 2\n", "secretGroup 2"},
@@ -291,6 +291,9 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		for _, r := range c.Rules {
+			if r.IsFileRule() {
+				continue
+			}
 			if r.ID == "" || r.Regex == nil || len(r.Keywords) == 0 {
 				t.Fatalf("incomplete rule %+v", r)
 			}

@@ -53,7 +53,9 @@ type Rule struct {
 	// The fields below come only from custom rules (gitleaks-style TOML,
 	// see ParseConfig); default rules leave them empty.
 
-	// Path, if set, limits the rule to files whose path matches it. The
+	// Path, if set, limits the rule to files whose path matches it. A rule
+	// with a Path and no Regex reports each such file as a whole (see
+	// IsFileRule). The
 	// path is the one reported in findings: slash-separated, relative to the
 	// scanned root (in history scans, the path in the repository), archive
 	// members joined with "!". See AppliesTo.
@@ -89,3 +91,7 @@ func containsStopWord(secret []byte, words []string) bool {
 	}
 	return false
 }
+
+// IsFileRule reports a path-only rule: it reports whole files whose path
+// matches Path, with the file's SHA-256 as the secret's.
+func (r *Rule) IsFileRule() bool { return r.Regex == nil && r.Path != nil }

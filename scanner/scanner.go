@@ -199,6 +199,7 @@ type Engine struct {
 	needMatch, needLine bool
 	hasAllow            bool // any allow-list at all
 	decodeDepth         int
+	fileRules           []patterns.Rule // path-only rules: whole files
 }
 
 // DefaultWindow is the context, in bytes each side of a keyword hit, that a
@@ -268,6 +269,10 @@ func New(opts Options) (*Engine, error) {
 		}
 		known[r.ID] = true
 		if !((len(want) == 0 && !r.Disabled) || want[r.ID]) {
+			continue
+		}
+		if r.IsFileRule() {
+			e.fileRules = append(e.fileRules, r)
 			continue
 		}
 		if r.Regex == nil {
@@ -347,6 +352,9 @@ func (e *Engine) RuleIDs() []string {
 	for _, r := range e.rules {
 		ids = append(ids, r.ID)
 	}
+	for _, r := range e.fileRules {
+		ids = append(ids, r.ID)
+	}
 	return ids
 }
 
@@ -391,7 +399,8 @@ func (e *Engine) ScanStream(ctx context.Context, path string, r io.Reader, emit 
 func (e *Engine) withLayout(workers, chunk int) *Engine {
 	c := &Engine{opts: e.opts, limits: e.limits, workers: workers, platform: e.platform, anyPlat: e.anyPlat,
 		rules: e.rules, pf: e.pf, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem, b64Min: e.b64Min,
-		needMatch: e.needMatch, needLine: e.needLine, hasAllow: e.hasAllow, decodeDepth: e.decodeDepth}
+		needMatch: e.needMatch, needLine: e.needLine, hasAllow: e.hasAllow, decodeDepth: e.decodeDepth,
+		fileRules: e.fileRules}
 	c.opts.Workers = workers
 	c.bufs = newBufPool(c.chunk + 2*c.margin)
 	c.scratches.New = func() any { return c.newScratch() }

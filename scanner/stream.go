@@ -3,11 +3,14 @@ package scanner
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math"
 	"sync"
 
+	"github.com/leakguard/leakguard/patterns"
 	"golang.org/x/text/transform"
 )
 
@@ -113,6 +116,15 @@ func (s *input) scan(src source) error {
 	e := s.e
 	if e.skipsPath(src.path) {
 		return nil
+	}
+	if rules := e.fileRulesAt(src.path); len(rules) > 0 && !src.utf16 {
+		h := sha256.New()
+		src.r = io.TeeReader(src.r, h)
+		src.ra = nil // every byte through the hash
+		defer func() {
+			_, _ = io.Copy(h, src.r) // what the scan did not need
+			s.emitFile(src.path, rules, h.Sum(nil))
+		}()
 	}
 	bp := e.bufs.get()
 	defer func() {
@@ -389,6 +401,10 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 	if e.skipsPath(path) {
 		return
 	}
+	if rules := e.fileRulesAt(path); len(rules) > 0 {
+		sum := sha256.Sum256(data)
+		defer s.emitFile(path, rules, sum[:])
+	}
 	if k := detect(data[:min(len(data), 4096)]); k != plainKind {
 		r := bytes.NewReader(data)
 		src := source{path: path, r: r, ra: bytes.NewReader(data), size: int64(len(data)), depth: depth}
@@ -455,3 +471,26 @@ func readFull(r io.Reader, buf []byte) (n int, eof bool, err error) {
 	}
 	return n, false, nil
 }
+
+// fileRulesAt returns the path-only rules that report the file at path.
+func (e *Engine) fileRulesAt(path string) []patterns.Rule {
+	var out []patterns.Rule
+	for _, r := range e.fileRules {
+		if r.AppliesTo(path) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// emitFile reports a whole file for path-only rules: the secret is the
+// file, known by its SHA-256 (its bytes are not kept).
+func (s *input) emitFile(path string, rules []patterns.Rule, sum []byte) {
+	for _, r := range rules {
+		s.emit(Finding{RuleID: r.ID, Path: path, Line: 1, Column: 1, EndLine: 1, EndColumn: 1,
+			SecretSHA256: hex.EncodeToString(sum), Redacted: WholeFile})
+	}
+}
+
+// WholeFile is the redacted form of a finding of a path-only rule.
+const WholeFile = "(whole file)"
