@@ -7,9 +7,9 @@ package report
 
 import (
 	"encoding/json"
-	"math"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 

@@ -28,17 +28,17 @@ type chunk struct {
 // knows the line at the start of the owned region and the last newline
 // before it.
 type pending struct {
-	rule      int // -1..-3: platform key type; >= 0: index into e.rules
-	off       int // in buf
-	end       int
+	rule int // -1..-3: platform key type; >= 0: index into e.rules
+	off  int // in buf
+	end  int
 	// mOff, mEnd are the rule's whole match (for allow-lists); both 0
 	// when it is the secret.
 	mOff, mEnd int
 	// endNL is the number of newlines inside the secret; endCol the
 	// column of its last byte when endNL > 0, else its length minus one.
 	endNL, endCol int
-	nlBefore  int   // newlines in buf[own0:off]
-	lineStart int64 // input offset of the line's first byte; -1: before own0
+	nlBefore      int   // newlines in buf[own0:off]
+	lineStart     int64 // input offset of the line's first byte; -1: before own0
 	// secret, if set, is the decoded secret of a finding in encoded text
 	// (buf[off:end] is then the encoded text).
 	secret []byte
