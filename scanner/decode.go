@@ -62,6 +62,7 @@ func decodeBudget(c *chunk) int { return c.own1 - c.own0 + 8<<10 }
 
 var (
 	b64Char  [256]bool // both alphabets
+	b64Mask  [256]byte // b64Char as 1 or 0
 	urlChar  [256]bool // what a percent-encoded span may hold
 	spanStop [256]bool // what ends an escape span
 	hexVal   [256]int8 // -1: not a hex digit
@@ -72,6 +73,9 @@ func init() {
 		b := byte(c)
 		alnum := b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9'
 		b64Char[c] = alnum || b == '+' || b == '/' || b == '-' || b == '_'
+		if b64Char[c] {
+			b64Mask[c] = 1
+		}
 		spanStop[c] = b <= ' ' || b == '"' || b == '\'' || b == '`' || b == '<' || b == '>' || b == 0x7f
 		urlChar[c] = !spanStop[c] && b < 0x80
 		hexVal[c] = -1
@@ -126,8 +130,15 @@ func findBase64(c *chunk, d *decoded, minRun int) {
 	buf := c.buf
 	end := min(len(buf), c.own1+minRun)
 	for p := max(c.own0-b64Seg, 0) + minRun - 1; p < end && !d.full(); {
-		if !b64Char[buf[p]] {
-			p += minRun
+		// Most windows end in a short word: eight bytes at once, without
+		// branches, tell that a separator is among the last eight.
+		w := buf[p-7 : p+1 : p+1]
+		if b64Mask[w[0]]&b64Mask[w[1]]&b64Mask[w[2]]&b64Mask[w[3]]&b64Mask[w[4]]&b64Mask[w[5]]&b64Mask[w[6]]&b64Mask[w[7]] == 0 {
+			p += minRun - 7
+			continue
+		}
+		if w := buf[p-15 : p-7 : p-7]; b64Mask[w[0]]&b64Mask[w[1]]&b64Mask[w[2]]&b64Mask[w[3]]&b64Mask[w[4]]&b64Mask[w[5]]&b64Mask[w[6]]&b64Mask[w[7]] == 0 {
+			p += minRun - 15
 			continue
 		}
 		lo := p - minRun + 1
