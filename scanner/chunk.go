@@ -196,6 +196,7 @@ func (e *Engine) scanDecoded(s *scratch, c *chunk) {
 	if len(d.buf) == 0 {
 		return
 	}
+	defer d.release()
 	in := e.getScratch()
 	defer e.putScratch(in)
 	ic := &chunk{buf: d.buf, own1: len(d.buf), atStart: true, atEnd: true, depth: c.depth + 1}
@@ -207,11 +208,11 @@ func (e *Engine) scanDecoded(s *scratch, c *chunk) {
 		}
 		// Neighbouring chunks decode the spans they share; each keeps
 		// what starts in the part it owns.
-		off := int(d.pos[f.off])
+		off := d.at(f.off)
 		if off < c.own0 || off >= c.own1 {
 			continue
 		}
-		end := max(int(d.pos[f.end-1])+1, off+1)
+		end := min(max(d.at(f.end-1)+1, off+1), len(c.buf))
 		s.finds = append(s.finds, pending{rule: f.rule, off: off, end: end, secret: secret})
 	}
 }

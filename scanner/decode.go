@@ -3,6 +3,8 @@ package scanner
 import (
 	"bytes"
 	"encoding/base64"
+	"slices"
+	"sort"
 	"unicode/utf8"
 )
 
@@ -91,25 +93,46 @@ func init() {
 }
 
 // decoded is one level of decoded text: buf holds the spans, one per line;
-// pos maps each byte of buf to the offset, in the encoded chunk, of the
-// byte it came from.
+// spans (and pos, for escape spans) map each byte of buf back to the
+// offset, in the encoded chunk, of the byte it came from.
 type decoded struct {
 	buf    []byte
+	spans  []dspan
 	pos    []int32
 	budget int
 	tmp    []byte
 }
 
+// dspan is one decoded piece or span, starting at buf[dec0]. A base64
+// piece maps by arithmetic from enc0; an escape span through pos[pos0:].
+type dspan struct {
+	dec0, enc0, pos0 int32
+	b64              bool
+}
+
 func (d *decoded) reset(budget int) {
-	d.buf, d.pos, d.budget = d.buf[:0], d.pos[:0], budget
+	d.buf, d.spans, d.pos, d.budget = d.buf[:0], d.spans[:0], d.pos[:0], budget
+}
+
+// release drops buffers a large input grew, so idle scratch memory stays
+// small.
+func (d *decoded) release() {
+	if cap(d.buf) > 256<<10 || cap(d.pos) > 64<<10 {
+		*d = decoded{}
+	}
 }
 
 func (d *decoded) full() bool { return len(d.buf) >= d.budget }
 
-// endSpan closes a span: the newline maps to its last byte's place.
-func (d *decoded) endSpan(at int) {
-	d.buf = append(d.buf, '\n')
-	d.pos = append(d.pos, int32(at))
+// at is the offset in the encoded chunk of decoded byte i.
+func (d *decoded) at(i int) int {
+	k := sort.Search(len(d.spans), func(k int) bool { return int(d.spans[k].dec0) > i }) - 1
+	sp := d.spans[k]
+	r := int32(i) - sp.dec0
+	if sp.b64 {
+		return int(sp.enc0 + r/3*4 + r%3)
+	}
+	return int(d.pos[sp.pos0+r])
 }
 
 // findEncoded fills d with the decoded pieces and spans that reach into the
@@ -218,17 +241,14 @@ func decodeB64(c *chunk, d *decoded, s, b int) bool {
 	}
 	n0 := len(d.buf)
 	need := base64.RawStdEncoding.DecodedLen(len(d.tmp))
-	d.buf = append(d.buf, make([]byte, need)...)
+	d.buf = slices.Grow(d.buf, need+1)[:n0+need]
 	m, err := base64.RawStdEncoding.Decode(d.buf[n0:], d.tmp)
 	if err != nil || !isText(d.buf[n0:n0+m]) {
 		d.buf = d.buf[:n0]
 		return false
 	}
-	d.buf = d.buf[:n0+m]
-	for i := range m {
-		d.pos = append(d.pos, int32(s+i/3*4+i%3))
-	}
-	d.endSpan(e - 1)
+	d.buf = append(d.buf[:n0+m], '\n')
+	d.spans = append(d.spans, dspan{dec0: int32(n0), enc0: int32(s), b64: true})
 	return true
 }
 
@@ -341,7 +361,7 @@ func hexN(b []byte) rune {
 
 // decodeEscapes decodes buf[a:b] into d as one span.
 func decodeEscapes(buf []byte, a, b int, d *decoded, esc byte) {
-	n0 := len(d.buf)
+	n0, p0 := len(d.buf), len(d.pos)
 	put := func(at int, bs ...byte) {
 		d.buf = append(d.buf, bs...)
 		for range bs {
@@ -393,5 +413,8 @@ func decodeEscapes(buf []byte, a, b int, d *decoded, esc byte) {
 	if len(d.buf) == n0 {
 		return
 	}
-	d.endSpan(b - 1)
+	// The closing newline maps to the span's last byte.
+	d.buf = append(d.buf, '\n')
+	d.pos = append(d.pos, int32(b-1))
+	d.spans = append(d.spans, dspan{dec0: int32(n0), pos0: int32(p0)})
 }
