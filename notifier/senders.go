@@ -40,14 +40,20 @@ func (s *LogSender) Send(ctx context.Context, msg Message) error {
 	return nil
 }
 
-// SendersFromEnv builds the senders of `leakguard serve` from its
-// environment (CONTRACT §3): email through LEAKGUARD_SMTP_ADDR from
-// LEAKGUARD_SMTP_FROM, or logged when no relay is set; webhooks signed
-// with each account's secret.
-func SendersFromEnv(getenv func(string) string, logger *slog.Logger) (map[keystore.Channel]Sender, error) {
+// SendersConfig is what the senders of `leakguard serve` take from its
+// configuration (docs/configuration.md).
+type SendersConfig struct {
+	SMTPAddr string // host:port of the relay; "": notices are logged
+	SMTPFrom string // sender address; "": DefaultFrom
+}
+
+// NewSenders builds the senders of `leakguard serve`: email through the
+// relay, or logged when there is none; webhooks signed with each
+// endpoint's secret.
+func NewSenders(cfg SendersConfig, logger *slog.Logger) (map[keystore.Channel]Sender, error) {
 	senders := map[keystore.Channel]Sender{keystore.ChannelWebhook: NewWebhookSender(nil)}
-	if addr := getenv("LEAKGUARD_SMTP_ADDR"); addr != "" {
-		s, err := NewSMTPSender(addr, getenv("LEAKGUARD_SMTP_FROM"))
+	if cfg.SMTPAddr != "" {
+		s, err := NewSMTPSender(cfg.SMTPAddr, cfg.SMTPFrom)
 		if err != nil {
 			return nil, err
 		}

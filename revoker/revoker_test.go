@@ -617,9 +617,7 @@ func TestPlaintextGoesNowhere(t *testing.T) {
 			}
 
 			relay := notifiertest.NewSMTPServer(t)
-			senders, err := notifier.SendersFromEnv(func(k string) string {
-				return map[string]string{"LEAKGUARD_SMTP_ADDR": relay.Addr()}[k]
-			}, e.logger)
+			senders, err := notifier.NewSenders(notifier.SendersConfig{SMTPAddr: relay.Addr()}, e.logger)
 			if err != nil {
 				t.Fatal(err)
 			}

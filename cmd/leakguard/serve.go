@@ -64,12 +64,19 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "serve: %v", err)
 	}
-	cfg, err := loadServeConfig(e.getenv)
+	cfg, err := loadConfig(e.getenv)
 	if err != nil {
-		return fail(e, "serve: %v", err)
+		return fail(e, "serve: %s", foldLines(err.Error()))
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := serve(ctx, cfg, roles, e.getenv, logger, nil); err != nil {
+	var environ []string
+	if e.environ != nil {
+		environ = e.environ()
+	}
+	for _, w := range envWarnings(cfg, environ) {
+		logger.Warn(w)
+	}
+	if err := serve(ctx, cfg, roles, logger, nil); err != nil {
 		return fail(e, "serve: %v", err)
 	}
 	return exitOK
@@ -81,13 +88,18 @@ type serveInfo struct {
 	NATSURL string // the bus, embedded or not
 }
 
+// serviceConfig is the key service's configuration.
+func serviceConfig(cfg config, logger *slog.Logger) keystore.Config {
+	return keystore.Config{Mode: cfg.Mode, Resources: cfg.Resources, Logger: logger}
+}
+
 // serve runs the roles until ctx ends. ready, if set, is called once every
 // role has started.
-func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv func(string) string, logger *slog.Logger, ready func(serveInfo)) error {
+func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.Logger, ready func(serveInfo)) error {
 	started := time.Now()
 	m := metrics.New()
 
-	store, err := openStore(ctx, getenv, logger)
+	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -125,21 +137,12 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 	})
 
 	if roles["api"] {
-		svcCfg, err := keystore.ConfigFromEnv(getenv)
-		if err != nil {
-			return err
-		}
-		svcCfg.Logger = logger
-		svc, err := keystore.NewService(store, svcCfg)
+		svc, err := keystore.NewService(store, serviceConfig(cfg, logger))
 		if err != nil {
 			return err
 		}
 		g.Go(func() error { return svc.Run(gctx) })
-		apiCfg, err := api.ConfigFromEnv(getenv)
-		if err != nil {
-			return err
-		}
-		mux.Handle("/v1/", api.New(apiCfg, svc, m, logger))
+		mux.Handle("/v1/", api.New(cfg.API, svc, m, logger))
 		mux.Handle("/v1/secret-scanning/github", partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken}, store, b.Publisher(), logger))
 	}
 
@@ -147,7 +150,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 	// health and metrics there only when it is set, so several processes
 	// on one machine don't fight over the default port.
 	addr := ""
-	if roles["api"] || getenv("LEAKGUARD_HTTP_ADDR") != "" {
+	if roles["api"] || cfg.HTTPAddrSet {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
@@ -170,7 +173,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 
 	var n *notifier.Notifier
 	if roles["notifier"] {
-		senders, err := notifier.SendersFromEnv(getenv, logger)
+		senders, err := notifier.NewSenders(notifier.SendersConfig{SMTPAddr: cfg.SMTP.Addr, SMTPFrom: cfg.SMTP.From}, logger)
 		if err != nil {
 			return err
 		}
@@ -218,7 +221,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 
 // buildRunners makes one runner per configured source, each under a NATS
 // KV lease so only one process polls a source however many run.
-func buildRunners(ctx context.Context, cfg serveConfig, store keystore.Store, b *bus.Bus, m *metrics.Metrics, logger *slog.Logger) ([]*sources.Runner, error) {
+func buildRunners(ctx context.Context, cfg config, store keystore.Store, b *bus.Bus, m *metrics.Metrics, logger *slog.Logger) ([]*sources.Runner, error) {
 	// Sources hunt the platform's own keys; publishable ones are reported as
 	// info (never revoked), so they are scanned for too.
 	engine, err := scanner.New(scanner.Options{RuleIDs: []string{"platform"}, IncludePublishable: true})
@@ -267,7 +270,7 @@ func buildRunners(ctx context.Context, cfg serveConfig, store keystore.Store, b 
 	return runners, nil
 }
 
-func newSource(name string, cfg serveConfig, env sources.Env) (sources.Source, error) {
+func newSource(name string, cfg config, env sources.Env) (sources.Source, error) {
 	switch name {
 	case leakguard.SourceGitHub:
 		return github.New(github.Config{APIURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, PollInterval: cfg.PollInterval}, env)
@@ -294,7 +297,7 @@ func rolesList(roles map[string]bool) []string {
 	return out
 }
 
-func storeKind(cfg serveConfig) string {
+func storeKind(cfg config) string {
 	if cfg.DatabaseURL != "" {
 		return "postgresql"
 	}

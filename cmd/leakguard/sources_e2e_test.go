@@ -69,7 +69,7 @@ type daemon struct {
 // startDaemon runs serve with every role; stop ends it (also at cleanup).
 func startDaemon(t *testing.T, getenv func(string) string, logs *syncBuffer) *daemon {
 	t.Helper()
-	cfg, err := loadServeConfig(getenv)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func startDaemon(t *testing.T, getenv func(string) string, logs *syncBuffer) *da
 	d := &daemon{cancel: cancel, done: make(chan error, 1)}
 	infoc := make(chan serveInfo, 1)
 	logger := slog.New(slog.NewTextHandler(logs, nil))
-	go func() { d.done <- serve(ctx, cfg, roles, getenv, logger, func(i serveInfo) { infoc <- i }) }()
+	go func() { d.done <- serve(ctx, cfg, roles, logger, func(i serveInfo) { infoc <- i }) }()
 	t.Cleanup(func() { d.stop(t) })
 	select {
 	case d.info = <-infoc:

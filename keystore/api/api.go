@@ -19,7 +19,7 @@
 // also takes an optional "ip", the customer's address, for allow-lists and
 // last-used). Per-key rate limits, a per-IP limit on unknown keys, and the
 // client IP (X-Forwarded-For only from LEAKGUARD_TRUSTED_PROXIES) are set
-// by Config (see ConfigFromEnv).
+// by Config, which `leakguard serve` fills from its environment.
 package api
 
 import (
@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -83,52 +82,6 @@ const (
 	maxIDLen              = 64
 	retryAfterUnavailable = "1"
 )
-
-// ConfigFromEnv reads LEAKGUARD_SERVICE_TOKEN, LEAKGUARD_RATE_LIMIT,
-// LEAKGUARD_RATE_BURST, LEAKGUARD_AUTH_FAILURES_PER_MINUTE and
-// LEAKGUARD_TRUSTED_PROXIES (comma list of CIDRs or addresses).
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	var c Config
-	c.ServiceToken = strings.TrimSpace(getenv("LEAKGUARD_SERVICE_TOKEN"))
-	if v := strings.TrimSpace(getenv("LEAKGUARD_RATE_LIMIT")); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		switch {
-		case v == "off" || v == "none" || err == nil && f <= 0:
-			c.RateLimit = -1
-		case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
-			return c, fmt.Errorf("LEAKGUARD_RATE_LIMIT %q: want requests per second per key (0 or off: no limit)", v)
-		default:
-			c.RateLimit = f
-		}
-	}
-	if v := strings.TrimSpace(getenv("LEAKGUARD_RATE_BURST")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return c, fmt.Errorf("LEAKGUARD_RATE_BURST %q: want a positive integer", v)
-		}
-		c.RateBurst = n
-	}
-	if v := strings.TrimSpace(getenv("LEAKGUARD_AUTH_FAILURES_PER_MINUTE")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n == 0 {
-			return c, fmt.Errorf("LEAKGUARD_AUTH_FAILURES_PER_MINUTE %q: want a non-zero integer (negative for no limit)", v)
-		}
-		c.AuthFailuresPerMinute = n
-	}
-	if v := strings.TrimSpace(getenv("LEAKGUARD_TRUSTED_PROXIES")); v != "" {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s == "" {
-				continue
-			}
-			ps, err := keystore.ParseAllowedIPs([]string{s})
-			if err != nil {
-				return c, fmt.Errorf("LEAKGUARD_TRUSTED_PROXIES: %v", err)
-			}
-			c.TrustedProxies = append(c.TrustedProxies, ps...)
-		}
-	}
-	return c, nil
-}
 
 func (c *Config) defaults() {
 	if c.RateLimit == 0 {
