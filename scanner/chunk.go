@@ -192,7 +192,7 @@ func (e *Engine) collect(s *scratch, c *chunk) {
 // them to s.finds at the place of their encoded text.
 func (e *Engine) scanDecoded(s *scratch, c *chunk) {
 	d := &s.dec
-	findEncoded(c, d, e.b64Min)
+	findEncoded(c, d, e.b64Min, e.escMin)
 	if len(d.buf) == 0 {
 		return
 	}

@@ -43,6 +43,11 @@ const (
 	// when only platform keys are looked for.
 	b64Min         = 28
 	b64MinPlatform = 60
+	// escMin is the shortest escape span decoded: 16 bytes, shorter than
+	// any rule's secret with its context; escMinPlatform a platform key's
+	// length.
+	escMin         = 16
+	escMinPlatform = 46
 	// b64Seg is the longest piece of a base64 run decoded at once; pieces
 	// start every b64Step characters, so consecutive pieces overlap by 256
 	// characters (192 decoded bytes), more than any secret with its
@@ -137,11 +142,11 @@ func (d *decoded) at(i int) int {
 
 // findEncoded fills d with the decoded pieces and spans that reach into the
 // part chunk c owns.
-func findEncoded(c *chunk, d *decoded, minRun int) {
+func findEncoded(c *chunk, d *decoded, minRun, minSpan int) {
 	d.reset(decodeBudget(c))
 	findBase64(c, d, minRun)
-	findEscapes(c, d, '%')
-	findEscapes(c, d, '\\')
+	findEscapes(c, d, '%', minSpan)
+	findEscapes(c, d, '\\', minSpan)
 }
 
 // findBase64 decodes the base64 runs of c at least minRun long. It probes
@@ -278,8 +283,9 @@ func validPrefixUTF8(b []byte) bool {
 }
 
 // findEscapes decodes the spans of c holding percent escapes (esc '%') or
-// string escapes (esc '\\').
-func findEscapes(c *chunk, d *decoded, esc byte) {
+// string escapes (esc '\\') at least minSpan bytes long (decoding does not
+// lengthen text: a shorter span cannot hold a secret of minSpan bytes).
+func findEscapes(c *chunk, d *decoded, esc byte, minSpan int) {
 	buf := c.buf
 	for q := max(c.own0-escMax, 0); q < c.own1 && !d.full(); {
 		j := bytes.IndexByte(buf[q:c.own1], esc)
@@ -304,7 +310,9 @@ func findEscapes(c *chunk, d *decoded, esc byte) {
 			b++
 		}
 		b = min(b, len(buf))
-		decodeEscapes(buf, a, b, d, esc)
+		if b-a >= minSpan {
+			decodeEscapes(buf, a, b, d, esc)
+		}
 		q = b
 	}
 }

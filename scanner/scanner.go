@@ -195,6 +195,7 @@ type Engine struct {
 	bigSem chan struct{}
 	// b64Min is the shortest base64 run worth decoding (decode.go).
 	b64Min int
+	escMin int // shortest escape span worth decoding (decode.go)
 	// needMatch, needLine: an allow-list looks at the whole match or line.
 	needMatch, needLine bool
 	hasAllow            bool // any allow-list at all
@@ -319,13 +320,13 @@ func New(opts Options) (*Engine, error) {
 		}
 	}
 	e.margin = max(maxWin, keyformat.KeyLength, decodeMargin) + 64
-	e.b64Min = b64Min
+	e.b64Min, e.escMin = b64Min, escMin
 	e.decodeDepth = maxDecodeDepth
 	if d := opts.MaxDecodeDepth; d > 0 && d < maxDecodeDepth {
 		e.decodeDepth = d
 	}
 	if len(e.rules) == 0 {
-		e.b64Min = b64MinPlatform
+		e.b64Min, e.escMin = b64MinPlatform, escMinPlatform
 	}
 	e.chunk = defaultChunk
 	e.spoolMem = 8 << 20
@@ -398,7 +399,7 @@ func (e *Engine) ScanStream(ctx context.Context, path string, r io.Reader, emit 
 // data).
 func (e *Engine) withLayout(workers, chunk int) *Engine {
 	c := &Engine{opts: e.opts, limits: e.limits, workers: workers, platform: e.platform, anyPlat: e.anyPlat,
-		rules: e.rules, pf: e.pf, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem, b64Min: e.b64Min,
+		rules: e.rules, pf: e.pf, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem, b64Min: e.b64Min, escMin: e.escMin,
 		needMatch: e.needMatch, needLine: e.needLine, hasAllow: e.hasAllow, decodeDepth: e.decodeDepth,
 		fileRules: e.fileRules}
 	c.opts.Workers = workers
