@@ -160,3 +160,30 @@ func TestGitleaksIgnore(t *testing.T) {
 		}
 	}
 }
+
+func TestSARIFRegionEnd(t *testing.T) {
+	f := testFinding(t, "a.txt", 3, "")
+	f.EndLine, f.EndColumn = 3, 52
+	var buf bytes.Buffer
+	if err := WriteSARIF(&buf, []scanner.Finding{f}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				Locations []struct {
+					PhysicalLocation struct {
+						Region struct{ StartLine, StartColumn, EndLine, EndColumn int }
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	r := log.Runs[0].Results[0].Locations[0].PhysicalLocation.Region
+	if r.StartLine != 3 || r.StartColumn != 7 || r.EndLine != 3 || r.EndColumn != 53 {
+		t.Fatalf("region %+v", r)
+	}
+}
