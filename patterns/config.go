@@ -44,13 +44,13 @@ import (
 //	paths = ['''(^|/)vendor/''']
 //
 // What leakguard does not do is a clear error, never silently ignored:
-// rules need a regex (path-only rules report files, not secrets);
-// [extend] url (no network); [[rules.required]] composite rules; a config
-// rule cannot take a platform rule's id. A rule without keywords gets the
+// [extend] url (no network); a config rule cannot take a platform rule's
+// id. A rule without keywords gets the
 // literal every match must contain, derived from its regex; if there is
 // none of at least 3 characters, keywords are required, since the scanner
-// only runs a rule's regex near one of its keywords. A rule with
-// skipReport = true (a part of a composite rule in gitleaks) is off.
+// only runs a rule's regex near one of its keywords. Composite rules
+// ([[rules.required]], with skipReport on their parts) are kept in
+// Rule.Required and Rule.SkipReport for the report to apply.
 type Config struct {
 	Title         string
 	MinVersion    string
@@ -156,7 +156,10 @@ func fileRule(tr tomlRule) (Rule, error) {
 	if err != nil {
 		return Rule{}, fmt.Errorf("bad path regex: %w", err)
 	}
-	r := Rule{ID: tr.ID, Description: tr.Description, Path: re, Tags: tr.Tags, Disabled: tr.SkipReport}
+	r := Rule{ID: tr.ID, Description: tr.Description, Path: re, Tags: tr.Tags, SkipReport: tr.SkipReport}
+	if len(tr.Required) > 0 {
+		return Rule{}, errors.New("[[rules.required]] needs a regex: a whole-file rule has no place to be near")
+	}
 	if r.Description == "" {
 		r.Description = tr.ID
 	}
@@ -339,6 +342,15 @@ func parseConfig(data []byte, extend func(path string) (*Config, error)) (*Confi
 			c.Rules[j].Allowlists = append(slices.Clip(c.Rules[j].Allowlists), al)
 		}
 	}
+	for _, r := range c.Rules {
+		for _, q := range r.Required {
+			if ruleAt(q.ID) < 0 {
+				if _, ok := defaultRule(q.ID); !ok || !c.ExtendDefault {
+					return nil, fmt.Errorf("parse config: rule %q: [[rules.required]] names no rule %q", r.ID, q.ID)
+				}
+			}
+		}
+	}
 	return c, nil
 }
 
@@ -377,14 +389,31 @@ func buildRule(tr tomlRule) (Rule, error) {
 	case re.NumSubexp() > 1:
 		group = FirstGroup
 	}
-	if len(tr.Required) > 0 {
-		return Rule{}, errors.New("[[rules.required]] composite rules are not supported: report each part as a rule of its own")
+	var required []Required
+	for _, q := range tr.Required {
+		if q.ID == "" || q.ID == tr.ID {
+			return Rule{}, fmt.Errorf("[[rules.required]] id %q: name another rule", q.ID)
+		}
+		rq := Required{ID: q.ID, WithinLines: -1, WithinColumns: -1}
+		if q.WithinLines != nil {
+			if *q.WithinLines < 0 {
+				return Rule{}, fmt.Errorf("[[rules.required]] %q: withinLines must be 0 or more", q.ID)
+			}
+			rq.WithinLines = *q.WithinLines
+		}
+		if q.WithinColumns != nil {
+			if *q.WithinColumns < 0 {
+				return Rule{}, fmt.Errorf("[[rules.required]] %q: withinColumns must be 0 or more", q.ID)
+			}
+			rq.WithinColumns = *q.WithinColumns
+		}
+		required = append(required, rq)
 	}
 	if tr.Entropy < 0 || tr.Entropy > 8 {
 		return Rule{}, fmt.Errorf("entropy %v is outside 0..8 bits per byte", tr.Entropy)
 	}
 	r := Rule{ID: tr.ID, Description: tr.Description, Regex: re, SecretGroup: group, Entropy: tr.Entropy,
-		Tags: tr.Tags, Disabled: tr.SkipReport}
+		Tags: tr.Tags, SkipReport: tr.SkipReport, Required: required}
 	if r.Description == "" {
 		r.Description = tr.ID
 	}

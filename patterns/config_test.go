@@ -186,7 +186,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"no keywords", "[[rules]]\nid = \"nokw\"\nregex = '[a-f0-9]{32}'\n", "keywords are required"},
 		{"short derived keyword", "[[rules]]\nid = \"short\"\nregex = 'k[a-f0-9]{32}'\n", "keywords are required"},
 		{"secret group", "[[rules]]\nid = \"sg\"\nregex = 'abc(d)'\nsecretGroup = 2\n", "secretGroup 2"},
-		{"composite rule", "[[rules]]\nid = \"g\"\nregex = '(abcd)=(efgh)'\n[[rules.required]]\nid = 'x'\n", "composite"},
+		{"composite rule", "[[rules]]\nid = \"g\"\nregex = '(abcd)=(efgh)'\n[[rules.required]]\nid = 'x'\n", "names no rule \"x\""},
 		{"entropy", "[[rules]]\nid = \"e\"\nregex = 'abcd'\nentropy = 9.0\n", "entropy"},
 		{"duplicate", "[[rules]]\nid = \"d\"\nregex = 'abcd'\n[[rules]]\nid = \"d\"\nregex = 'abce'\n", "defined twice"},
 		{"platform id", "[[rules]]\nid = \"leakguard-secret-key\"\nregex = 'abcd'\n", "reserved"},

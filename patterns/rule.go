@@ -66,6 +66,21 @@ type Rule struct {
 	Allowlists []allow.List
 	// Tags are the config's labels for the rule, shown in reports.
 	Tags []string
+	// Required makes this a composite rule (gitleaks' [[rules.required]]):
+	// a finding is reported only when each required rule has a finding in
+	// the same file (and commit) near it. SkipReport rules are found, for
+	// composites, but never reported themselves. Both are applied to a
+	// scan's findings as a whole (report.Composite).
+	Required   []Required
+	SkipReport bool
+}
+
+// Required is one part a composite rule needs. WithinLines and
+// WithinColumns bound the distance from the composite's finding (in lines,
+// and in columns of the start); -1 means any distance in the same file.
+type Required struct {
+	ID                         string
+	WithinLines, WithinColumns int
 }
 
 // FirstGroup as Rule.SecretGroup takes the first capture group that

@@ -355,8 +355,9 @@ func isHex(s string) bool {
 // The config's allow-lists are applied by the scanner, but for what
 // depends on a commit, which Keep applies (Finding.AllowedByCommit).
 type Filter struct {
-	Baseline *Baseline
-	Ignore   *Ignore
+	Baseline  *Baseline
+	Ignore    *Ignore
+	Composite *Composite
 }
 
 // Keep reports whether f should be reported.
@@ -370,8 +371,12 @@ func (fl *Filter) Keep(f scanner.Finding) bool {
 	return !fl.Ignore.Ignored(f) && !fl.Baseline.Contains(f)
 }
 
-// Apply returns the findings Keep accepts, reusing fs's storage.
+// Apply returns the findings Keep accepts, after composite rules, reusing
+// fs's storage.
 func (fl *Filter) Apply(fs []scanner.Finding) []scanner.Finding {
+	if fl != nil {
+		fs = fl.Composite.Apply(fs)
+	}
 	out := fs[:0]
 	for _, f := range fs {
 		if fl.Keep(f) {

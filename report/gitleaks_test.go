@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakguard/leakguard/patterns"
 	"github.com/leakguard/leakguard/scanner"
 )
 
@@ -185,5 +186,32 @@ func TestSARIFRegionEnd(t *testing.T) {
 	r := log.Runs[0].Results[0].Locations[0].PhysicalLocation.Region
 	if r.StartLine != 3 || r.StartColumn != 7 || r.EndLine != 3 || r.EndColumn != 53 {
 		t.Fatalf("region %+v", r)
+	}
+}
+
+func TestComposite(t *testing.T) {
+	mk := func(rule, path, commit string, line, col int) scanner.Finding {
+		return scanner.Finding{RuleID: rule, Path: path, Commit: commit, Line: line, Column: col}
+	}
+	c := NewComposite([]patterns.Rule{
+		{ID: "main", Required: []patterns.Required{{ID: "part", WithinLines: 1, WithinColumns: 5}, {ID: "other", WithinLines: -1, WithinColumns: -1}}},
+		{ID: "part", SkipReport: true},
+		{ID: "plain"},
+	})
+	fs := []scanner.Finding{
+		mk("main", "a", "", 10, 3), mk("part", "a", "", 11, 6), mk("other", "a", "", 90, 1), // kept
+		mk("main", "b", "", 10, 3), mk("part", "b", "", 11, 20), mk("other", "b", "", 1, 1), // part too far right
+		mk("main", "c", "x", 10, 3), mk("part", "c", "y", 10, 3), mk("other", "c", "x", 1, 1), // part in another commit
+		mk("plain", "d", "", 1, 1),
+	}
+	var got []string
+	for _, f := range c.Apply(fs) {
+		got = append(got, f.RuleID+"@"+f.Path)
+	}
+	if strings.Join(got, " ") != "main@a other@a other@b other@c plain@d" {
+		t.Fatalf("kept %v", got)
+	}
+	if NewComposite([]patterns.Rule{{ID: "x"}}) != nil {
+		t.Error("composite without composite rules")
 	}
 }

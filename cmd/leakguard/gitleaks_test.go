@@ -134,3 +134,32 @@ func TestScanLogOpts(t *testing.T) {
 		t.Fatalf("protect --staged: %q %q", r.stdout, r.stderr)
 	}
 }
+
+// gitleaks' composite rules: the primary is reported only with its part
+// near it; the part (skipReport) never on its own.
+func TestScanCompositeRule(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "composite.toml")
+	writeFile(t, cfg, `
+[[rules]]
+id = "acme-client-id"
+regex = '''acme_id_[a-z0-9]{16}'''
+[[rules.required]]
+id = "acme-client-secret"
+withinLines = 2
+
+[[rules]]
+id = "acme-client-secret"
+regex = '''acme_sec_[a-z0-9]{24}'''
+skipReport = true
+`)
+	id, sec := "acme_id_0123456789abcdef", "acme_sec_0123456789abcdef01234567"
+	writeFile(t, filepath.Join(dir, "near.env"), "ID="+id+"\n\nSECRET="+sec+"\n")
+	writeFile(t, filepath.Join(dir, "far.env"), "ID="+id+"\n\n\n\nSECRET="+sec+"\n")
+	writeFile(t, filepath.Join(dir, "alone.env"), "SECRET="+sec+"\n")
+	r := runCLI(t, "", "scan", "--format", "json", "--config", cfg, dir)
+	fs := parseJSON(t, r.stdout)
+	if r.code != exitFindings || len(fs) != 1 || fs[0].File != "near.env" || fs[0].Rule != "acme-client-id" {
+		t.Fatalf("exit %d findings %+v (%q)", r.code, fs, r.stderr)
+	}
+}

@@ -279,6 +279,7 @@ func (f *scanFlags) setup(roots []string, prog *report.Progress) (*scanSetup, er
 		opts.ExtraRules = cfg.RuleSet()
 		opts.NoDefaultRules = true
 		opts.Allow = cfg.Allow
+		s.filter.Composite = report.NewComposite(opts.ExtraRules)
 		s.pathKey = pathClasses(cfg.Allow, opts.ExtraRules)
 	}
 	if !opts.NoDefaultRules {
