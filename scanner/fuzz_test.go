@@ -2,8 +2,8 @@ package scanner
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"testing"
 	"time"
 
