@@ -8,7 +8,7 @@ import (
 	"github.com/leakguard/leakguard/keyformat"
 )
 
-// Scopes are "RESOURCE:read" or "RESOURCE:write" (CONTRACT §4).
+// Scopes are "RESOURCE:read" or "RESOURCE:write" (docs/api.md).
 //
 //   - R:write implies R:read.
 //   - A secret key (sk_) holds every scope of every resource; its stored

@@ -50,7 +50,7 @@ func notFound(what, id string) error {
 	return &Error{Kind: ErrNotFound, Message: fmt.Sprintf("No such %s: %q.", what, id)}
 }
 
-// Auth failure codes (CONTRACT §4) and their finer reasons.
+// Auth failure codes (docs/api.md) and their finer reasons.
 const (
 	CodeInvalidAPIKey    = "invalid_api_key"
 	CodePermissionDenied = "permission_denied"
@@ -108,7 +108,7 @@ func scopeError(scope string) *AuthError {
 
 // Config configures a Service. Zero fields take the defaults shown.
 type Config struct {
-	// Mode is the mode of keys this server accepts (CONTRACT §3).
+	// Mode is the mode of keys this server accepts (docs/configuration.md).
 	Mode keyformat.Mode
 	// Resources is the platform's full resource list, built-ins included
 	// (see ParseResources); empty means the built-ins.
@@ -935,8 +935,8 @@ func (s *Service) RotateKey(ctx context.Context, actor *Key, accountID, id strin
 	return updated, NewKey{Key: next, Secret: secret}, nil
 }
 
-// KeyObject is a key as the API and `keys list --json` show it (CONTRACT
-// §4). It never holds the secret.
+// KeyObject is a key as the API and `keys list --json` show it
+// (docs/api.md). It never holds the secret.
 type KeyObject struct {
 	ID            string     `json:"id"`
 	Name          string     `json:"name"`

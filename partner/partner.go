@@ -1,5 +1,5 @@
 // Package partner is GitHub's secret scanning partner endpoint
-// (POST /v1/secret-scanning/github, CONTRACT §4). GitHub posts a JSON array
+// (POST /v1/secret-scanning/github, docs/api.md). GitHub posts a JSON array
 // of tokens it found in public, signed with ECDSA (P-256, SHA-256) over the
 // raw body: Github-Public-Key-Identifier names the key among those GitHub
 // publishes, Github-Public-Key-Signature is the base64 ASN.1 DER signature.
@@ -175,10 +175,8 @@ func (h *Handler) Report(ctx context.Context, matches []Match) ([]Label, error) 
 	now := time.Now().UTC()
 	for _, m := range matches {
 		tok := []byte(m.Token)
-		if len(m.Token) >= 8 {
-			// Never let a URL that spells the token carry it further.
-			m.URL = strings.ReplaceAll(m.URL, m.Token, keyformat.RedactKey(tok))
-		}
+		// Never let a URL that spells the token carry it further.
+		m.URL = keyformat.Scrub(m.URL, tok)
 		sum := sha256.Sum256(tok)
 		hash := hex.EncodeToString(sum[:])
 		l := Label{TokenHash: hash, TokenType: m.Type, Label: FalsePositive}

@@ -1,5 +1,5 @@
 // Package report turns scanner findings into what a user or a program reads:
-// text lines (coloured on a terminal), a JSON array (CONTRACT §2) and SARIF
+// text lines (coloured on a terminal), a JSON array (docs/formats.md) and SARIF
 // 2.1.0 for code scanning. It also holds the filters that sit between the
 // scanner and the output: baseline, .leakguardignore and the config's global
 // allow-list.
@@ -54,7 +54,7 @@ type Options struct {
 	Descriptions map[string]string
 }
 
-// Entry is one finding as printed in JSON (CONTRACT §2).
+// Entry is one finding as printed in JSON (docs/formats.md).
 type Entry struct {
 	Rule         string `json:"rule"`
 	Description  string `json:"description,omitempty"`

@@ -169,10 +169,10 @@ func (s *input) scan(src source) error {
 	if src.depth == 0 {
 		s.binary = binary
 	}
-	rs := resolver{e: e, path: src.path, lastNL: -1, emit: s.emit}
+	rs := resolver{e: e, path: src.path, paths: e.pathMask(src.path), lastNL: -1, emit: s.emit}
 	if eof {
 		sc := e.getScratch()
-		rs.take(e.scanChunk(sc, &chunk{buf: head, own1: n, atStart: true, atEnd: true, binary: binary, path: src.path}))
+		rs.take(e.scanChunk(sc, &chunk{buf: head, own1: n, atStart: true, atEnd: true, binary: binary, paths: rs.paths, path: rs.path}))
 		e.putScratch(sc)
 		return nil
 	}
@@ -208,7 +208,7 @@ func (s *input) scanSequential(buf []byte, r io.Reader, binary bool, rs *resolve
 			own1 = n - e.margin
 		}
 		rs.take(e.scanChunk(sc, &chunk{buf: buf[:n], base: base, own0: own0, own1: own1,
-			atStart: base == 0, atEnd: eof, binary: binary, path: rs.path}))
+			atStart: base == 0, atEnd: eof, binary: binary, paths: rs.paths, path: rs.path}))
 		if eof {
 			return nil
 		}
@@ -277,7 +277,7 @@ func (s *input) scanParallel(first *[]byte, r io.Reader, binary bool, rs *resolv
 			if !eof {
 				own1 = n - e.margin
 			}
-			c := chunk{buf: buf[:n], base: base, own0: own0, own1: own1, atStart: base == 0, atEnd: eof, binary: binary, path: rs.path}
+			c := chunk{buf: buf[:n], base: base, own0: own0, own1: own1, atStart: base == 0, atEnd: eof, binary: binary, paths: rs.paths, path: rs.path}
 			var next *[]byte
 			if !eof {
 				select {
@@ -362,8 +362,9 @@ func (s *input) scanParallel(first *[]byte, r io.Reader, binary bool, rs *resolv
 type resolver struct {
 	e      *Engine
 	path   string
-	lines  int   // newlines before the current chunk's owned region
-	lastNL int64 // offset of the last newline before it, -1 if none
+	paths  []bool // Engine.pathMask(path)
+	lines  int    // newlines before the current chunk's owned region
+	lastNL int64  // offset of the last newline before it, -1 if none
 	emit   func(Finding)
 }
 
@@ -423,14 +424,14 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 		}
 	}
 	binary := isBinary(data)
-	rs := resolver{e: e, path: path, lastNL: -1, emit: s.emit}
+	rs := resolver{e: e, path: path, paths: e.pathMask(path), lastNL: -1, emit: s.emit}
 	sc := e.getScratch()
 	defer e.putScratch(sc)
 	for own0 := 0; own0 < len(data) || own0 == 0; own0 += e.chunk {
 		own1 := min(own0+e.chunk, len(data))
 		lo, hi := max(own0-e.margin, 0), min(own1+e.margin, len(data))
 		rs.take(e.scanChunk(sc, &chunk{buf: data[lo:hi], base: int64(lo), own0: own0 - lo, own1: own1 - lo,
-			atStart: lo == 0, atEnd: hi == len(data), binary: binary, path: path}))
+			atStart: lo == 0, atEnd: hi == len(data), binary: binary, paths: rs.paths, path: rs.path}))
 		if own1 == len(data) {
 			break
 		}

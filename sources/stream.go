@@ -135,7 +135,7 @@ func ScanVerified(ctx context.Context, env Env, source string, body io.Reader, o
 	)
 	emit := func(f scanner.Finding) {
 		// A member named after a key must not carry it onto the bus.
-		l := scrubLocation(o.Location(f), f.Secret, f.Redacted)
+		l := o.Location(f).Scrubbed(f.Secret)
 		f.Secret = nil
 		hit := HitFromFinding(f, source, l, item.now)
 		mu.Lock()

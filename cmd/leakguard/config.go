@@ -218,8 +218,6 @@ func testEnvVars() []envVar {
 	return []envVar{
 		{Name: "LEAKGUARD_TEST_DATABASE_URL", Type: "URL", Default: "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
 			Meaning: "the PostgreSQL server of the tests (each test works in a schema of its own)"},
-		{Name: "LEAKGUARD_TEST_NATS_URL", Type: "URL", Default: "nats://127.0.0.1:4222",
-			Meaning: "the NATS server (JetStream) of the tests (each test uses streams of its own)"},
 		{Name: "LEAKGUARD_BIG_TESTS", Type: "`1`", Unset: "100 MB",
 			Meaning: "`1` makes the npm and Docker Hub big-artifact tests stream 1 GB"},
 		{Name: "LEAKGUARD_BENCH_DIR", Type: "path", Unset: "benchmark skipped",
@@ -526,9 +524,10 @@ func checkURL(v string) error {
 	return nil
 }
 
-// parseSources reads LEAKGUARD_SOURCES: known names, duplicates dropped,
-// or "none".
+// parseSources reads LEAKGUARD_SOURCES: known names in any case,
+// duplicates dropped, or "none".
 func parseSources(v string) ([]string, error) {
+	v = strings.ToLower(v)
 	if strings.TrimSpace(v) == "none" {
 		return nil, nil
 	}

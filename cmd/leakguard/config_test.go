@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -142,9 +143,17 @@ func TestLoadConfigValues(t *testing.T) {
 		c.NATSURL != "nats://n1:4222,nats://n2:4222" || c.DatabaseURL != "postgres://lg@db/lg" {
 		t.Fatalf("%+v", c)
 	}
-	c, err = loadConfig(envFrom(map[string]string{"LEAKGUARD_SOURCES": "none"}))
-	if err != nil || len(c.Sources) != 0 {
-		t.Fatalf("none: %v %v", c.Sources, err)
+	for in, want := range map[string]string{
+		"":                        "[github gists npm]",
+		"none":                    "[]",
+		"NONE":                    "[]",
+		"github, pastebin,github": "[github pastebin]",
+		"GitHub,DockerHub":        "[github dockerhub]",
+	} {
+		c, err := loadConfig(envFrom(map[string]string{"LEAKGUARD_SOURCES": in}))
+		if err != nil || fmt.Sprint(c.Sources) != want {
+			t.Errorf("LEAKGUARD_SOURCES=%q: %v %v, want %s", in, c.Sources, err, want)
+		}
 	}
 	for _, m := range smtpTLSModes() {
 		c, err := loadConfig(envFrom(map[string]string{"LEAKGUARD_SMTP_TLS": string(m)}))
@@ -475,4 +484,20 @@ func walkSource(t *testing.T, root string, fn func(rel string, b []byte)) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The repository stands alone: nothing points at a document a user of it
+// does not have (the docs/ pages are the reference).
+func TestNoOutsideReferences(t *testing.T) {
+	outside := []string{"CONTRACT" + ".md", "CONTRACT" + " §", "../" + "shared"}
+	walkSource(t, repoRoot(t), func(rel string, b []byte) {
+		if !strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, ".md") && !strings.HasPrefix(rel, ".ci") && !strings.HasPrefix(rel, "scripts") {
+			return
+		}
+		for _, s := range outside {
+			if strings.Contains(string(b), s) {
+				t.Errorf("%s refers to %q, which is not in the repository; cite docs/ instead", rel, s)
+			}
+		}
+	})
 }

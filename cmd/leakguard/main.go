@@ -12,7 +12,7 @@ import (
 	"syscall"
 )
 
-// Exit codes (CONTRACT §2).
+// Exit codes (docs/cli.md).
 const (
 	exitOK       = 0
 	exitFindings = 1

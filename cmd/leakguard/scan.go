@@ -524,11 +524,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func logOptsCommits(ctx context.Context, repo *gitscan.Repo, opts string) ([]plumbing.Hash, error) {
 	var include, exclude []plumbing.Hash
 	resolve := func(rev string) (plumbing.Hash, error) {
-		h, err := repo.Git().ResolveRevision(plumbing.Revision(rev))
+		h, err := repo.Resolve(rev)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("--log-opts: revision %q: %w", rev, err)
+			return plumbing.ZeroHash, fmt.Errorf("--log-opts: %w", err)
 		}
-		return *h, nil
+		return h, nil
 	}
 	for _, tok := range strings.Fields(opts) {
 		switch {

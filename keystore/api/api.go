@@ -1,4 +1,4 @@
-// Package api is the key API over HTTP (CONTRACT §4): everything under
+// Package api is the key API over HTTP (docs/api.md): everything under
 // /v1/ except GitHub's secret scanning endpoint, which is mounted next to it.
 //
 // Wiring (the daemon's api role):
@@ -40,6 +40,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/leakguard/leakguard/internal/truncate"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
@@ -120,7 +122,7 @@ type handler struct {
 	bufs sync.Pool // *[]byte answer buffers
 }
 
-// New returns the handler for /v1/ (CONTRACT §4). m and logger may be nil.
+// New returns the handler for /v1/ (docs/api.md). m and logger may be nil.
 func New(cfg Config, svc *keystore.Service, m *metrics.Metrics, logger *slog.Logger) http.Handler {
 	cfg.defaults()
 	if logger == nil {
@@ -323,7 +325,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt, id, allowed := match(r.URL.Path)
 	if rt == routeNone {
-		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+truncate(r.URL.Path, 200)+").")
+		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+truncate.String(r.URL.Path, 200)+").")
 		return
 	}
 	if !methodAllowed(allowed, r.Method) {
@@ -433,16 +435,9 @@ func (h *handler) logCall(c *call, p *keystore.Principal) {
 		Path:      c.r.URL.Path,
 		Status:    c.status,
 		IP:        c.ipText,
-		UserAgent: truncate(c.r.UserAgent(), 512),
+		UserAgent: truncate.String(c.r.UserAgent(), 512),
 		RequestID: c.id,
 	})
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // bearer extracts the key: "Authorization: Bearer KEY", or HTTP Basic with

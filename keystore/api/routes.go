@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/leakguard/leakguard/internal/truncate"
+
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 )
@@ -416,7 +418,7 @@ func (h *handler) verify(c *call) {
 			Path:      c.r.URL.Path,
 			Status:    status,
 			IP:        ipText,
-			UserAgent: truncate(c.r.UserAgent(), 512),
+			UserAgent: truncate.String(c.r.UserAgent(), 512),
 			RequestID: c.id,
 		})
 	}

@@ -87,9 +87,6 @@ func (r *Repo) Root() string { return r.root }
 // Bare reports whether the repository has no worktree.
 func (r *Repo) Bare() bool { return r.bare }
 
-// Git is the underlying go-git repository.
-func (r *Repo) Git() *git.Repository { return r.repo }
-
 // reader is one worker's view of the object database. go-git storage is not
 // safe for concurrent use, so every worker owns a reader with its own caches
 // and file descriptors.

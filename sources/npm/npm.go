@@ -31,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/truncate"
+
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/scanner"
@@ -280,7 +282,7 @@ func sinceParam(cursor string) (string, error) {
 	}
 	s, err := seqString(json.RawMessage(cursor))
 	if err != nil {
-		return "", fmt.Errorf("npm: cursor %q: %w", truncate(cursor, 80), err)
+		return "", fmt.Errorf("npm: cursor %q: %w", truncate.String(cursor, 80), err)
 	}
 	return s, nil
 }
@@ -296,13 +298,13 @@ func seqString(raw json.RawMessage) (string, error) {
 	case '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil || s == "" {
-			return "", fmt.Errorf("seq %s is not a valid JSON string", truncate(string(raw), 80))
+			return "", fmt.Errorf("seq %s is not a valid JSON string", truncate.String(string(raw), 80))
 		}
 		return s, nil
 	default:
 		var n json.Number
 		if err := json.Unmarshal(raw, &n); err != nil || n == "" {
-			return "", fmt.Errorf("seq %s is neither a number nor a string", truncate(string(raw), 80))
+			return "", fmt.Errorf("seq %s is neither a number nor a string", truncate.String(string(raw), 80))
 		}
 		return n.String(), nil
 	}
@@ -474,11 +476,11 @@ func (s *Source) resolveTarball(raw string) (string, error) {
 	}
 	ref, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("dist.tarball %q: %w", truncate(raw, 200), err)
+		return "", fmt.Errorf("dist.tarball %q: %w", truncate.String(raw, 200), err)
 	}
 	u := base.ResolveReference(ref)
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("dist.tarball %q is not an http(s) URL", truncate(raw, 200))
+		return "", fmt.Errorf("dist.tarball %q is not an http(s) URL", truncate.String(raw, 200))
 	}
 	return u.String(), nil
 }
