@@ -1,8 +1,13 @@
 package notifier
 
 import (
+	"net/http"
+	"time"
+
 	"context"
 	"log/slog"
+
+	"github.com/leakguard/leakguard/internal/httpx"
 
 	"github.com/leakguard/leakguard/keystore"
 )
@@ -45,15 +50,29 @@ func (s *LogSender) Send(ctx context.Context, msg Message) error {
 type SendersConfig struct {
 	SMTPAddr string // host:port of the relay; "": notices are logged
 	SMTPFrom string // sender address; "": DefaultFrom
+	// SMTPUsername and SMTPPassword: SMTP AUTH, PLAIN or LOGIN.
+	SMTPUsername string
+	SMTPPassword string
+	SMTPTLS      SMTPTLS // "": opportunistic
+	// SMTPCAFile: extra roots for the relay's certificate.
+	SMTPCAFile string
+	// WebhookAllowPrivate lets the account webhook reach loopback and
+	// private addresses (LEAKGUARD_WEBHOOK_ALLOW_PRIVATE); otherwise each
+	// connection is checked where it really goes (httpx.Guard).
+	WebhookAllowPrivate bool
 }
 
 // NewSenders builds the senders of `leakguard serve`: email through the
 // relay, or logged when there is none; webhooks signed with each
 // endpoint's secret.
 func NewSenders(cfg SendersConfig, logger *slog.Logger) (map[keystore.Channel]Sender, error) {
-	senders := map[keystore.Channel]Sender{keystore.ChannelWebhook: NewWebhookSender(nil)}
+	g := httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}
+	hook := NewWebhookSender(&http.Client{Transport: g.Transport(), Timeout: 15 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }})
+	senders := map[keystore.Channel]Sender{keystore.ChannelWebhook: hook}
 	if cfg.SMTPAddr != "" {
-		s, err := NewSMTPSender(cfg.SMTPAddr, cfg.SMTPFrom)
+		s, err := NewSMTPSenderConfig(SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername,
+			Password: cfg.SMTPPassword, TLS: cfg.SMTPTLS, CAFile: cfg.SMTPCAFile})
 		if err != nil {
 			return nil, err
 		}

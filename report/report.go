@@ -72,6 +72,12 @@ type Entry struct {
 	// this secret at this place.
 	Fingerprint string `json:"fingerprint"`
 	Secret      string `json:"secret,omitempty"`
+	// History and hook scans: the introducing commit's author, author
+	// email, author date (RFC 3339, UTC) and full message.
+	Author  string `json:"author,omitempty"`
+	Email   string `json:"email,omitempty"`
+	Date    string `json:"date,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Fingerprint identifies a secret at a place: "file:rule:secret_sha256".
@@ -124,7 +130,8 @@ func Entries(fs []scanner.Finding, opts Options) []Entry {
 		e := Entry{Rule: f.RuleID, Description: opts.Descriptions[f.RuleID], File: f.Path,
 			Line: f.Line, Column: f.Column, EndLine: f.EndLine, EndColumn: f.EndColumn, Commit: f.Commit,
 			SecretSHA256: f.SecretSHA256, Redacted: f.Redacted, Entropy: math.Round(f.Entropy*1000) / 1000,
-			Fingerprint: Fingerprint(f), Secret: opts.shownSecret(f)}
+			Fingerprint: Fingerprint(f), Secret: opts.shownSecret(f),
+			Author: f.Author, Email: f.Email, Date: f.Date, Message: f.Message}
 		out = append(out, e)
 	}
 	return out
@@ -156,15 +163,15 @@ func WriteText(w io.Writer, fs []scanner.Finding, opts Options) error {
 	var b strings.Builder
 	for _, f := range fs {
 		b.Reset()
-		loc := fmt.Sprintf("%s:%d:%d", f.Path, f.Line, f.Column)
+		loc := fmt.Sprintf("%s:%d:%d", Escape(f.Path), f.Line, f.Column)
 		secret := f.Redacted
 		if s := opts.shownSecret(f); s != "" {
 			secret = s
 		}
 		if opts.Color {
-			fmt.Fprintf(&b, "%s%s%s %s%s%s %s", ansiBold, loc, ansiReset, ansiRed, f.RuleID, ansiReset, secret)
+			fmt.Fprintf(&b, "%s%s%s %s%s%s %s", ansiBold, loc, ansiReset, ansiRed, Escape(f.RuleID), ansiReset, Escape(secret))
 		} else {
-			fmt.Fprintf(&b, "%s %s %s", loc, f.RuleID, secret)
+			fmt.Fprintf(&b, "%s %s %s", loc, Escape(f.RuleID), Escape(secret))
 		}
 		if f.Commit != "" {
 			if opts.Color {
@@ -174,9 +181,9 @@ func WriteText(w io.Writer, fs []scanner.Finding, opts Options) error {
 			}
 		}
 		if opts.Color {
-			fmt.Fprintf(&b, " %sfingerprint %s%s\n", ansiDim, Fingerprint(f), ansiReset)
+			fmt.Fprintf(&b, " %sfingerprint %s%s\n", ansiDim, Escape(Fingerprint(f)), ansiReset)
 		} else {
-			fmt.Fprintf(&b, " fingerprint %s\n", Fingerprint(f))
+			fmt.Fprintf(&b, " fingerprint %s\n", Escape(Fingerprint(f)))
 		}
 		if _, err := io.WriteString(w, b.String()); err != nil {
 			return fmt.Errorf("write text report: %w", err)

@@ -617,7 +617,7 @@ func TestPlaintextGoesNowhere(t *testing.T) {
 			}
 
 			relay := notifiertest.NewSMTPServer(t)
-			senders, err := notifier.NewSenders(notifier.SendersConfig{SMTPAddr: relay.Addr()}, e.logger)
+			senders, err := notifier.NewSenders(notifier.SendersConfig{SMTPAddr: relay.Addr(), WebhookAllowPrivate: true}, e.logger)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -42,6 +42,12 @@ type Finding struct {
 	// AllowCommits are the commits (allow.CommitMatches prefixes) whose
 	// findings an allow-list drops: applied once Commit is known.
 	AllowCommits []string `json:"-"`
+	// The commit's author, email, author date (RFC 3339) and message, for
+	// findings of history and hook scans (docs/formats.md).
+	Author  string `json:"author,omitempty"`
+	Email   string `json:"email,omitempty"`
+	Date    string `json:"date,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // AllowedByCommit reports whether an allow-list drops f now that its
@@ -82,6 +88,11 @@ type Options struct {
 	// Limits bound archive expansion and file size; zero fields take the
 	// defaults (DefaultLimits()).
 	Limits Limits
+	// FollowSymlinks lets ScanPaths follow symlinks that lead out of the
+	// root being scanned; by default such a link is a warning
+	// (ErrSymlinkOutside) and is not followed. Links within the root are
+	// always followed; every folder is walked once either way.
+	FollowSymlinks bool
 }
 
 // Limits bound what one input may cost. A zero field means the default; a

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"sync"
@@ -103,6 +104,28 @@ type source struct {
 	size    int64
 	depth   int
 	utf16   bool // r is the UTF-8 form of UTF-16 text
+	plain   bool // scan as bytes, never as an archive
+}
+
+// recorder keeps the first max bytes read through it (beyond the head the
+// caller put in buf); past that it only notes that it lost some.
+type recorder struct {
+	r     io.Reader
+	max   int
+	buf   []byte
+	lossy bool
+}
+
+func (c *recorder) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if !c.lossy {
+		if len(c.buf)+n <= c.max {
+			c.buf = append(c.buf, p[:n]...)
+		} else {
+			c.lossy, c.buf = true, c.buf[:0:0]
+		}
+	}
+	return n, err
 }
 
 func (s *input) scanStream(path string, r io.Reader, depth int) error {
@@ -147,14 +170,37 @@ func (s *input) scan(src source) error {
 	}
 	eof = eof || known
 	head := buf[:n]
-	if k := detect(head); k != plainKind {
+	if k := detect(head); k != plainKind && !src.plain {
 		var rest io.Reader = bytes.NewReader(head)
+		var rec *recorder
 		if !eof {
-			rest = io.MultiReader(rest, src.r)
+			if src.ra == nil {
+				// Keep what the archive reader consumes, so that content
+				// that only looked like an archive can be scanned raw.
+				rec = &recorder{r: src.r, max: e.spoolMem, buf: append([]byte(nil), head...)}
+				rest = io.MultiReader(rest, rec)
+			} else {
+				rest = io.MultiReader(rest, src.r)
+			}
 		} else if src.ra == nil {
 			src.ra, src.size = bytes.NewReader(head), int64(n)
 		}
-		return s.openArchive(k, src, rest)
+		err := s.openArchive(k, src, rest)
+		if !errors.Is(err, errNotArchive) {
+			return err
+		}
+		// The archive could not be read: scan its bytes as they are.
+		raw := source{path: src.path, depth: src.depth, plain: true}
+		switch {
+		case src.ra != nil:
+			raw.r = io.NewSectionReader(src.ra, 0, src.size)
+		case !rec.lossy:
+			raw.r = io.MultiReader(bytes.NewReader(rec.buf), src.r)
+		default:
+			s.warnf(src.path, fmt.Errorf("only the part after the first %d bytes was scanned as raw bytes", len(rec.buf)))
+			raw.r = src.r
+		}
+		return s.scan(raw)
 	}
 	if !src.utf16 && !e.opts.NoDecode {
 		if dec := utf16Decoder(head); dec != nil {
@@ -409,10 +455,14 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 	if k := detect(data[:min(len(data), 4096)]); k != plainKind {
 		r := bytes.NewReader(data)
 		src := source{path: path, r: r, ra: bytes.NewReader(data), size: int64(len(data)), depth: depth}
-		if err := s.openArchive(k, src, r); err != nil {
-			s.warnf(path, err)
+		err := s.openArchive(k, src, r)
+		if !errors.Is(err, errNotArchive) {
+			if err != nil {
+				s.warnf(path, err)
+			}
+			return
 		}
-		return
+		// Not readable as an archive: scanned as bytes below.
 	}
 	if !e.opts.NoDecode {
 		if dec := utf16Decoder(data); dec != nil {

@@ -80,6 +80,7 @@ type smtpConfig struct {
 	Username string // SMTP AUTH (PLAIN or LOGIN); "" with Password "": no AUTH
 	Password string
 	TLS      smtpTLSMode
+	CAFile   string // extra roots to trust for the relay's certificate
 }
 
 // smtpTLSMode is how the notifier protects its connection to the relay.
@@ -170,6 +171,9 @@ func envVars() []envVar {
 		{Name: "LEAKGUARD_SMTP_TLS", Type: "`starttls`, `implicit`, `opportunistic` or `none`", Default: string(smtpTLSOpportunistic),
 			Meaning: "`starttls`: refuse a relay without STARTTLS; `implicit`: TLS from the first byte (port 465); `opportunistic`: STARTTLS when offered; `none`: never TLS",
 			set:     setSMTPTLS},
+		{Name: "LEAKGUARD_SMTP_CA_FILE", Type: "path", Unset: "the system's roots only",
+			Meaning: "PEM file of extra CA certificates to trust for the relay's certificate (a private CA); when set, a relay on loopback is verified too",
+			set:     func(c *config, v string) error { c.SMTP.CAFile = v; return nil }},
 		{Name: "LEAKGUARD_WEBHOOK_ALLOW_PRIVATE", Type: "`1` or `0`", Unset: "refused",
 			Meaning: "`1` lets webhook endpoints resolve to loopback, private, link-local or metadata addresses (tests, private deployments)",
 			set:     setWebhookAllowPrivate},

@@ -126,7 +126,7 @@ func TestScanLogOpts(t *testing.T) {
 			t.Errorf("--log-opts %q: files %v, want %v (%q)", tc.opts, got, tc.want, r.stderr)
 		}
 	}
-	assertOneLineError(t, runCLI(t, "", "git", "--log-opts", "--since=yesterday", repo.dir), "--since")
+	assertOneLineError(t, runCLI(t, "", "git", "--log-opts", "-p", repo.dir), "-p")
 	// protect --staged is scan --staged.
 	repo.write("s.txt", genKey(t, keyformat.Secret)+"\n")
 	repo.git("add", "s.txt")

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/leakguard/leakguard/allow"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
@@ -35,9 +34,14 @@ base64, percent- or escape-encoded or in UTF-16. Exit status: 0 no findings,
 flags:
   --history              scan every commit reachable from every ref of REPO
                          (default "."), reporting the commit that introduced
-                         each secret
-  --log-opts OPTS        with --history: which commits, as git log takes
-                         them: "A..B", "B ^A", "REF", "--all"
+                         each secret; a range after REPO (A..B) limits it
+  --since DATE, --until DATE
+                         with --history: commits in these dates
+  --branch REF           with --history: commits reachable from REF
+  --log-opts "OPTS"      with --history: git log options that select
+                         commits (A..B, --all, --since, -n 10, --no-merges)
+  --allow-incomplete     with --history: objects that cannot be read (a
+                         partial clone) are a warning, not exit 2
   --staged               scan what is staged in REPO (default ".")
   --rules LIST           only these comma-separated rule ids; "platform" is
                          the platform's own key rules
@@ -67,6 +71,8 @@ flags:
                          hides warnings
   --no-banner            accepted for gitleaks' sake (there is no banner)
   --workers N            parallel workers (default: number of CPUs)
+  --follow-symlinks      follow symlinks that lead out of the scanned folder
+                         (by default they are a warning and not followed)
   --no-progress          no progress display on a terminal
   --help                 this help
 `
@@ -90,12 +96,12 @@ type scanFlags struct {
 	verbose       bool
 	logLevel      string
 	noBanner      bool
-	logOpts       string
 	workers       int
 	noProgress    bool
 	history       bool
 	staged        bool
 	ignoreFileSet bool
+	follow        bool // --follow-symlinks
 }
 
 // redactFlag is gitleaks' --redact: a bare flag, or --redact=N percent.
@@ -156,9 +162,9 @@ func (f *scanFlags) register(fs *flag.FlagSet, withModes bool) {
 	fs.IntVar(&f.workers, "workers", 0, "")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "")
 	if withModes {
+		fs.BoolVar(&f.follow, "follow-symlinks", false, "")
 		fs.BoolVar(&f.history, "history", false, "")
 		fs.BoolVar(&f.staged, "staged", false, "")
-		fs.StringVar(&f.logOpts, "log-opts", "", "")
 	}
 }
 
@@ -197,8 +203,6 @@ func (f *scanFlags) check() error {
 		return fmt.Errorf("--max-target-megabytes %d: want 0 (no limit) or more", f.maxTargetMB)
 	case f.decodeDepth > 3:
 		return fmt.Errorf("--max-decode-depth %d: at most 3", f.decodeDepth)
-	case f.logOpts != "" && !f.history:
-		return errors.New("--log-opts needs --history")
 	}
 	switch strings.ToLower(f.logLevel) {
 	case "trace", "debug", "info", "warn", "warning", "error", "fatal":
@@ -247,8 +251,8 @@ func (f *scanFlags) setup(roots []string, prog *report.Progress) (*scanSetup, er
 	if f.workers < 0 {
 		return nil, fmt.Errorf("--workers must be at least 0, not %d", f.workers)
 	}
-	opts := scanner.Options{IncludePublishable: f.publishable, Workers: f.workers, NoDecode: f.decodeDepth == 0,
-		MaxDecodeDepth: max(f.decodeDepth, 0)}
+	opts := scanner.Options{IncludePublishable: f.publishable, Workers: f.workers, FollowSymlinks: f.follow,
+		NoDecode: f.decodeDepth == 0, MaxDecodeDepth: max(f.decodeDepth, 0)}
 	if f.maxTargetMB > 0 {
 		opts.Limits.MaxFileSize = int64(f.maxTargetMB) << 20
 	}
@@ -402,6 +406,8 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet("scan")
 	var f scanFlags
 	f.register(fs, true)
+	var hf historyFlags
+	hf.register(fs)
 	pos, code, done := f.parse(e, fs, "scan", scanUsage, args)
 	if done {
 		return code
@@ -409,6 +415,22 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	var err error
 	if f.history && f.staged {
 		return fail(e, "scan: --history and --staged cannot be used together")
+	}
+	if (hf.selecting() || hf.allowIncomplete) && !f.history {
+		return fail(e, "scan: --since, --until, --branch, --log-opts and --allow-incomplete go with --history")
+	}
+	var revs []string
+	if f.history {
+		repoDir, ranges := historyPositional(pos)
+		for _, r := range ranges {
+			if _, err := os.Stat(r); err == nil {
+				return fail(e, "scan: --history and --staged take one repository, not %d paths", len(pos))
+			}
+		}
+		if revs, err = hf.revs(ranges); err != nil {
+			return fail(e, "scan: %s", oneLine(err.Error()))
+		}
+		pos = []string{repoDir}
 	}
 	if len(pos) == 0 {
 		pos = []string{"."}
@@ -436,11 +458,12 @@ func runScan(ctx context.Context, e *env, args []string) int {
 			return
 		}
 		prog.Clear()
-		fmt.Fprintf(e.stderr, "leakguard: warning: %s\n", oneLine(w.Error()))
+		fmt.Fprintf(e.stderr, "leakguard: warning: %s\n", report.Escape(w.Error()))
 	}
 	emit := func(fd scanner.Finding) { findings = append(findings, fd) }
 	switch {
 	case f.history || f.staged:
+		defer limitMemory(e)()
 		repo, err := gitscan.Open(pos[0])
 		if err != nil {
 			return fail(e, "scan: %s", oneLine(err.Error()))
@@ -453,16 +476,10 @@ func runScan(ctx context.Context, e *env, args []string) int {
 			gopts.Progress = func(p gitscan.Progress) { prog.Update(p.Done, p.Total, p.Bytes, p.Phase) }
 		}
 		var st gitscan.Stats
-		switch {
-		case f.staged:
+		if f.history {
+			st, err = repo.HistoryOf(ctx, s.engine, revs, gopts, emit)
+		} else {
 			st, err = repo.Staged(ctx, s.engine, gopts, emit)
-		case f.logOpts != "":
-			var commits []plumbing.Hash
-			if commits, err = logOptsCommits(ctx, repo, f.logOpts); err == nil {
-				st, err = repo.ScanCommits(ctx, s.engine, commits, gopts, emit)
-			}
-		default:
-			st, err = repo.History(ctx, s.engine, gopts, emit)
 		}
 		prog.Done()
 		if err != nil {
@@ -472,6 +489,11 @@ func runScan(ctx context.Context, e *env, args []string) int {
 		if f.staged {
 			sum.Commits = 0
 		}
+		code := finishScan(e, s, findings, sum, start)
+		if code == exitError {
+			return code
+		}
+		return incomplete(e.stderr, st, hf.allowIncomplete, code)
 	case stdin:
 		if s, err = f.setup(nil, nil); err != nil {
 			return fail(e, "scan: %s", oneLine(err.Error()))
@@ -517,71 +539,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// logOptsCommits resolves --log-opts: revisions as git log takes them
-// ("A..B", "^A", "B", "--all"); other git log options are refused, by name.
-func logOptsCommits(ctx context.Context, repo *gitscan.Repo, opts string) ([]plumbing.Hash, error) {
-	var include, exclude []plumbing.Hash
-	resolve := func(rev string) (plumbing.Hash, error) {
-		h, err := repo.Resolve(rev)
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("--log-opts: %w", err)
-		}
-		return h, nil
-	}
-	for _, tok := range strings.Fields(opts) {
-		switch {
-		case tok == "--all" || tok == "--branches" || tok == "--remotes" || tok == "--tags":
-			tips, err := repo.Tips()
-			if err != nil {
-				return nil, err
-			}
-			include = append(include, tips...)
-		case tok == "--":
-		case strings.HasPrefix(tok, "-"):
-			return nil, fmt.Errorf("--log-opts: %s is not supported (give revisions: A..B, ^A, B or --all)", tok)
-		case strings.Contains(tok, "..."):
-			return nil, fmt.Errorf("--log-opts: %s: symmetric ranges (...) are not supported", tok)
-		case strings.Contains(tok, ".."):
-			a, b, _ := strings.Cut(tok, "..")
-			if b == "" {
-				b = "HEAD"
-			}
-			if a == "" {
-				a = "HEAD"
-			}
-			ha, err := resolve(a)
-			if err != nil {
-				return nil, err
-			}
-			hb, err := resolve(b)
-			if err != nil {
-				return nil, err
-			}
-			exclude, include = append(exclude, ha), append(include, hb)
-		case strings.HasPrefix(tok, "^"):
-			h, err := resolve(tok[1:])
-			if err != nil {
-				return nil, err
-			}
-			exclude = append(exclude, h)
-		default:
-			h, err := resolve(tok)
-			if err != nil {
-				return nil, err
-			}
-			include = append(include, h)
-		}
-	}
-	if len(include) == 0 {
-		h, err := resolve("HEAD")
-		if err != nil {
-			return nil, err
-		}
-		include = append(include, h)
-	}
-	return repo.Reachable(ctx, include, exclude)
 }
 
 // finishScan filters, prints and picks the exit code.

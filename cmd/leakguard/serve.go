@@ -16,6 +16,7 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
 	"github.com/leakguard/leakguard/metrics"
@@ -142,8 +143,19 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 			return err
 		}
 		g.Go(func() error { return svc.Run(gctx) })
-		mux.Handle("/v1/", api.New(cfg.API, svc, m, logger))
-		mux.Handle("/v1/secret-scanning/github", partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken}, store, b.Publisher(), logger))
+		apiCfg := cfg.API
+		if ws, ok := store.(keystore.WebhookStore); ok {
+			apiCfg.Webhooks = api.WebhookConfig{Store: ws, Guard: httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}}
+		}
+		mux.Handle("/v1/", api.New(apiCfg, svc, m, logger))
+		var kg httpx.Guard // the keys document may redirect nowhere internal
+		kg.AllowURL(cfg.GitHubScanningKeysURL)
+		keysHTTP := &http.Client{Transport: kg.Transport(), Timeout: 15 * time.Second}
+		ph := partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken, HTTP: keysHTTP},
+			store, b.Publisher(), logger)
+		// GitHub's keys are loaded at start and refreshed in the background.
+		g.Go(func() error { ph.Run(gctx); return nil })
+		mux.Handle("/v1/secret-scanning/github", ph)
 	}
 
 	// The API role serves on LEAKGUARD_HTTP_ADDR; the others expose their
@@ -172,13 +184,22 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 	}
 
 	var n *notifier.Notifier
+	var wd *notifier.EndpointDispatcher
 	if roles["notifier"] {
-		senders, err := notifier.NewSenders(notifier.SendersConfig{SMTPAddr: cfg.SMTP.Addr, SMTPFrom: cfg.SMTP.From}, logger)
+		senders, err := notifier.NewSenders(notifier.SendersConfig{SMTPAddr: cfg.SMTP.Addr, SMTPFrom: cfg.SMTP.From,
+			SMTPUsername: cfg.SMTP.Username, SMTPPassword: cfg.SMTP.Password, SMTPTLS: notifier.SMTPTLS(cfg.SMTP.TLS),
+			SMTPCAFile: cfg.SMTP.CAFile, WebhookAllowPrivate: cfg.WebhookAllowPrivate}, logger)
 		if err != nil {
 			return err
 		}
 		n = notifier.New(notifier.Config{}, store, senders, m, logger)
 		g.Go(func() error { return n.Run(gctx) })
+		if ws, ok := store.(keystore.WebhookStore); ok {
+			// Webhook endpoints (docs/api.md): checked again at connect time.
+			wd = notifier.NewEndpointDispatcher(notifier.DispatcherConfig{}, ws,
+				httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, logger)
+			g.Go(func() error { return wd.Run(gctx) })
+		}
 	}
 
 	if roles["revoker"] {
@@ -189,6 +210,9 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 			rcfg.OnRecorded = func(_ leakguard.Hit, x keystore.Exposure) {
 				if x.Outcome == keystore.OutcomeRevoked || x.Outcome == keystore.OutcomeInactive {
 					n.Kick()
+					if wd != nil {
+						wd.Kick()
+					}
 				}
 			}
 		}
@@ -233,14 +257,7 @@ func buildRunners(ctx context.Context, cfg config, store keystore.Store, b *bus.
 		return nil, fmt.Errorf("open source leases: %w", err)
 	}
 	holder := sources.NewHolderID()
-	hc := &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       90 * time.Second,
-	}}
+	hc := upstreamClient(cfg)
 	var runners []*sources.Runner
 	for _, name := range cfg.Sources {
 		env := sources.Env{
@@ -309,4 +326,20 @@ func natsKind(b *bus.Bus) string {
 		return "embedded"
 	}
 	return "external"
+}
+
+// upstreamClient is the sources' HTTP client. Every connection is checked
+// where it really goes (httpx.Guard): the configured upstream base URLs may
+// be anywhere (a fake on loopback, a mirror on a private network), but a
+// redirect or a URL in an answer (a tarball, a raw file, a token realm)
+// that leads to any other loopback, private, link-local or metadata address
+// is refused. No proxy: through one, the connected address would be the
+// proxy's and the check meaningless.
+func upstreamClient(cfg config) *http.Client {
+	var g httpx.Guard
+	for _, u := range []string{cfg.GitHubAPIURL, cfg.NPMReplicateURL, cfg.NPMRegistryURL, cfg.DockerHubURL,
+		cfg.DockerRegistryURL, cfg.DockerAuthURL, cfg.PastebinURL} {
+		g.AllowURL(u)
+	}
+	return &http.Client{Transport: g.Transport()}
 }

@@ -73,6 +73,8 @@ type Config struct {
 	MaxBody int64
 	// MaxLimiters bounds the per-key and per-IP bucket tables (100,000).
 	MaxLimiters int
+	// Webhooks enables /v1/webhook-endpoints (webhooks.go).
+	Webhooks WebhookConfig
 }
 
 // Default settings.
@@ -220,6 +222,9 @@ func match(path string) (route, string, string) {
 	case "/v1/keys/verify":
 		return routeVerify, "", "POST"
 	}
+	if rt, id, allowed, ok := matchWebhooks(path); ok {
+		return rt, id, allowed
+	}
 	rest, ok := strings.CutPrefix(path, "/v1/api-keys/")
 	if !ok || rest == "" {
 		return routeNone, "", ""
@@ -271,6 +276,8 @@ func scopeFor(rt route, method string) string {
 		return keystore.ScopeAPILogsRead
 	case routeLeaks:
 		return keystore.ScopeLeaksRead
+	case routeWebhooks, routeWebhook, routeWebhookDeliveries:
+		return scopeAccountWrite
 	}
 	return ""
 }
@@ -395,6 +402,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.listLogs(c, p)
 	case routeLeaks:
 		h.listLeaks(c, p)
+	case routeWebhooks, routeWebhook, routeWebhookDeliveries:
+		h.webhooks(c, p, rt, id)
 	}
 }
 

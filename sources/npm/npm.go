@@ -8,12 +8,12 @@
 // Cursor: the raw JSON token of the last processed change's seq (a number
 // or a string; it is opaque and passed back verbatim as since=).
 //
-// Location of a hit: URL https://www.npmjs.com/package/<name>/v/<version>,
-// Repository the package name, Commit the version, Path the file inside the
-// tarball (package/index.js; "!" joins archive members nested in it), Line.
-// The tarball itself is <registry>/<name>/-/<basename>-<version>.tgz (the
-// registry's fixed layout, derivable from the location); it is named in
-// every log line about the item.
+// Location of a hit: URL the tarball as the configured registry serves it
+// (dist.tarball, resolved against LEAKGUARD_NPM_REGISTRY_URL, query values
+// and credentials dropped), Repository the package name, Commit the
+// version, Path the file inside the tarball (package/index.js; "!" joins
+// archive members nested in it), Line. The email adds the package's page on
+// www.npmjs.com only when the tarball is on npm's own registry.
 package npm
 
 import (
@@ -501,7 +501,7 @@ func (s *Source) scanTarball(ctx context.Context, rel release, tarURL string, in
 		return nil, permanent(fmt.Errorf("tarball is %d bytes, over the %d byte limit", resp.ContentLength, s.cfg.MaxTarballBytes))
 	}
 	loc := leakguard.Location{
-		URL:        "https://www.npmjs.com/package/" + rel.name + "/v/" + rel.version,
+		URL:        httpx.RedactURL(tarURL),
 		Repository: rel.name,
 		Commit:     rel.version,
 	}
