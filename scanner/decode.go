@@ -28,8 +28,8 @@ import (
 // level decodes at most decodeBudget bytes per chunk, and a base64 run is
 // decoded in pieces of b64Seg characters that fit in a chunk's margin.
 // The search is hand-written because it must cost little on plain text:
-// base64 runs are found by probing every b64Min-th byte, escapes with
-// bytes.IndexByte.
+// base64 runs are found by probing the last bytes of each window of
+// b64Min bytes and skipping past a separator, escapes with bytes.IndexByte.
 
 const (
 	// maxDecodeDepth is how many encodings deep a secret is found
