@@ -192,35 +192,59 @@ func (s *Store) ListKeys(ctx context.Context, accountID string, p keystore.Page)
 	return keys, nil
 }
 
-// RevokeKey revokes the key unless it already is; it returns the key as stored.
+// RevokeKey revokes the key unless it already is (keystore.Revocation
+// decides, under the key's row lock); it returns the key as stored.
 func (s *Store) RevokeKey(ctx context.Context, id string, reason keystore.RevokeReason, at time.Time) (keystore.Key, error) {
-	if err := s.check(); err != nil {
-		return keystore.Key{}, fmt.Errorf("revoke key %s: %w", id, err)
-	}
-	k, err := scanKey(s.pool.QueryRow(ctx, `UPDATE api_keys k SET revoked_at = $2, revoked_reason = $3, updated_at = $2
-		WHERE k.id = $1 AND k.revoked_at IS NULL RETURNING `+keyCols, id, at, string(reason)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		// Already revoked (or missing): the stored key is the answer.
-		k, err = scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys k WHERE k.id = $1`, id))
-	}
+	var k keystore.Key
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if k, err = lockKey(ctx, tx, id); err != nil {
+			return err
+		}
+		var changed bool
+		if k, changed = keystore.Revocation(k, reason, at); changed {
+			return storeKeyState(ctx, tx, k, at)
+		}
+		return nil
+	})
 	if err != nil {
-		return keystore.Key{}, fmt.Errorf("revoke key %s: %w", id, classify(err))
+		return keystore.Key{}, fmt.Errorf("revoke key %s: %w", id, err)
 	}
 	return k, nil
 }
 
-// RotateKey inserts next and shortens or ends the old key's life, in one
-// transaction holding the old key's row lock.
+func lockKey(ctx context.Context, tx pgx.Tx, id string) (keystore.Key, error) {
+	k, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys k WHERE k.id = $1 FOR UPDATE`, id))
+	return k, classify(err)
+}
+
+// storeKeyStateSQL writes the life-cycle fields keystore.Revocation or
+// keystore.Rotation decided.
+const storeKeyStateSQL = `UPDATE api_keys SET expires_at = $2, revoked_at = $3, revoked_reason = $4,
+	updated_at = $5 WHERE id = $1`
+
+func storeKeyStateArgs(k keystore.Key, at time.Time) []any {
+	return []any{k.ID, k.ExpiresAt, k.RevokedAt, string(k.RevokedReason), at}
+}
+
+func storeKeyState(ctx context.Context, db execer, k keystore.Key, at time.Time) error {
+	_, err := db.Exec(ctx, storeKeyStateSQL, storeKeyStateArgs(k, at)...)
+	return classify(err)
+}
+
+// RotateKey inserts next and shortens or ends the old key's life
+// (keystore.Rotation decides), in one transaction holding the old key's
+// row lock.
 func (s *Store) RotateKey(ctx context.Context, oldID string, next keystore.Key, oldExpiresAt, at time.Time) (keystore.Key, error) {
 	var old keystore.Key
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		old, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys k WHERE k.id = $1 FOR UPDATE`, oldID))
-		if err != nil {
-			return classify(err)
+		if old, err = lockKey(ctx, tx, oldID); err != nil {
+			return err
 		}
-		if st := old.Status(at); st == keystore.StatusRevoked || st == keystore.StatusExpired {
-			return fmt.Errorf("key is %s: %w", st, keystore.ErrConflict)
+		updated, changed, err := keystore.Rotation(old, oldExpiresAt, at)
+		if err != nil {
+			return err
 		}
 		if next.RotatedFrom == "" {
 			next.RotatedFrom = oldID
@@ -228,19 +252,13 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, next keystore.Key, 
 		if err := insertKey(ctx, tx, next); err != nil {
 			return fmt.Errorf("insert key %s: %w", next.ID, err)
 		}
-		var row pgx.Row
-		switch {
-		case !oldExpiresAt.After(at):
-			row = tx.QueryRow(ctx, `UPDATE api_keys k SET revoked_at = $2, revoked_reason = $3, updated_at = $2
-				WHERE k.id = $1 RETURNING `+keyCols, oldID, at, string(keystore.ReasonRotated))
-		case old.ExpiresAt == nil || oldExpiresAt.Before(*old.ExpiresAt):
-			row = tx.QueryRow(ctx, `UPDATE api_keys k SET expires_at = $2, updated_at = $3
-				WHERE k.id = $1 RETURNING `+keyCols, oldID, oldExpiresAt, at)
-		default:
-			return nil
+		if changed {
+			if err := storeKeyState(ctx, tx, updated, at); err != nil {
+				return err
+			}
 		}
-		old, err = scanKey(row)
-		return classify(err)
+		old = updated
+		return nil
 	})
 	if err != nil {
 		return keystore.Key{}, fmt.Errorf("rotate key %s: %w", oldID, err)

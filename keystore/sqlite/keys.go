@@ -239,18 +239,28 @@ func getKeyTx(ctx context.Context, tx *sql.Tx, id string) (keystore.Key, error) 
 func (s *Store) RevokeKey(ctx context.Context, id string, reason keystore.RevokeReason, at time.Time) (keystore.Key, error) {
 	var k keystore.Key
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?, revoked_reason = ?, updated_at = ?
-			WHERE id = ? AND revoked_at IS NULL`, tn(at), string(reason), tn(at), id); err != nil {
-			return classify(err)
-		}
 		var err error
-		k, err = getKeyTx(ctx, tx, id)
-		return err
+		if k, err = getKeyTx(ctx, tx, id); err != nil {
+			return err
+		}
+		var changed bool
+		if k, changed = keystore.Revocation(k, reason, at); changed {
+			return storeKeyState(ctx, tx, k, at)
+		}
+		return nil
 	})
 	if err != nil {
 		return keystore.Key{}, fmt.Errorf("revoke key %s: %w", id, err)
 	}
 	return k, nil
+}
+
+// storeKeyState writes the life-cycle fields keystore.Revocation or
+// keystore.Rotation decided, inside the write transaction that read the key.
+func storeKeyState(ctx context.Context, tx *sql.Tx, k keystore.Key, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE api_keys SET expires_at = ?, revoked_at = ?, revoked_reason = ?,
+		updated_at = ? WHERE id = ?`, tnp(k.ExpiresAt), tnp(k.RevokedAt), string(k.RevokedReason), tn(at), k.ID)
+	return classify(err)
 }
 
 // RotateKey inserts next and shortens or ends the old key's life, in one
@@ -263,8 +273,9 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, next keystore.Key, 
 		if err != nil {
 			return err
 		}
-		if st := old.Status(at); st == keystore.StatusRevoked || st == keystore.StatusExpired {
-			return fmt.Errorf("key is %s: %w", st, keystore.ErrConflict)
+		updated, changed, err := keystore.Rotation(old, oldExpiresAt, at)
+		if err != nil {
+			return err
 		}
 		if next.RotatedFrom == "" {
 			next.RotatedFrom = oldID
@@ -272,19 +283,13 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, next keystore.Key, 
 		if err := insertKey(ctx, tx, next); err != nil {
 			return fmt.Errorf("insert key %s: %w", next.ID, err)
 		}
-		switch {
-		case !oldExpiresAt.After(at):
-			_, err = tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?, revoked_reason = ?, updated_at = ?
-				WHERE id = ?`, tn(at), string(keystore.ReasonRotated), tn(at), oldID)
-		case old.ExpiresAt == nil || oldExpiresAt.Before(*old.ExpiresAt):
-			_, err = tx.ExecContext(ctx, `UPDATE api_keys SET expires_at = ?, updated_at = ? WHERE id = ?`,
-				tn(oldExpiresAt), tn(at), oldID)
+		if changed {
+			if err := storeKeyState(ctx, tx, updated, at); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return classify(err)
-		}
-		old, err = getKeyTx(ctx, tx, oldID)
-		return err
+		old = updated
+		return nil
 	})
 	if err != nil {
 		return keystore.Key{}, fmt.Errorf("rotate key %s: %w", oldID, err)

@@ -908,60 +908,100 @@ func testExposureOutcomes(t *testing.T, s keystore.Store) {
 			wantNotices: []keystore.Channel{keystore.ChannelEmail}},
 		{name: "expired", typ: keyformat.Restricted, prepare: func(t *testing.T, k *keystore.Key) { k.ExpiresAt = tp(now.Add(-time.Second)) },
 			want: keystore.OutcomeInactive, wantNotices: []keystore.Channel{keystore.ChannelEmail}},
+		{name: "expiring publishable", typ: keyformat.Publishable, webhook: true,
+			prepare: func(t *testing.T, k *keystore.Key) { k.ExpiresAt = tp(now.Add(time.Hour)) },
+			want:    keystore.OutcomePublishable},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			a := newAccount(t, s, at, tc.webhook)
-			k, plain := makeKey(t, a.ID, tc.typ, keyformat.Test, at)
-			if tc.prepare != nil {
-				tc.prepare(t, &k)
-			}
-			if err := s.InsertKey(ctx(t), k); err != nil {
-				t.Fatal(err)
-			}
-			if tc.after != nil {
-				tc.after(t, k)
-			}
-			hit := hitFor(plain, now.Add(-time.Minute), "config/prod.env")
-			hit.Location.Layer = "sha256:" + strings.Repeat("ab", 32)
-			exp, err := s.RecordExposure(ctx(t), hit, now)
+	// Every outcome through both write paths: one hit, and a batch.
+	record := map[string]func(t *testing.T, hit leakguard.Hit, at time.Time) keystore.Exposure{
+		"single": func(t *testing.T, hit leakguard.Hit, at time.Time) keystore.Exposure {
+			exp, err := s.RecordExposure(ctx(t), hit, at)
 			if err != nil {
 				t.Fatalf("RecordExposure: %v", err)
 			}
-			if exp.Outcome != tc.want || exp.KeyID != k.ID || exp.AccountID != a.ID || exp.IncidentID == "" {
-				t.Errorf("RecordExposure = %+v, want outcome %s for key %s", exp, tc.want, k.ID)
+			return exp
+		},
+		"batch": func(t *testing.T, hit leakguard.Hit, at time.Time) keystore.Exposure {
+			out, err := batcher(t, s).RecordExposures(ctx(t), []leakguard.Hit{hit}, at)
+			if err != nil || len(out) != 1 {
+				t.Fatalf("RecordExposures = %v, %v", out, err)
 			}
-			got := getKey(t, s, k.ID)
-			if !sameTime(got.RevokedAt, tc.wantRevoked) || got.RevokedReason != tc.wantReason {
-				t.Errorf("key revoked at %s (%q), want %s (%q)", fmtTime(got.RevokedAt), got.RevokedReason,
-					fmtTime(tc.wantRevoked), tc.wantReason)
-			}
-			incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(incs) != 1 {
-				t.Fatalf("ListIncidents = %+v, want one", incs)
-			}
-			in := incs[0]
-			if in.ID != exp.IncidentID || in.KeyID != k.ID || in.AccountID != a.ID || in.Action != tc.want ||
-				in.Redacted != k.Redacted() || in.Rule != hit.Rule || in.Source != hit.Source ||
-				in.Location != hit.Location || !in.FirstSeenAt.Equal(hit.FoundAt) ||
-				!sameTime(in.RevokedAt, tc.wantRevoked) || in.NotifiedAt != nil || in.Sightings != 1 {
-				t.Errorf("incident = %+v\nwant action %s, location %+v, revoked %s", in, tc.want, hit.Location,
-					fmtTime(tc.wantRevoked))
-			}
-			var chans []keystore.Channel
-			for _, n := range claimAll(t, s, now) {
-				if n.Incident.ID == exp.IncidentID {
-					chans = append(chans, n.Channel)
+			return out[0]
+		},
+	}
+	for _, via := range []string{"single", "batch"} {
+		for _, tc := range tests {
+			t.Run(via+"/"+tc.name, func(t *testing.T) {
+				a := newAccount(t, s, at, tc.webhook)
+				k, plain := makeKey(t, a.ID, tc.typ, keyformat.Test, at)
+				if tc.prepare != nil {
+					tc.prepare(t, &k)
 				}
-			}
-			slices.Sort(chans)
-			if !slices.Equal(chans, tc.wantNotices) {
-				t.Errorf("notices %v, want %v", chans, tc.wantNotices)
-			}
-		})
+				if err := s.InsertKey(ctx(t), k); err != nil {
+					t.Fatal(err)
+				}
+				if tc.after != nil {
+					tc.after(t, k)
+				}
+				hit := hitFor(plain, now.Add(-time.Minute), "config/prod.env")
+				hit.Location.Layer = "sha256:" + strings.Repeat("ab", 32)
+				exp := record[via](t, hit, now)
+				if exp.Outcome != tc.want || exp.KeyID != k.ID || exp.AccountID != a.ID || exp.IncidentID == "" {
+					t.Errorf("RecordExposure = %+v, want outcome %s for key %s", exp, tc.want, k.ID)
+				}
+				got := getKey(t, s, k.ID)
+				if !sameTime(got.RevokedAt, tc.wantRevoked) || got.RevokedReason != tc.wantReason {
+					t.Errorf("key revoked at %s (%q), want %s (%q)", fmtTime(got.RevokedAt), got.RevokedReason,
+						fmtTime(tc.wantRevoked), tc.wantReason)
+				}
+				incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(incs) != 1 {
+					t.Fatalf("ListIncidents = %+v, want one", incs)
+				}
+				in := incs[0]
+				if in.ID != exp.IncidentID || in.KeyID != k.ID || in.AccountID != a.ID || in.Action != tc.want ||
+					in.Redacted != k.Redacted() || in.Rule != hit.Rule || in.Source != hit.Source ||
+					in.Location != hit.Location || !in.FirstSeenAt.Equal(hit.FoundAt) ||
+					!sameTime(in.RevokedAt, tc.wantRevoked) || in.NotifiedAt != nil || in.Sightings != 1 {
+					t.Errorf("incident = %+v\nwant action %s, location %+v, revoked %s", in, tc.want, hit.Location,
+						fmtTime(tc.wantRevoked))
+				}
+				var chans []keystore.Channel
+				for _, n := range claimAll(t, s, now) {
+					if n.Incident.ID == exp.IncidentID {
+						chans = append(chans, n.Channel)
+					}
+				}
+				slices.Sort(chans)
+				if !slices.Equal(chans, tc.wantNotices) {
+					t.Errorf("notices %v, want %v", chans, tc.wantNotices)
+				}
+				// Found again elsewhere: one more sighting of the same
+				// incident, nothing revoked anew, no second notice.
+				again := hitFor(plain, now.Add(time.Minute), "elsewhere.env")
+				exp2 := record[via](t, again, now.Add(2*time.Minute))
+				wantAgain := keystore.OutcomeSighting
+				if tc.typ == keyformat.Publishable {
+					wantAgain = keystore.OutcomePublishable
+				}
+				if exp2.Outcome != wantAgain || exp2.IncidentID != exp.IncidentID {
+					t.Errorf("second sighting = %+v, want %s of incident %s", exp2, wantAgain, exp.IncidentID)
+				}
+				if got2 := getKey(t, s, k.ID); !sameTime(got2.RevokedAt, tc.wantRevoked) || got2.RevokedReason != tc.wantReason {
+					t.Errorf("after the second sighting the key is revoked at %s (%q)", fmtTime(got2.RevokedAt), got2.RevokedReason)
+				}
+				if ns := claimAll(t, s, now.Add(3*time.Minute)); len(ns) != 0 {
+					t.Errorf("a second sighting queued notices: %+v", ns)
+				}
+				incs, _ = s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+				if len(incs) != 1 || incs[0].Sightings != 2 {
+					t.Errorf("incidents after the second sighting = %+v, want one with 2 sightings", incs)
+				}
+			})
+		}
 	}
 	t.Run("unknown", func(t *testing.T) {
 		a := newAccount(t, s, at, true)
