@@ -11,6 +11,7 @@ import (
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
+	"github.com/leakguard/leakguard/keystore/api"
 	"github.com/leakguard/leakguard/keystore/internal/fault"
 )
 
@@ -348,7 +349,7 @@ func TestCreateKeyValidation(t *testing.T) {
 	if nk.Key.Type != keyformat.Restricted || nk.Key.Mode != keyformat.Test || len(nk.Key.Scopes) != 1 || nk.Key.Scopes[0] != "orders:write" {
 		t.Errorf("defaults: %+v", nk.Key)
 	}
-	o := svc.Object(nk.Key)
+	o := api.Object(nk.Key, svc.Resources(), svc.Now())
 	if o.Status != "active" || o.Redacted != nk.Key.Prefix+"…"+nk.Secret[42:] || o.RevokedReason != nil || o.LastUsedAt != nil || o.AllowedIPs == nil {
 		t.Errorf("object %+v", o)
 	}

@@ -45,6 +45,13 @@ func (c *UsageConfig) defaults() {
 	defInt(&c.InsertBatch, 5_000)
 }
 
+// UsageStore is what Usage writes to (a Store is one).
+type UsageStore interface {
+	RecordKeyUses(ctx context.Context, uses []KeyUse) error
+	InsertAPILogs(ctx context.Context, entries []APILogEntry) error
+	PurgeAPILogs(ctx context.Context, before time.Time) (int64, error)
+}
+
 // Usage batches what every authenticated request leaves behind, so a
 // request costs no store write: the latest use of each key (for
 // last_used_at / last_used_ip) and one API log entry. Both buffers are
@@ -54,7 +61,7 @@ func (c *UsageConfig) defaults() {
 // before the error, and Store.InsertAPILogs stores a batch retried unchanged
 // only once. Run flushes on a timer and once more when it ends.
 type Usage struct {
-	store  Store
+	store  UsageStore
 	cfg    UsageConfig
 	logger *slog.Logger
 	now    func() time.Time
@@ -75,7 +82,7 @@ type Usage struct {
 }
 
 // NewUsage returns a batcher writing to store. now may be nil (time.Now).
-func NewUsage(store Store, cfg UsageConfig, logger *slog.Logger, now func() time.Time) *Usage {
+func NewUsage(store UsageStore, cfg UsageConfig, logger *slog.Logger, now func() time.Time) *Usage {
 	cfg.defaults()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

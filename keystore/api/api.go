@@ -149,8 +149,9 @@ func (c *Config) defaults() {
 }
 
 type handler struct {
-	cfg      Config
-	svc      *keystore.Service
+	cfg       Config
+	svc       *keystore.Service
+	resources []string
 	log      *slog.Logger
 	token    []byte
 	tokenSum [32]byte // SHA-256 of the service token
@@ -176,7 +177,7 @@ func New(cfg Config, svc *keystore.Service, m *metrics.Metrics, logger *slog.Log
 	if m == nil {
 		m = metrics.New()
 	}
-	h := &handler{cfg: cfg, svc: svc, log: logger, token: []byte(cfg.ServiceToken)}
+	h := &handler{cfg: cfg, svc: svc, resources: svc.Resources(), log: logger, token: []byte(cfg.ServiceToken)}
 	h.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	h.tokenSum = sha256.Sum256(h.token)
 	if cfg.RateLimit > 0 {

@@ -104,7 +104,7 @@ func appendString(b []byte, s string) []byte {
 			b = append(b, s[start:i]...)
 			switch r {
 			case utf8.RuneError:
-				b = append(b, `\ufffd`...)
+				b = append(b, "\uFFFD"...) // encoding/json (Go 1.27) writes the character itself
 			case '\u2028':
 				b = append(b, `\u2028`...)
 			default:
@@ -161,9 +161,9 @@ func (h *handler) listKeys(c *call, p *keystore.Principal) {
 		h.fail(c, err)
 		return
 	}
-	data := make([]keystore.KeyObject, 0, len(keys))
+	data := make([]KeyObject, 0, len(keys))
 	for _, k := range keys {
-		data = append(data, h.svc.Object(k))
+		data = append(data, h.object(k))
 	}
 	h.writeJSON(c, http.StatusOK, listAnswer{Object: "list", URL: "/v1/api-keys", HasMore: more, Data: data})
 }
@@ -272,7 +272,7 @@ func (h *handler) createKey(c *call, p *keystore.Principal) {
 		h.fail(c, err)
 		return
 	}
-	h.writeJSON(c, http.StatusOK, keystore.NewKeyObject{KeyObject: h.svc.Object(nk.Key), Secret: nk.Secret})
+	h.writeJSON(c, http.StatusOK, NewKeyObject{KeyObject: h.object(nk.Key), Secret: nk.Secret})
 }
 
 func (h *handler) getKey(c *call, p *keystore.Principal, id string) {
@@ -281,7 +281,7 @@ func (h *handler) getKey(c *call, p *keystore.Principal, id string) {
 		h.fail(c, err)
 		return
 	}
-	h.writeJSON(c, http.StatusOK, h.svc.Object(k))
+	h.writeJSON(c, http.StatusOK, h.object(k))
 }
 
 func (h *handler) revokeKey(c *call, p *keystore.Principal, id string) {
@@ -290,7 +290,7 @@ func (h *handler) revokeKey(c *call, p *keystore.Principal, id string) {
 		h.fail(c, err)
 		return
 	}
-	h.writeJSON(c, http.StatusOK, h.svc.Object(k))
+	h.writeJSON(c, http.StatusOK, h.object(k))
 }
 
 type rotateRequest struct {
@@ -317,7 +317,7 @@ func (h *handler) rotateKey(c *call, p *keystore.Principal, id string) {
 		h.fail(c, err)
 		return
 	}
-	h.writeJSON(c, http.StatusOK, keystore.NewKeyObject{KeyObject: h.svc.Object(nk.Key), Secret: nk.Secret})
+	h.writeJSON(c, http.StatusOK, NewKeyObject{KeyObject: h.object(nk.Key), Secret: nk.Secret})
 }
 
 // ---- POST /v1/keys/verify ----
@@ -422,3 +422,6 @@ func (h *handler) verify(c *call) {
 	}
 	h.writeJSON(c, http.StatusOK, ans)
 }
+
+// object renders k as the API shows it, now.
+func (h *handler) object(k keystore.Key) KeyObject { return Object(k, h.resources, h.svc.Now()) }
