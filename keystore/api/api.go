@@ -152,9 +152,9 @@ type handler struct {
 	cfg       Config
 	svc       *keystore.Service
 	resources []string
-	log      *slog.Logger
-	token    []byte
-	tokenSum [32]byte // SHA-256 of the service token
+	log       *slog.Logger
+	token     []byte
+	tokenSum  [32]byte // SHA-256 of the service token
 
 	keyLimits *limiterSet // nil: unlimited
 	ipFails   *limiterSet // nil: unlimited
