@@ -39,6 +39,11 @@ type KeyRequest struct {
 	ExpiresAt  *time.Time
 }
 
+// MaxExpiresAt is the latest expiry a key may have (docs/api.md): far
+// enough for any real use, and within what every store holds exactly (the
+// embedded store keeps times as int64 nanoseconds, which end in 2262).
+var MaxExpiresAt = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Limits on request fields.
 const (
 	MaxNameLen    = 200
