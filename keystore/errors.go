@@ -55,6 +55,8 @@ const (
 	ReasonIPNotAllow  AuthReason = "ip_not_allowed"
 	ReasonNoScope     AuthReason = "insufficient_scope"
 	ReasonPublishable AuthReason = "publishable_key"
+	ReasonReferrer    AuthReason = "referrer_not_allowed"
+	ReasonRateLimited AuthReason = "rate_limited"
 )
 
 // AuthError is a refused key. Code is invalid_api_key (401) or
@@ -80,6 +82,24 @@ var (
 	errIP          = &AuthError{CodeInvalidAPIKey, ReasonIPNotAllow, "This API key is not allowed from your IP address."}
 	errPublishable = &AuthError{CodePermissionDenied, ReasonPublishable, "Publishable keys can only identify the account (GET /v1/account); use a secret or restricted key."}
 )
+
+// Refusals the API decides itself (the service's Verify never returns them).
+var (
+	// ErrReferrerNotAllowed refuses a publishable key used from an origin
+	// not in its allowed_referrers.
+	ErrReferrerNotAllowed = &AuthError{CodePermissionDenied, ReasonReferrer, "This publishable key is not allowed from this website (its Origin or Referer is not one of the key's allowed_referrers)."}
+	// ErrPublishableVerify refuses a publishable key on a verification
+	// that names no scope: it identifies an account and grants nothing.
+	ErrPublishableVerify = &AuthError{CodePermissionDenied, ReasonPublishable, "Publishable keys grant no access: they only identify the account."}
+)
+
+// CodeRateLimited is the code of a request refused by a rate limit.
+const CodeRateLimited = "rate_limited"
+
+// RateLimitedError is the refusal of a key that went over its rate limit.
+func RateLimitedError(retryAfter string) *AuthError {
+	return &AuthError{CodeRateLimited, ReasonRateLimited, "Too many requests with this API key; retry after " + retryAfter + " s."}
+}
 
 // MissingKeyError is the refusal of a request that carried no key.
 func MissingKeyError() *AuthError {

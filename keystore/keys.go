@@ -36,7 +36,10 @@ type KeyRequest struct {
 	Scopes []string
 	// AllowedIPs are CIDRs or bare addresses (/32, /128).
 	AllowedIPs []string
-	ExpiresAt  *time.Time
+	// AllowedReferrers are origins, for publishable keys only (see
+	// ParseAllowedReferrers).
+	AllowedReferrers []string
+	ExpiresAt        *time.Time
 }
 
 // MaxExpiresAt is the latest expiry a key may have (docs/api.md): far
@@ -149,8 +152,8 @@ func setSecret(k *Key, secret string) {
 
 // buildKey validates a request into a key record (without its secret).
 func (s *Service) buildKey(ctx context.Context, accountID string, req KeyRequest, actor *Key, now time.Time) (Key, error) {
-	if len(req.Name) > MaxNameLen || !utf8.ValidString(req.Name) || strings.ContainsFunc(req.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return Key{}, invalidf("The name must be at most %d characters of printable UTF-8.", MaxNameLen)
+	if err := checkName(req.Name); err != nil {
+		return Key{}, err
 	}
 	if req.Type == "" {
 		req.Type = keyformat.Secret
@@ -194,10 +197,20 @@ func (s *Service) buildKey(ctx context.Context, accountID string, req KeyRequest
 	if err != nil {
 		return Key{}, err
 	}
+	refs, err := ParseAllowedReferrers(req.AllowedReferrers)
+	if err != nil {
+		return Key{}, err
+	}
+	if len(refs) > 0 && req.Type != keyformat.Publishable {
+		return Key{}, invalidf("Only publishable keys take allowed_referrers: a secret or restricted key is used from servers, which send no Origin.")
+	}
 	if req.ExpiresAt != nil {
 		t := req.ExpiresAt.UTC()
 		if !t.After(now) {
 			return Key{}, invalidf("expires_at must be in the future.")
+		}
+		if t.After(MaxExpiresAt) {
+			return Key{}, invalidf("expires_at must be at most %s.", MaxExpiresAt.Format(time.RFC3339))
 		}
 		req.ExpiresAt = &t
 	}
@@ -211,6 +224,8 @@ func (s *Service) buildKey(ctx context.Context, accountID string, req KeyRequest
 		AllowedIPs: ips,
 		CreatedAt:  now,
 		ExpiresAt:  req.ExpiresAt,
+
+		AllowedReferrers: refs,
 	}
 	if actor != nil {
 		if err := s.checkActorCovers(actor, &k, "create"); err != nil {
@@ -330,12 +345,8 @@ func (s *Service) RevokeKey(ctx context.Context, actor *Key, accountID, id strin
 	if err != nil {
 		return Key{}, err
 	}
-	switch {
-	case actor == nil || actor.ID == k.ID:
-	case actor.Type == keyformat.Publishable:
-		return Key{}, deniedf("Publishable keys cannot manage API keys.")
-	case !coversKey(actor, k.Type, k.Scopes):
-		return Key{}, deniedf("A restricted key cannot revoke a key with more access than it has.")
+	if err := canManage(actor, &k, "revoke"); err != nil {
+		return Key{}, err
 	}
 	cctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -347,10 +358,95 @@ func (s *Service) RevokeKey(ctx context.Context, actor *Key, accountID, id strin
 	return k, nil
 }
 
+// KeyEdit asks to change a key: the fields that are not nil are set.
+type KeyEdit struct {
+	Name             *string
+	AllowedIPs       *[]string
+	AllowedReferrers *[]string
+}
+
+// UpdateKey edits a key's name and allow-lists, never its scopes or type.
+// A calling key may edit only keys it could have created, and cannot open
+// a key to IPs it may not use itself.
+func (s *Service) UpdateKey(ctx context.Context, actor *Key, accountID, id string, e KeyEdit) (Key, error) {
+	k, err := s.GetKey(ctx, actor, accountID, id)
+	if err != nil {
+		return Key{}, err
+	}
+	if err := canManage(actor, &k, "edit"); err != nil {
+		return Key{}, err
+	}
+	var u KeyUpdate
+	if e.Name != nil {
+		if err := checkName(*e.Name); err != nil {
+			return Key{}, err
+		}
+		u.Name = e.Name
+	}
+	if e.AllowedIPs != nil {
+		ips, err := ParseAllowedIPs(*e.AllowedIPs)
+		if err != nil {
+			return Key{}, err
+		}
+		if actor != nil && len(actor.AllowedIPs) > 0 {
+			if len(ips) == 0 {
+				return Key{}, deniedf("This API key is limited to some IP addresses and cannot open a key to every address.")
+			}
+			for _, p := range ips {
+				if !prefixWithin(p, actor.AllowedIPs) {
+					return Key{}, deniedf("This API key cannot allow a key from %s, outside its own allowed IPs.", p)
+				}
+			}
+		}
+		u.AllowedIPs = &ips
+	}
+	if e.AllowedReferrers != nil {
+		refs, err := ParseAllowedReferrers(*e.AllowedReferrers)
+		if err != nil {
+			return Key{}, err
+		}
+		if len(refs) > 0 && k.Type != keyformat.Publishable {
+			return Key{}, invalidf("Only publishable keys take allowed_referrers.")
+		}
+		u.AllowedReferrers = &refs
+	}
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	k, err = s.store.UpdateKey(cctx, id, u, s.now().UTC())
+	if err != nil {
+		return Key{}, storeErr(ctx, "update key "+id, err)
+	}
+	s.forget(k.Hash)
+	return k, nil
+}
+
+// canManage refuses a calling key that would act on a key with more access
+// than its own (nil actor: the admin, who may do anything).
+func canManage(actor, k *Key, verb string) error {
+	switch {
+	case actor == nil || actor.ID == k.ID:
+	case actor.Type == keyformat.Publishable:
+		return deniedf("Publishable keys cannot manage API keys.")
+	case !coversKey(actor, k.Type, k.Scopes):
+		return deniedf("A restricted key cannot %s a key with more access than it has.", verb)
+	}
+	return nil
+}
+
+func checkName(name string) error {
+	if len(name) > MaxNameLen || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return invalidf("The name must be at most %d characters of printable UTF-8.", MaxNameLen)
+	}
+	return nil
+}
+
 // RotateKey replaces a key with a new one of the same name, type, mode,
-// scopes, allowed IPs (and expiry, if it had one). The old key keeps
-// working for expiresIn (nil: the default 24 hours; 0: revoked now; at
-// most 7 days). It returns the old key as updated and the new one.
+// scopes and allow-lists, and no expiry: a new key never inherits an
+// expiry it was not given. The old key keeps working for expiresIn (nil:
+// the default 24 hours; 0: revoked now; at most 7 days), or until its own
+// earlier expiry. Rotating an already-expiring key (say, rotated once
+// before) is allowed and clean: one more replacement, and the old key's
+// end moves only earlier. It returns the old key as updated and the new one.
 func (s *Service) RotateKey(ctx context.Context, actor *Key, accountID, id string, expiresIn *time.Duration) (Key, NewKey, error) {
 	overlap := s.cfg.DefaultRotateOverlap
 	if expiresIn != nil {
@@ -376,8 +472,11 @@ func (s *Service) RotateKey(ctx context.Context, actor *Key, accountID, id strin
 		Scopes:      slices.Clone(old.Scopes),
 		AllowedIPs:  slices.Clone(old.AllowedIPs),
 		CreatedAt:   now,
-		ExpiresAt:   old.ExpiresAt,
+		// No expiry: the old key's is the end of its overlap (or its own
+		// life), not something the replacement was given.
 		RotatedFrom: old.ID,
+
+		AllowedReferrers: slices.Clone(old.AllowedReferrers),
 	}
 	if actor != nil {
 		if err := s.checkActorCovers(actor, &next, "rotate"); err != nil {

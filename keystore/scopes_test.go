@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/leakguard/leakguard/keyformat"
@@ -89,7 +90,8 @@ func TestHasScope(t *testing.T) {
 func TestEffectiveScopes(t *testing.T) {
 	res := []string{"account", "api_keys", "api_logs", "leaks", "orders"}
 	got := keystore.EffectiveScopes(&keystore.Key{Type: keyformat.Secret}, res)
-	want := []string{"account:write", "api_keys:write", "api_logs:write", "leaks:write", "orders:write"}
+	// api_logs and leaks are read-only: no API call writes them.
+	want := []string{"account:write", "api_keys:write", "api_logs:read", "leaks:read", "orders:write"}
 	if !slices.Equal(got, want) {
 		t.Errorf("secret: %v, want %v", got, want)
 	}
@@ -195,5 +197,22 @@ func TestServiceConfigFromEnv(t *testing.T) {
 		if _, err := keystore.ConfigFromEnv(get(m)); err == nil {
 			t.Errorf("%v accepted", m)
 		}
+	}
+}
+
+// api_logs and leaks are written by the platform only: their write scopes
+// do not exist, for any key.
+func TestReadOnlyResources(t *testing.T) {
+	res := keystore.BuiltinResources()
+	for _, s := range []string{"api_logs:write", "leaks:write"} {
+		if _, err := keystore.NormalizeScopes([]string{s}, res); err == nil || !strings.Contains(err.Error(), "read-only") {
+			t.Errorf("NormalizeScopes(%s) err = %v, want read-only", s, err)
+		}
+		if keystore.HasScope(&keystore.Key{Type: keyformat.Secret}, s) {
+			t.Errorf("a secret key holds %s", s)
+		}
+	}
+	if !keystore.HasScope(&keystore.Key{Type: keyformat.Secret}, "account:write") {
+		t.Error("a secret key lacks account:write (webhook endpoints need it)")
 	}
 }

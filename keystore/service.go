@@ -108,6 +108,10 @@ func (s *Service) RecordUse(keyID, ip string, at time.Time) {
 // LogCall queues an API log entry (batched).
 func (s *Service) LogCall(e APILogEntry) { s.usage.Log(e) }
 
+// LogRefused queues the entry of a refused request, within the key's
+// refusal budget (see Usage.LogRefused).
+func (s *Service) LogRefused(e APILogEntry) { s.usage.LogRefused(e) }
+
 // ListKeys lists an account's keys newest first; a calling key sees its
 // own mode's keys only. The bool says whether more follow.
 func (s *Service) ListKeys(ctx context.Context, actor *Key, accountID string, p Page) ([]Key, bool, error) {
@@ -134,9 +138,12 @@ func (s *Service) ListAPILogs(ctx context.Context, accountID string, f LogFilter
 	return out, more, nil
 }
 
-// ListIncidents lists an account's leaks, newest first.
-func (s *Service) ListIncidents(ctx context.Context, accountID string, p Page) ([]Incident, bool, error) {
-	fetch := func(ctx context.Context, p Page) ([]Incident, error) { return s.store.ListIncidents(ctx, accountID, p) }
+// ListIncidents lists an account's leaks of one mode ("" for all), newest
+// first.
+func (s *Service) ListIncidents(ctx context.Context, accountID string, mode keyformat.Mode, p Page) ([]Incident, bool, error) {
+	fetch := func(ctx context.Context, p Page) ([]Incident, error) {
+		return s.store.ListIncidents(ctx, accountID, mode, p)
+	}
 	out, more, err := collect(ctx, s, p, fetch, func(i Incident) string { return i.ID }, nil)
 	if err != nil {
 		return nil, false, storeErr(ctx, "list leaks of "+accountID, err)

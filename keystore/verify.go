@@ -16,9 +16,10 @@ import (
 // ("" for none): format first (no store call for a malformed key), then the
 // stored record by hash (compared in constant time), status, mode, IP
 // allow-list and scope. A refusal is a *AuthError, returned unwrapped (a
-// type assertion suffices); a refusal for scope or key type also returns
-// the principal, so the call can be logged against the key. Store trouble
-// is ErrUnavailable. The key is only read, never kept or logged.
+// type assertion suffices); a refusal of a key the store knows (revoked,
+// expired, wrong mode, IP, scope, type) also returns the principal, so the
+// attempt is logged against the key (the owner's audit shows it). Store
+// trouble is ErrUnavailable. The key is only read, never kept or logged.
 func (s *Service) Verify(ctx context.Context, key string, ip netip.Addr, scope string) (*Principal, error) {
 	return s.VerifyAt(ctx, key, ip, scope, s.now())
 }
@@ -52,22 +53,22 @@ func (s *Service) VerifyAt(ctx context.Context, key string, ip netip.Addr, scope
 	case StatusRevoked:
 		switch k.RevokedReason {
 		case ReasonExposed:
-			return nil, errExposed
+			return &e.p, errExposed
 		case ReasonRotated:
-			return nil, errRotated
+			return &e.p, errRotated
 		}
-		return nil, errRevoked
+		return &e.p, errRevoked
 	case StatusExpired:
-		return nil, errExpired
+		return &e.p, errExpired
 	}
 	if k.Mode != s.cfg.Mode {
 		if k.Mode == keyformat.Test {
-			return nil, errTestOnLive
+			return &e.p, errTestOnLive
 		}
-		return nil, errLiveOnTest
+		return &e.p, errLiveOnTest
 	}
 	if len(k.AllowedIPs) > 0 && !ipAllowed(k.AllowedIPs, ip) {
-		return nil, errIP
+		return &e.p, errIP
 	}
 	if !HasScope(k, scope) {
 		if k.Type == keyformat.Publishable {

@@ -156,7 +156,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 
 func incidentOf(t *testing.T, s keystore.Store, accountID string) keystore.Incident {
 	t.Helper()
-	ins, err := s.ListIncidents(tctx(t), accountID, keystore.Page{})
+	ins, err := s.ListIncidents(tctx(t), accountID, "", keystore.Page{})
 	if err != nil || len(ins) != 1 {
 		t.Fatalf("ListIncidents = %v, %v; want one", ins, err)
 	}

@@ -36,6 +36,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -250,7 +251,14 @@ const (
 	routeLogs
 	routeLeaks
 	routeVerify
+	// routeKeyShaped is a path with a key-shaped segment: always 400,
+	// and the segment is never echoed, logged or stored.
+	routeKeyShaped
 )
+
+// keyShapedMethods are the methods a key-shaped path is answered for
+// (with 400) rather than 405.
+const keyShapedMethods = "GET, POST, PATCH, DELETE"
 
 // match maps a path to its route, the {id} in it, and the methods it takes.
 func match(path string) (route, string, string) {
@@ -266,6 +274,9 @@ func match(path string) (route, string, string) {
 	case "/v1/keys/verify":
 		return routeVerify, "", "POST"
 	}
+	if keystore.KeyShaped(path) {
+		return routeKeyShaped, "", keyShapedMethods
+	}
 	rest, ok := strings.CutPrefix(path, "/v1/api-keys/")
 	if !ok || rest == "" {
 		return routeNone, "", ""
@@ -277,7 +288,7 @@ func match(path string) (route, string, string) {
 		return routeNone, "", ""
 	}
 	if validID(rest) {
-		return routeKey, rest, "GET, DELETE"
+		return routeKey, rest, "GET, PATCH, DELETE"
 	}
 	return routeNone, "", ""
 }
@@ -301,24 +312,6 @@ func methodAllowed(allowed, method string) bool {
 		}
 	}
 	return false
-}
-
-// scopeFor is the scope a route and method need ("" for none).
-func scopeFor(rt route, method string) string {
-	switch rt {
-	case routeKeys, routeKey:
-		if method == http.MethodGet {
-			return keystore.ScopeAPIKeysRead
-		}
-		return keystore.ScopeAPIKeysWrite
-	case routeKeyRotate:
-		return keystore.ScopeAPIKeysWrite
-	case routeLogs:
-		return keystore.ScopeAPILogsRead
-	case routeLeaks:
-		return keystore.ScopeLeaksRead
-	}
-	return ""
 }
 
 // call is one request in flight.
@@ -371,15 +364,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt, id, allowed := match(r.URL.Path)
 	if rt == routeNone {
-		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+truncate(r.URL.Path, 200)+").")
+		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+keystore.RedactKeyShaped(truncate(r.URL.Path, 200))+").")
 		return
 	}
 	if !methodAllowed(allowed, r.Method) {
 		w.Header().Set("Allow", allowed)
 		h.writeError(c, http.StatusMethodNotAllowed, "invalid_request", r.Method+" is not allowed here; use "+allowed+".")
-		return
-	}
-	if h.throttled(c) {
 		return
 	}
 	if rt == routeVerify {
@@ -400,27 +390,39 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p == nil {
-		if ae.Reason == keystore.ReasonUnknown && h.ipFails != nil {
-			h.ipFails.spend(failureBucket(c), c.now)
+		// Only failures are throttled: a key that verifies always passes,
+		// so a shared address (a load balancer) cannot be locked out.
+		if ae.Reason == keystore.ReasonUnknown && h.failureThrottled(c, failureBucket(c)) {
+			return
 		}
 		h.authError(c, ae)
 		return
 	}
-	// The key is real: its use counts, whatever the answer.
-	h.svc.RecordUse(p.Key.ID, c.ipText, c.now)
-	defer h.logCall(c, p)
+	if ae == nil && p.Key.Type == keyformat.Publishable && len(p.Key.AllowedReferrers) > 0 &&
+		!referrerAllowed(p.Key.AllowedReferrers, r) {
+		ae = keystore.ErrReferrerNotAllowed
+	}
+	if ae == nil || ae.Code == keystore.CodePermissionDenied {
+		// A working key's use counts, whatever the answer.
+		h.svc.RecordUse(p.Key.ID, c.ipText, c.now)
+	}
 	if ae != nil {
+		defer h.logCall(c, p, ae.Reason)
 		h.authError(c, ae)
 		return
 	}
 	if h.keyLimits != nil {
 		if ok, wait := h.keyLimits.allow(p.Key.ID, c.now); !ok {
+			defer h.logCall(c, p, keystore.ReasonRateLimited)
 			w.Header().Set("Retry-After", retryAfter(wait))
-			h.writeError(c, http.StatusTooManyRequests, "rate_limited", "Too many requests with this API key; retry after "+retryAfter(wait)+" s.")
+			h.writeError(c, http.StatusTooManyRequests, keystore.CodeRateLimited, keystore.RateLimitedError(retryAfter(wait)).Message)
 			return
 		}
 	}
+	defer h.logCall(c, p, "")
 	switch rt {
+	case routeKeyShaped:
+		h.writeError(c, http.StatusBadRequest, "invalid_request", "The URL holds what looks like an API key: ids look like key_…, and a key never belongs in a URL. If it was a real key, roll it.")
 	case routeAccount:
 		h.account(c, p)
 	case routeKeys:
@@ -430,9 +432,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.createKey(c, p)
 		}
 	case routeKey:
-		if r.Method == http.MethodGet {
+		switch r.Method {
+		case http.MethodGet:
 			h.getKey(c, p, id)
-		} else {
+		case http.MethodPatch:
+			h.updateKey(c, p, id)
+		default:
 			h.revokeKey(c, p, id)
 		}
 	case routeKeyRotate:
@@ -447,24 +452,28 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // failureBucket is what failed authentications are counted against: the
 // client's address, or its /64 for IPv6 (one host usually holds a whole
 // /64 and could otherwise rotate through it).
-func failureBucket(c *call) string {
-	if c.ip.Is6() && !c.ip.Is4In6() {
-		return netip.PrefixFrom(c.ip, 64).Masked().String()
+func failureBucket(c *call) string { return ipBucket(c.ip, c.ipText) }
+
+func ipBucket(ip netip.Addr, text string) string {
+	if ip.Is6() && !ip.Is4In6() {
+		return netip.PrefixFrom(ip, 64).Masked().String()
 	}
-	return c.ipText
+	return text
 }
 
-// throttled answers 429 when the client IP presented too many unknown keys.
-func (h *handler) throttled(c *call) bool {
+// failureThrottled counts one failed authentication against bucket and,
+// when the bucket has none left, answers 429 and reports true.
+func (h *handler) failureThrottled(c *call, bucket string) bool {
 	if h.ipFails == nil {
 		return false
 	}
-	blocked, wait := h.ipFails.blocked(failureBucket(c), c.now)
+	blocked, wait := h.ipFails.blocked(bucket, c.now)
 	if !blocked {
+		h.ipFails.spend(bucket, c.now)
 		return false
 	}
 	c.w.Header().Set("Retry-After", retryAfter(wait))
-	h.writeError(c, http.StatusTooManyRequests, "rate_limited", "Too many failed authentications from your IP address; retry after "+retryAfter(wait)+" s.")
+	h.writeError(c, http.StatusTooManyRequests, keystore.CodeRateLimited, "Too many failed authentications from your IP address; retry after "+retryAfter(wait)+" s.")
 	return true
 }
 
@@ -472,18 +481,28 @@ func retryAfter(d time.Duration) string {
 	return strconv.FormatInt(max(int64((d+time.Second-1)/time.Second), 1), 10)
 }
 
-func (h *handler) logCall(c *call, p *keystore.Principal) {
-	h.svc.LogCall(keystore.APILogEntry{
+// logCall logs the request against the key it presented; a refused one
+// (reason set) goes through the refusal budget (see Usage.LogRefused).
+// Key-shaped text in the path and user agent is redacted before it is
+// queued.
+func (h *handler) logCall(c *call, p *keystore.Principal, reason keystore.AuthReason) {
+	e := keystore.APILogEntry{
 		AccountID: p.Key.AccountID,
 		KeyID:     p.Key.ID,
 		Time:      c.now,
 		Method:    c.r.Method,
 		Path:      c.r.URL.Path,
 		Status:    c.status,
+		Reason:    string(reason),
 		IP:        c.ipText,
 		UserAgent: truncate(c.r.UserAgent(), 512),
 		RequestID: c.id,
-	})
+	}
+	if reason != "" {
+		h.svc.LogRefused(e)
+		return
+	}
+	h.svc.LogCall(e)
 }
 
 func truncate(s string, n int) string {
@@ -709,4 +728,24 @@ func jsonKind(k string) string {
 		return "true or false"
 	}
 	return "of another type"
+}
+
+// referrerAllowed reports whether the request's Origin (or, without one,
+// the origin of its Referer) is one of a publishable key's allowed
+// referrers. A request with neither is refused: the restriction binds the
+// key to some websites, and a caller that names none is not one of them.
+func referrerAllowed(allowed []string, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		ref := r.Header.Get("Referer")
+		if ref == "" {
+			return false
+		}
+		u, err := url.Parse(ref)
+		if err != nil {
+			return false
+		}
+		origin = u.Scheme + "://" + u.Host
+	}
+	return keystore.ReferrerAllowed(allowed, origin)
 }

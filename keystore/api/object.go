@@ -15,6 +15,7 @@ type KeyObject struct {
 	Mode          string     `json:"mode"`
 	Scopes        []string   `json:"scopes"`
 	AllowedIPs    []string   `json:"allowed_ips"`
+	AllowedRefs   []string   `json:"allowed_referrers"`
 	Redacted      string     `json:"redacted"`
 	Status        string     `json:"status"`
 	CreatedAt     time.Time  `json:"created_at"`
@@ -47,6 +48,10 @@ func Object(k keystore.Key, resources []string, now time.Time) KeyObject {
 		ExpiresAt:  utcPtr(k.ExpiresAt),
 		RevokedAt:  utcPtr(k.RevokedAt),
 		LastUsedAt: utcPtr(k.LastUsedAt),
+	}
+	o.AllowedRefs = k.AllowedReferrers
+	if o.AllowedRefs == nil {
+		o.AllowedRefs = []string{}
 	}
 	for _, p := range k.AllowedIPs {
 		o.AllowedIPs = append(o.AllowedIPs, p.String())

@@ -244,13 +244,15 @@ func (r *incidentRow) incident() keystore.Incident {
 }
 
 // ListIncidents lists an account's incidents, newest first.
-func (s *Store) ListIncidents(ctx context.Context, accountID string, p keystore.Page) ([]keystore.Incident, error) {
+func (s *Store) ListIncidents(ctx context.Context, accountID string, mode keyformat.Mode, p keystore.Page) ([]keystore.Incident, error) {
 	if err := s.check(); err != nil {
 		return nil, fmt.Errorf("list incidents of %s: %w", accountID, err)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+incidentCols+` FROM incidents i
-		WHERE i.account_id = $1 AND ($2 = '' OR i.id < $2) ORDER BY i.id DESC LIMIT $3`,
-		accountID, p.StartingAfter, p.Size())
+		WHERE i.account_id = $1 AND ($2 = '' OR i.id < $2)
+			AND ($4 = '' OR i.key_id IN (SELECT id FROM api_keys WHERE account_id = $1 AND mode = $4))
+		ORDER BY i.id DESC LIMIT $3`,
+		accountID, p.StartingAfter, p.Size(), string(mode))
 	if err != nil {
 		return nil, fmt.Errorf("list incidents of %s: %w", accountID, classify(err))
 	}

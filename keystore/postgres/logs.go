@@ -31,7 +31,7 @@ func (s *Store) InsertAPILogs(ctx context.Context, entries []keystore.APILogEntr
 	clean := entries
 	for i := range entries {
 		if e := &entries[i]; !isText(e.Method) || !isText(e.Path) || !isText(e.IP) || !isText(e.UserAgent) ||
-			!isText(e.RequestID) {
+			!isText(e.RequestID) || !isText(e.Reason) {
 			clean = sanitized(entries)
 			break
 		}
@@ -83,8 +83,8 @@ func insertLogsArgs(codec *logblock.Codec, entries []keystore.APILogEntry) []any
 func sanitized(entries []keystore.APILogEntry) []keystore.APILogEntry {
 	out := make([]keystore.APILogEntry, len(entries))
 	for i, e := range entries {
-		e.Method, e.Path, e.IP, e.UserAgent, e.RequestID = text(e.Method), text(e.Path), text(e.IP),
-			text(e.UserAgent), text(e.RequestID)
+		e.Method, e.Path, e.IP, e.UserAgent, e.RequestID, e.Reason = text(e.Method), text(e.Path), text(e.IP),
+			text(e.UserAgent), text(e.RequestID), text(e.Reason)
 		out[i] = e
 	}
 	return out
@@ -143,9 +143,12 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 		return nil, fmt.Errorf("list api logs of %s: %w", accountID, err)
 	}
 	size := f.Page.Size()
-	var since *time.Time
+	var since, until *time.Time
 	if !f.Since.IsZero() {
 		since = &f.Since
+	}
+	if !f.Until.IsZero() {
+		until = &f.Until
 	}
 	out := []keystore.APILogEntry{}
 	var afterLast, afterID string // keyset cursor over blocks
@@ -153,8 +156,10 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 		rows, err := s.pool.Query(ctx, `SELECT id, key_id, last_id, data FROM api_log_blocks
 			WHERE account_id = $1 AND ($2 = '' OR key_id = $2) AND ($3::timestamptz IS NULL OR last_at >= $3)
 				AND ($4 = '' OR id < $4) AND ($5 = '' OR (last_id, id) < ($5, $6))
+				AND ($8::timestamptz IS NULL OR first_at < $8)
+				AND ($9 = '' OR key_id IN (SELECT id FROM api_keys WHERE account_id = $1 AND mode = $9))
 			ORDER BY last_id DESC, id DESC LIMIT $7`,
-			accountID, f.KeyID, since, f.Page.StartingAfter, afterLast, afterID, blockPage)
+			accountID, f.KeyID, since, f.Page.StartingAfter, afterLast, afterID, blockPage, until, string(f.Mode))
 		if err != nil {
 			return nil, fmt.Errorf("list api logs of %s: %w", accountID, classify(err))
 		}
@@ -178,7 +183,7 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 				return nil, fmt.Errorf("list api logs of %s: block %s: %w", accountID, id, err)
 			}
 			for _, e := range entries {
-				if (f.Page.StartingAfter == "" || e.ID < f.Page.StartingAfter) && (since == nil || !e.Time.Before(*since)) {
+				if f.Match(&e) {
 					out = append(out, e)
 				}
 			}

@@ -178,12 +178,16 @@ func scanIncident(row scanner) (keystore.Incident, error) {
 }
 
 // ListIncidents lists an account's incidents, newest first.
-func (s *Store) ListIncidents(ctx context.Context, accountID string, p keystore.Page) ([]keystore.Incident, error) {
+func (s *Store) ListIncidents(ctx context.Context, accountID string, mode keyformat.Mode, p keystore.Page) ([]keystore.Incident, error) {
 	if err := s.check(); err != nil {
 		return nil, fmt.Errorf("list incidents of %s: %w", accountID, err)
 	}
 	q := `SELECT ` + incidentCols + ` FROM incidents i WHERE i.account_id = ?`
 	args := []any{accountID}
+	if mode != "" {
+		q += ` AND i.key_id IN (SELECT id FROM api_keys WHERE account_id = ? AND mode = ?)`
+		args = append(args, accountID, string(mode))
+	}
 	if p.StartingAfter != "" {
 		q += ` AND i.id < ?`
 		args = append(args, p.StartingAfter)

@@ -14,7 +14,7 @@ import (
 // bound parameters.
 const logChunk = 500
 
-const logCols = `id, account_id, key_id, at, method, path, status, ip, user_agent, request_id`
+const logCols = `id, account_id, key_id, at, method, path, status, ip, user_agent, request_id, reason, count`
 
 // InsertAPILogs stores entries in one transaction; an entry whose id is
 // already stored is skipped, so a retried batch is harmless.
@@ -27,14 +27,14 @@ func (s *Store) InsertAPILogs(ctx context.Context, entries []keystore.APILogEntr
 			chunk := entries[start:min(start+logChunk, len(entries))]
 			var b strings.Builder
 			b.WriteString(`INSERT INTO api_logs (` + logCols + `) VALUES `)
-			args := make([]any, 0, len(chunk)*10)
+			args := make([]any, 0, len(chunk)*12)
 			for i, e := range chunk {
 				if i > 0 {
 					b.WriteByte(',')
 				}
-				b.WriteString("(?,?,?,?,?,?,?,?,?,?)")
+				b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
 				args = append(args, e.ID, e.AccountID, e.KeyID, tn(e.Time), text(e.Method), text(e.Path),
-					e.Status, text(e.IP), text(e.UserAgent), text(e.RequestID))
+					e.Status, text(e.IP), text(e.UserAgent), text(e.RequestID), text(e.Reason), e.Count)
 			}
 			b.WriteString(` ON CONFLICT (id) DO NOTHING`)
 			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
@@ -56,6 +56,10 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 	}
 	q := `SELECT ` + logCols + ` FROM api_logs WHERE account_id = ?`
 	args := []any{accountID}
+	if f.Mode != "" {
+		q += ` AND key_id IN (SELECT id FROM api_keys WHERE account_id = ? AND mode = ?)`
+		args = append(args, accountID, string(f.Mode))
+	}
 	if f.KeyID != "" {
 		q += ` AND key_id = ?`
 		args = append(args, f.KeyID)
@@ -63,6 +67,18 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 	if !f.Since.IsZero() {
 		q += ` AND at >= ?`
 		args = append(args, tn(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q += ` AND at < ?`
+		args = append(args, tn(f.Until))
+	}
+	if f.IP != "" {
+		q += ` AND ip = ?`
+		args = append(args, f.IP)
+	}
+	if f.Status != 0 {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
 	}
 	if f.Page.StartingAfter != "" {
 		q += ` AND id < ?`
@@ -80,7 +96,7 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 		var e keystore.APILogEntry
 		var at int64
 		if err := rows.Scan(&e.ID, &e.AccountID, &e.KeyID, &at, &e.Method, &e.Path, &e.Status, &e.IP,
-			&e.UserAgent, &e.RequestID); err != nil {
+			&e.UserAgent, &e.RequestID, &e.Reason, &e.Count); err != nil {
 			return nil, fmt.Errorf("list api logs of %s: %w", accountID, classify(err))
 		}
 		e.Time = ft(at)

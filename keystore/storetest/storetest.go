@@ -954,7 +954,7 @@ func testExposureOutcomes(t *testing.T, s keystore.Store) {
 					t.Errorf("key revoked at %s (%q), want %s (%q)", fmtTime(got.RevokedAt), got.RevokedReason,
 						fmtTime(tc.wantRevoked), tc.wantReason)
 				}
-				incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+				incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -996,7 +996,7 @@ func testExposureOutcomes(t *testing.T, s keystore.Store) {
 				if ns := claimAll(t, s, now.Add(3*time.Minute)); len(ns) != 0 {
 					t.Errorf("a second sighting queued notices: %+v", ns)
 				}
-				incs, _ = s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+				incs, _ = s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 				if len(incs) != 1 || incs[0].Sightings != 2 {
 					t.Errorf("incidents after the second sighting = %+v, want one with 2 sightings", incs)
 				}
@@ -1013,7 +1013,7 @@ func testExposureOutcomes(t *testing.T, s keystore.Store) {
 		if exp != (keystore.Exposure{Outcome: keystore.OutcomeUnknown}) {
 			t.Errorf("RecordExposure of an unknown key = %+v", exp)
 		}
-		if incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{}); err != nil || len(incs) != 0 {
+		if incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{}); err != nil || len(incs) != 0 {
 			t.Errorf("incidents after an unknown hit: %v, %v", incs, err)
 		}
 		if ns := claimAll(t, s, now); len(ns) != 0 {
@@ -1042,7 +1042,7 @@ func testExposureReplay(t *testing.T, s keystore.Store) {
 		}
 	}
 	equalKeys(t, getKey(t, s, k.ID), before)
-	incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if err != nil || len(incs) != 1 || incs[0].Sightings != 1 {
 		t.Fatalf("after replays: incidents %+v, %v; want one with one sighting", incs, err)
 	}
@@ -1052,7 +1052,7 @@ func testExposureReplay(t *testing.T, s keystore.Store) {
 	if err != nil || exp.Outcome != keystore.OutcomeSighting || exp.IncidentID != first.IncidentID {
 		t.Fatalf("new sighting = %+v, %v", exp, err)
 	}
-	incs, _ = s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, _ = s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if len(incs) != 1 || incs[0].Sightings != 2 || incs[0].Location != hit.Location {
 		t.Errorf("incident after a second place = %+v; want 2 sightings, first location kept", incs)
 	}
@@ -1110,7 +1110,7 @@ func testExposureConcurrent(t *testing.T, s keystore.Store) {
 	if revoked != 1 {
 		t.Errorf("%d callers revoked the key, want exactly 1", revoked)
 	}
-	incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if err != nil || len(incs) != 1 || incs[0].Sightings != 1+n/2 {
 		t.Errorf("incidents = %+v, %v; want one with %d sightings", incs, err, 1+n/2)
 	}
@@ -1140,7 +1140,7 @@ func testListIncidents(t *testing.T, s keystore.Store) {
 		t.Fatal(err)
 	}
 	ids := func(p keystore.Page) []string {
-		incs, err := s.ListIncidents(ctx(t), a.ID, p)
+		incs, err := s.ListIncidents(ctx(t), a.ID, "", p)
 		if err != nil {
 			t.Fatalf("ListIncidents: %v", err)
 		}
@@ -1212,7 +1212,7 @@ func testNotices(t *testing.T, s keystore.Store) {
 	if err := s.MarkNoticeSent(ctx(t), webhook.ID, sentAt.Add(time.Hour)); err != nil {
 		t.Fatalf("MarkNoticeSent again: %v", err)
 	}
-	incs, _ := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, _ := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if len(incs) != 1 || !sameTime(incs[0].NotifiedAt, &sentAt) {
 		t.Errorf("incident notified at %v, want %s", incs, sentAt)
 	}
@@ -1233,7 +1233,7 @@ func testNotices(t *testing.T, s keystore.Store) {
 	if got := claimAll(t, s, at.Add(24*time.Hour)); len(got) != 0 {
 		t.Errorf("sent notices claimed again: %+v", got)
 	}
-	incs, _ = s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, _ = s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if len(incs) != 1 || !sameTime(incs[0].NotifiedAt, &sentAt) {
 		t.Errorf("incident notified at changed: %+v, want %s", incs, sentAt)
 	}
@@ -1369,7 +1369,7 @@ func testBadBytes(t *testing.T, s keystore.Store) {
 	if again, err := s.RecordExposure(ctx(t), hit, at); err != nil || again.Outcome != keystore.OutcomeSighting {
 		t.Errorf("replay = %+v, %v; want a sighting", again, err)
 	}
-	incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if err != nil || len(incs) != 1 {
 		t.Fatalf("ListIncidents = %+v, %v", incs, err)
 	}
@@ -1572,7 +1572,7 @@ type worldState struct {
 
 func stateOf(t *testing.T, s keystore.Store, w exposureWorld, notices []keystore.Notice) map[string]worldState {
 	t.Helper()
-	incs, err := s.ListIncidents(ctx(t), w.account.ID, keystore.Page{Limit: keystore.MaxPageLimit})
+	incs, err := s.ListIncidents(ctx(t), w.account.ID, "", keystore.Page{Limit: keystore.MaxPageLimit})
 	if err != nil {
 		t.Fatalf("ListIncidents: %v", err)
 	}
@@ -1748,7 +1748,7 @@ func testExposuresConcurrent(t *testing.T, s keystore.Store) {
 			}
 		}
 	}
-	incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{Limit: keystore.MaxPageLimit})
+	incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{Limit: keystore.MaxPageLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
