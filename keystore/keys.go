@@ -464,14 +464,14 @@ func (s *Service) RotateKey(ctx context.Context, actor *Key, accountID, id strin
 		return Key{}, NewKey{}, invalidf("API key %s is %s and cannot be rotated.", id, st)
 	}
 	next := Key{
-		ID:          NewID("key", now),
-		AccountID:   old.AccountID,
-		Name:        old.Name,
-		Type:        old.Type,
-		Mode:        old.Mode,
-		Scopes:      slices.Clone(old.Scopes),
-		AllowedIPs:  slices.Clone(old.AllowedIPs),
-		CreatedAt:   now,
+		ID:         NewID("key", now),
+		AccountID:  old.AccountID,
+		Name:       old.Name,
+		Type:       old.Type,
+		Mode:       old.Mode,
+		Scopes:     slices.Clone(old.Scopes),
+		AllowedIPs: slices.Clone(old.AllowedIPs),
+		CreatedAt:  now,
 		// No expiry: the old key's is the end of its overlap (or its own
 		// life), not something the replacement was given.
 		RotatedFrom: old.ID,

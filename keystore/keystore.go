@@ -51,25 +51,25 @@ type Account struct {
 
 // Key is a stored API key. It holds no plaintext.
 type Key struct {
-	ID            string
-	AccountID     string
-	Name          string
-	Type          keyformat.KeyType
-	Mode          keyformat.Mode
-	Scopes        []string
-	AllowedIPs    []netip.Prefix
+	ID         string
+	AccountID  string
+	Name       string
+	Type       keyformat.KeyType
+	Mode       keyformat.Mode
+	Scopes     []string
+	AllowedIPs []netip.Prefix
 	// AllowedReferrers are the origins ("https://shop.example.com",
 	// "https://*.example.com") a publishable key may be used from.
 	AllowedReferrers []string
-	Hash          string // lowercase hex SHA-256 of the key
-	Prefix        string // "sk_live_"
-	Last4         string
-	CreatedAt     time.Time
-	ExpiresAt     *time.Time
-	RevokedAt     *time.Time
-	RevokedReason RevokeReason
-	LastUsedAt    *time.Time
-	LastUsedIP    string
+	Hash             string // lowercase hex SHA-256 of the key
+	Prefix           string // "sk_live_"
+	Last4            string
+	CreatedAt        time.Time
+	ExpiresAt        *time.Time
+	RevokedAt        *time.Time
+	RevokedReason    RevokeReason
+	LastUsedAt       *time.Time
+	LastUsedIP       string
 	// RotatedFrom is the id of the key this one replaced, if any.
 	RotatedFrom string
 }
