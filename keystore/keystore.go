@@ -321,6 +321,9 @@ type Store interface {
 	// integrity) and reports whether it was new.
 	MarkSeen(ctx context.Context, source, contentID string) (bool, error)
 
+	// Idempotent POSTs.
+	IdempotencyStore
+
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -63,6 +63,7 @@ type UsageStore interface {
 	RecordKeyUses(ctx context.Context, uses []KeyUse) error
 	InsertAPILogs(ctx context.Context, entries []APILogEntry) error
 	PurgeAPILogs(ctx context.Context, before time.Time) (int64, error)
+	PurgeIdempotency(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Usage batches what every authenticated request leaves behind, so a
@@ -262,6 +263,11 @@ func (u *Usage) purge(ctx context.Context) {
 	u.purged.Add(n)
 	if n > 0 {
 		u.logger.Info("purged old API logs", "count", n)
+	}
+	ictx, icancel := context.WithTimeout(ctx, u.cfg.StoreTimeout)
+	defer icancel()
+	if _, err := u.store.PurgeIdempotency(ictx, u.now().Add(-IdempotencyTTL)); err != nil && ctx.Err() == nil {
+		u.logger.Warn("purge idempotency records failed", "err", err)
 	}
 }
 

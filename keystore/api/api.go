@@ -323,6 +323,9 @@ type call struct {
 	ipText string
 	now    time.Time
 	status int
+	// capture keeps the answer's body in answer (for an idempotent POST).
+	capture bool
+	answer  []byte
 }
 
 func (h *handler) requestID() string {
@@ -420,6 +423,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	defer h.logCall(c, p, "")
+	if v := r.Header.Get("Idempotency-Key"); v != "" && r.Method == http.MethodPost && rt != routeKeyShaped {
+		h.idempotent(c, p, v, func() { h.route(c, p, rt, id) })
+		return
+	}
+	h.route(c, p, rt, id)
+}
+
+// route answers an authenticated request.
+func (h *handler) route(c *call, p *keystore.Principal, rt route, id string) {
+	r := c.r
 	switch rt {
 	case routeKeyShaped:
 		h.writeError(c, http.StatusBadRequest, "invalid_request", "The URL holds what looks like an API key: ids look like key_…, and a key never belongs in a URL. If it was a real key, roll it.")
@@ -606,6 +619,9 @@ func (h *handler) writeBody(c *call, status int, body []byte) {
 	hdr["Content-Type"] = jsonContentType
 	hdr["Cache-Control"] = noStore
 	c.status = status
+	if c.capture {
+		c.answer = append(c.answer[:0], body...)
+	}
 	c.w.WriteHeader(status)
 	_, _ = c.w.Write(body)
 }
