@@ -185,12 +185,6 @@ func (f *LogFilter) Match(e *APILogEntry) bool {
 		(f.Page.StartingAfter == "" || e.ID < f.Page.StartingAfter)
 }
 
-// Activity summarises a key's use since a moment, for leak notices.
-type Activity struct {
-	Requests int64
-	// NewIPs are addresses that used the key since then and never before.
-	NewIPs []string
-}
 
 // ExposureOutcome is what RecordExposure did.
 type ExposureOutcome string
@@ -299,7 +293,9 @@ type Store interface {
 	InsertAPILogs(ctx context.Context, entries []APILogEntry) error
 	ListAPILogs(ctx context.Context, accountID string, f LogFilter) ([]APILogEntry, error)
 	PurgeAPILogs(ctx context.Context, before time.Time) (int64, error)
-	KeyActivity(ctx context.Context, keyID string, since time.Time) (Activity, error)
+	// KeyActivity summarises the key's API log around its detection (see
+	// ActivityQuery): the store reads, ActivityBuilder counts.
+	KeyActivity(ctx context.Context, keyID string, q ActivityQuery) (Activity, error)
 
 	// Leaks: one transaction per hit (lookup, revoke, incident, sighting,
 	// outbox). Replaying the same hit changes nothing.

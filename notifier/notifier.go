@@ -110,7 +110,7 @@ type Store interface {
 	ClaimNotices(ctx context.Context, limit int, now, leaseUntil time.Time) ([]keystore.Notice, error)
 	MarkNoticeSent(ctx context.Context, id string, at time.Time) error
 	RetryNotice(ctx context.Context, id string, nextAttempt time.Time, lastErr string) error
-	KeyActivity(ctx context.Context, keyID string, since time.Time) (keystore.Activity, error)
+	KeyActivity(ctx context.Context, keyID string, q keystore.ActivityQuery) (keystore.Activity, error)
 }
 
 // New returns a notifier delivering the store's notices through senders,
@@ -207,7 +207,12 @@ func (n *Notifier) deliver(ctx context.Context, nt keystore.Notice, leaseUntil t
 	}
 	msg := Message{Notice: nt, Attempt: attempt}
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	act, err := n.store.KeyActivity(actx, nt.Key.ID, nt.Incident.FirstSeenAt)
+	revokedAt := nt.Incident.RevokedAt
+	if revokedAt == nil {
+		revokedAt = nt.Key.RevokedAt
+	}
+	act, err := n.store.KeyActivity(actx, nt.Key.ID, keystore.ActivityQuery{Detected: nt.Incident.FirstSeenAt,
+		RevokedAt: revokedAt})
 	cancel()
 	if err != nil {
 		log.Warn("key activity unavailable; the notice goes out without it", "err", err)

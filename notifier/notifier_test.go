@@ -221,7 +221,7 @@ func TestEmailNamesTheKeyAndSaysWhatToDo(t *testing.T) {
 	for _, want := range []string{
 		redacted, ex.hit.Location.URL, "octo/app", ex.hit.Location.Commit, "config/prod.env", "Line:        12",
 		"GitHub", "Found at:", "Revoked at:", "Create a new key", "Update every integration", "API logs",
-		"Requests:                       1", "203.0.113.9", in.ID,
+		"0 in the 30 days before, 1 since", "Addresses new to this key: 203.0.113.9", "Unusual volume: no", in.ID,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text body lacks %q:\n%s", want, text)

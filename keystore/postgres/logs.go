@@ -283,37 +283,25 @@ func (s *Store) trimBlock(ctx context.Context, before time.Time) (int64, error) 
 	return dropped, nil
 }
 
-// maxNewIPs bounds Activity.NewIPs (a notice lists them).
-const maxNewIPs = 100
-
-// KeyActivity counts the key's requests since since and the addresses that
-// first used it then.
-func (s *Store) KeyActivity(ctx context.Context, keyID string, since time.Time) (keystore.Activity, error) {
-	a := keystore.Activity{NewIPs: []string{}}
-	if err := s.check(); err != nil {
-		return a, fmt.Errorf("key activity of %s: %w", keyID, err)
-	}
+// KeyActivity reads the key's blocks in the query's window (newest first,
+// bounded) into a keystore.ActivityBuilder, and its addresses from
+// api_key_ips, which keeps each address's first use while the address
+// keeps using the key.
+func (s *Store) KeyActivity(ctx context.Context, keyID string, q keystore.ActivityQuery) (keystore.Activity, error) {
+	b := keystore.NewActivityBuilder(q)
 	fail := func(err error) (keystore.Activity, error) {
-		return a, fmt.Errorf("key activity of %s: %w", keyID, classify(err))
+		return keystore.Activity{}, fmt.Errorf("key activity of %s: %w", keyID, classify(err))
 	}
-	err := s.pool.QueryRow(ctx, `SELECT
-			(SELECT coalesce(sum(entries), 0) FROM api_log_blocks
-				WHERE key_id = $1 AND last_at >= $2 AND first_at >= $2),
-			coalesce((SELECT array_agg(ip ORDER BY ip) FROM (
-				SELECT ip FROM api_key_ips WHERE key_id = $1 AND ip <> '' AND first_at >= $2
-				ORDER BY ip LIMIT $3) n), '{}')`,
-		keyID, since, maxNewIPs).Scan(&a.Requests, &a.NewIPs)
-	if err != nil {
+	if err := s.check(); err != nil {
 		return fail(err)
 	}
-	// Blocks that straddle since count only their entries from since on.
 	rows, err := s.pool.Query(ctx, `SELECT id, account_id, data FROM api_log_blocks
-		WHERE key_id = $1 AND first_at < $2 AND last_at >= $2`, keyID, since)
+		WHERE key_id = $1 AND last_at >= $2 AND first_at <= $3 ORDER BY last_id DESC`, keyID, q.From(), q.End())
 	if err != nil {
 		return fail(err)
 	}
 	defer rows.Close()
-	for rows.Next() {
+	for more := true; more && rows.Next(); {
 		var id, accountID string
 		var data []byte
 		if err := rows.Scan(&id, &accountID, &data); err != nil {
@@ -321,18 +309,29 @@ func (s *Store) KeyActivity(ctx context.Context, keyID string, since time.Time) 
 		}
 		entries, err := s.codec.Decode(data, accountID, keyID)
 		if err != nil {
-			return a, fmt.Errorf("key activity of %s: block %s: %w", keyID, id, err)
+			return keystore.Activity{}, fmt.Errorf("key activity of %s: block %s: %w", keyID, id, err)
 		}
-		for _, e := range entries {
-			if !e.Time.Before(since) {
-				a.Requests++
-			}
+		for i := len(entries) - 1; i >= 0 && more; i-- {
+			more = b.Add(&entries[i])
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fail(err)
 	}
-	return a, nil
+	rows.Close()
+	var ips []string
+	var first *time.Time
+	err = s.pool.QueryRow(ctx, `SELECT
+			coalesce((SELECT array_agg(ip ORDER BY ip) FROM (
+				SELECT ip FROM api_key_ips WHERE key_id = $1 AND ip <> '' AND first_at >= $2
+				ORDER BY ip LIMIT $3) n), '{}'),
+			(SELECT min(first_at) FROM api_key_ips WHERE key_id = $1)`,
+		keyID, q.From(), keystore.MaxNewIPs).Scan(&ips, &first)
+	if err != nil {
+		return fail(err)
+	}
+	b.SetAddresses(ips, utc(first))
+	return b.Activity(), nil
 }
 
 // GetCursor returns the source's cursor, "" if none was set.

@@ -761,7 +761,7 @@ func testAPILogsBigBatch(t *testing.T, s keystore.Store) {
 	if err := s.InsertAPILogs(ctx(t), []keystore.APILogEntry{logEntry(a, k, at.Add(time.Hour), "192.0.2.2")}); err != nil {
 		t.Fatalf("InsertAPILogs of a new entry: %v", err)
 	}
-	act, err := s.KeyActivity(ctx(t), k.ID, at)
+	act, err := s.KeyActivity(ctx(t), k.ID, keystore.ActivityQuery{Detected: at, Until: at.Add(2 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -814,35 +814,60 @@ func testKeyActivity(t *testing.T, s keystore.Store) {
 	a := newAccount(t, s, at, false)
 	k, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 	other, _ := newKey(t, s, a.ID, keyformat.Secret, at)
-	since := at.Add(time.Hour)
-	entries := []keystore.APILogEntry{
-		logEntry(a, k, at, "192.0.2.1"),                       // known before
-		logEntry(a, k, at.Add(time.Minute), "192.0.2.2"),      // known before
-		logEntry(a, other, at, "203.0.113.5"),                 // another key's address
-		logEntry(a, k, since, "192.0.2.1"),                    // known
-		logEntry(a, k, since.Add(time.Second), "203.0.113.5"), // new for this key
-		logEntry(a, k, since.Add(2*time.Second), "198.51.100.7"),
-		logEntry(a, k, since.Add(3*time.Second), "198.51.100.7"),
-		logEntry(a, k, since.Add(4*time.Second), "2001:db8::1"),
+	detected := at.Add(40 * 24 * time.Hour)
+	revoked := detected.Add(time.Minute)
+	from := detected.Add(-keystore.ActivityWindow)
+	day := 24 * time.Hour
+	entry := func(k keystore.Key, at time.Time, ip, method, path string) keystore.APILogEntry {
+		e := logEntry(a, k, at, ip)
+		e.Method, e.Path = method, path
+		return e
 	}
+	entries := []keystore.APILogEntry{
+		entry(k, at, "192.0.2.1", "GET", "/v1/orders"),            // the baseline, before the window
+		entry(other, from.Add(day), "203.0.113.5", "GET", "/v1/x"), // another key's address
+		entry(k, from.Add(day), "192.0.2.1", "GET", "/v1/orders/ord_1"),
+		entry(k, from.Add(2*day), "198.51.100.7", "POST", "/v1/orders"),
+	}
+	// A mass export the day before the detection: list calls far above
+	// the key's baseline (none).
+	for i := range 30 {
+		entries = append(entries, entry(k, detected.Add(-day+time.Duration(i)*time.Second), "203.0.113.5", "GET", "/v1/customers"))
+	}
+	// After the revocation, refused attempts (one of them a summary of 10).
+	refused := entry(k, revoked.Add(time.Second), "2001:db8::1", "GET", "/v1/customers")
+	refused.Status, refused.Reason = 401, "exposed"
+	summary := refused
+	summary.ID, summary.Time, summary.Count = keystore.NewID("req", revoked.Add(2*time.Second)), revoked.Add(2*time.Second), 10
+	entries = append(entries, refused, summary)
 	if err := s.InsertAPILogs(ctx(t), entries); err != nil {
 		t.Fatal(err)
 	}
-	act, err := s.KeyActivity(ctx(t), k.ID, since)
+	act, err := s.KeyActivity(ctx(t), k.ID, keystore.ActivityQuery{Detected: detected, RevokedAt: &revoked, Until: revoked.Add(time.Hour)})
 	if err != nil {
 		t.Fatalf("KeyActivity: %v", err)
 	}
-	if act.Requests != 5 {
-		t.Errorf("Requests = %d, want 5", act.Requests)
+	if act.Before != 32 || act.Requests != 11 || act.RefusedAfterRevocation != 11 {
+		t.Errorf("before %d, since %d, refused after revocation %d; want 32, 11, 11", act.Before, act.Requests, act.RefusedAfterRevocation)
 	}
 	got := slices.Clone(act.NewIPs)
 	sort.Strings(got)
 	if want := []string{"198.51.100.7", "2001:db8::1", "203.0.113.5"}; !slices.Equal(got, want) {
-		t.Errorf("NewIPs = %v, want %v", act.NewIPs, want)
+		t.Errorf("NewIPs = %v, want %v (192.0.2.1 used the key before the window)", act.NewIPs, want)
 	}
-	none, err := s.KeyActivity(ctx(t), k.ID, since.Add(time.Hour))
-	if err != nil || none.Requests != 0 || len(none.NewIPs) != 0 {
-		t.Errorf("KeyActivity later = %+v, %v; want nothing", none, err)
+	if act.BaselineSince == nil || !act.BaselineSince.Equal(at) {
+		t.Errorf("BaselineSince = %v, want %v", act.BaselineSince, at)
+	}
+	if len(act.Resources) != 2 || act.Resources[0] != (keystore.ResourceActivity{Resource: "customers", Before: 30, Since: 11}) ||
+		act.Resources[1] != (keystore.ResourceActivity{Resource: "orders", Before: 2}) {
+		t.Errorf("Resources = %+v", act.Resources)
+	}
+	if !act.UnusualVolume || act.ListPeak != 30 || act.ListBaseline != 0 {
+		t.Errorf("unusual volume %v (peak %d, baseline %.1f), want flagged at 30 vs 0", act.UnusualVolume, act.ListPeak, act.ListBaseline)
+	}
+	quiet, err := s.KeyActivity(ctx(t), other.ID, keystore.ActivityQuery{Detected: detected, Until: revoked})
+	if err != nil || quiet.Requests != 0 || quiet.Before != 1 || quiet.UnusualVolume {
+		t.Errorf("KeyActivity of the other key = %+v, %v", quiet, err)
 	}
 }
 
