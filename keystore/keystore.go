@@ -185,7 +185,6 @@ func (f *LogFilter) Match(e *APILogEntry) bool {
 		(f.Page.StartingAfter == "" || e.ID < f.Page.StartingAfter)
 }
 
-
 // ExposureOutcome is what RecordExposure did.
 type ExposureOutcome string
 

@@ -824,7 +824,7 @@ func testKeyActivity(t *testing.T, s keystore.Store) {
 		return e
 	}
 	entries := []keystore.APILogEntry{
-		entry(k, at, "192.0.2.1", "GET", "/v1/orders"),            // the baseline, before the window
+		entry(k, at, "192.0.2.1", "GET", "/v1/orders"),             // the baseline, before the window
 		entry(other, from.Add(day), "203.0.113.5", "GET", "/v1/x"), // another key's address
 		entry(k, from.Add(day), "192.0.2.1", "GET", "/v1/orders/ord_1"),
 		entry(k, from.Add(2*day), "198.51.100.7", "POST", "/v1/orders"),
