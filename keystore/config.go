@@ -11,7 +11,7 @@ import (
 
 // Config configures a Service. Zero fields take the defaults shown.
 type Config struct {
-	// Mode is the mode of keys this server accepts (CONTRACT §3).
+	// Mode is the mode of keys this server accepts (docs/configuration.md).
 	Mode keyformat.Mode
 	// Resources is the platform's full resource list, built-ins included
 	// (see ParseResources); empty means the built-ins.

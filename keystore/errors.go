@@ -34,7 +34,7 @@ func notFound(what, id string) error {
 	return &Error{Kind: ErrNotFound, Message: fmt.Sprintf("No such %s: %q.", what, id)}
 }
 
-// Auth failure codes (CONTRACT §4) and their finer reasons.
+// Auth failure codes (docs/api.md) and their finer reasons.
 const (
 	CodeInvalidAPIKey    = "invalid_api_key"
 	CodePermissionDenied = "permission_denied"

@@ -20,7 +20,7 @@ var (
 	ErrUnavailable = errors.New("store unavailable")
 )
 
-// Status is a key's state at a moment (CONTRACT §4).
+// Status is a key's state at a moment (docs/api.md).
 type Status string
 
 const (

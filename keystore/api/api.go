@@ -1,4 +1,4 @@
-// Package api is the key API over HTTP (CONTRACT §4): everything under
+// Package api is the key API over HTTP (docs/api.md): everything under
 // /v1/ except GitHub's secret scanning endpoint, which is mounted next to it.
 //
 // Wiring (the daemon's api role):
@@ -11,15 +11,30 @@
 // The handler itself owns no goroutine; the batchers it feeds belong to the
 // Service and are flushed when svc.Run returns (wait for it on shutdown).
 //
-// Routes and the scope each needs: GET /v1/account (none: every valid key,
-// publishable ones included), GET /v1/api-keys[/{id}] (api_keys:read),
-// POST /v1/api-keys, DELETE /v1/api-keys/{id}, POST /v1/api-keys/{id}/rotate
-// (api_keys:write), GET /v1/api-logs (api_logs:read), GET /v1/leaks
-// (leaks:read), POST /v1/keys/verify (the service token, not a key; it
-// also takes an optional "ip", the customer's address, for allow-lists and
-// last-used). Per-key rate limits, a per-IP limit on unknown keys, and the
-// client IP (X-Forwarded-For only from LEAKGUARD_TRUSTED_PROXIES) are set
-// by Config (see ConfigFromEnv).
+// Routes and the scope each needs are one table, Routes (routes.go); POST
+// /v1/keys/verify takes the service token, not a key. Decisions worth
+// knowing (docs/api.md):
+//
+//   - Every request that presents a key the store knows is logged, refused
+//     ones too, with a reason; past a per-key budget refusals are counted in
+//     summary entries (keystore.Usage.LogRefused), so a dead key replayed in
+//     a flood costs the store a few rows a second.
+//   - Only failed authentications are throttled per client address: a key
+//     that verifies always passes, so a shared address (a load balancer)
+//     cannot be locked out by someone else's bad keys.
+//   - A path segment shaped like a key is 400 and is never echoed; key-shaped
+//     text in a logged path or user agent is redacted before it is queued.
+//   - Verify: the per-key limit applies (valid:false, rate_limited); unknown
+//     keys are throttled per customer address (the body's "ip", else the
+//     caller's); without a scope, a publishable key is valid:false
+//     (permission_denied): it identifies an account and grants nothing.
+//   - POST takes an Idempotency-Key (idempotency.go), on every route a key
+//     calls; verify does not take one (it reads, and a replayed verdict
+//     would be stale).
+//   - A publishable key's GET /v1/account has no "email".
+//
+// Per-key rate limits, a per-IP limit on unknown keys, and the client IP
+// (X-Forwarded-For only from LEAKGUARD_TRUSTED_PROXIES) are set by Config.
 package api
 
 import (
@@ -169,7 +184,7 @@ type handler struct {
 	bufs sync.Pool // *[]byte answer buffers
 }
 
-// New returns the handler for /v1/ (CONTRACT §4). m and logger may be nil.
+// New returns the handler for /v1/ (docs/api.md). m and logger may be nil.
 func New(cfg Config, svc *keystore.Service, m *metrics.Metrics, logger *slog.Logger) http.Handler {
 	cfg.defaults()
 	if logger == nil {
