@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/leakguard/leakguard/keyformat"
 )
 
-// Source names (CONTRACT §3, §5). A hit travels on "leaks.hits.<source>".
+// Source names (docs/configuration.md, docs/bus.md). A hit travels on "leaks.hits.<source>".
 const (
 	SourceGitHub    = "github"
 	SourceGists     = "gists"
@@ -35,6 +37,16 @@ type Location struct {
 	Path       string `json:"path,omitempty"`       // file path; inside archives "a.tgz!package/x.js"
 	Line       int    `json:"line,omitempty"`       // 1-based
 	Layer      string `json:"layer,omitempty"`      // image layer digest, when in an image
+}
+
+// Scrubbed is l with every text field scrubbed of plaintext (see
+// keyformat.Scrub): of secrets, and of any standalone platform key. A
+// location may spell a key (a file named after it, a key in a URL).
+func (l Location) Scrubbed(secrets ...[]byte) Location {
+	for _, f := range []*string{&l.URL, &l.Repository, &l.Commit, &l.Path, &l.Layer} {
+		*f = keyformat.Scrub(*f, secrets...)
+	}
+	return l
 }
 
 // Hit is one sighting of a secret in public. It never carries the plaintext.

@@ -1,6 +1,6 @@
 // Package bus is leakguard's NATS JetStream connection: it connects to a NATS
 // server (or starts an embedded one under the data dir), makes sure the hit
-// and dead-letter streams exist, and publishes hits (CONTRACT §5).
+// and dead-letter streams exist, and publishes hits (docs/bus.md).
 package bus
 
 import (
@@ -22,7 +22,7 @@ import (
 	"github.com/leakguard/leakguard/metrics"
 )
 
-// Subjects of the pipeline (CONTRACT §5). Hits travel on leaks.hits.<source>;
+// Subjects of the pipeline (docs/bus.md). Hits travel on leaks.hits.<source>;
 // hits the revoker gave up on are kept on leaks.dead.<source>.
 const (
 	HitSubjects       = leakguard.HitSubjectPrefix + ">"
@@ -59,7 +59,7 @@ type Config struct {
 	DeadStreamName string
 	// Namespace, when set, prefixes every subject with "<Namespace>." so
 	// tests sharing one server keep their streams apart. Production leaves
-	// it empty: the subjects are exactly those of CONTRACT §5.
+	// it empty: the subjects are exactly those of docs/bus.md.
 	Namespace string
 	// Duplicates is the window in which a re-published hit (same
 	// Nats-Msg-Id) is dropped. MaxAge and MaxBytes bound the hit stream;

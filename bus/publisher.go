@@ -59,9 +59,9 @@ func (p *Publisher) PublishHit(ctx context.Context, hit leakguard.Hit) error {
 	if err != nil {
 		return fmt.Errorf("publish hit: encode: %w", err)
 	}
-	// The last line of defence of CONTRACT §5: whatever a source put in
+	// The last line of defence of docs/bus.md's rule: whatever a source put in
 	// the location, a whole key never goes on the bus.
-	if len(keyformat.FindKeys(data)) > 0 {
+	if keyformat.ContainsKey(data) {
 		return fmt.Errorf("publish %s hit %s: %w", hit.Source, hit.MsgID(), ErrPlaintext)
 	}
 	msg := &nats.Msg{

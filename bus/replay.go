@@ -56,7 +56,7 @@ func (b *Bus) ReplayDead(ctx context.Context, source string) (ReplayResult, erro
 			continue
 		}
 		var hit leakguard.Hit
-		if json.Unmarshal(raw.Data, &hit) != nil || hit.Validate() != nil || len(keyformat.FindKeys(raw.Data)) > 0 {
+		if json.Unmarshal(raw.Data, &hit) != nil || hit.Validate() != nil || keyformat.ContainsKey(raw.Data) {
 			res.Kept++
 			continue
 		}

@@ -75,7 +75,7 @@ func (t KeyType) RuleID() string {
 // Valid reports whether m is live or test.
 func (m Mode) Valid() bool { return m == Live || m == Test }
 
-// Rule ids of the platform's own keys (CONTRACT §2).
+// Rule ids of the platform's own keys (docs/formats.md).
 const (
 	RuleSecretKey      = "leakguard-secret-key"
 	RuleRestrictedKey  = "leakguard-restricted-key"
@@ -199,7 +199,7 @@ func parsePrefix(b []byte) (KeyInfo, bool) {
 }
 
 // KeyAt reports whether a standalone platform key starts at data[i]:
-// well formed, with a boundary before and after it (CONTRACT §1).
+// well formed, with a boundary before and after it (docs/formats.md, "The platform's keys").
 func KeyAt(data []byte, i int) (KeyInfo, bool) {
 	if i < 0 || i+KeyLength > len(data) {
 		return KeyInfo{}, false
@@ -209,6 +209,40 @@ func KeyAt(data []byte, i int) (KeyInfo, bool) {
 	}
 	info, err := ParseKey(data[i : i+KeyLength])
 	return info, err == nil
+}
+
+// Look-alikes: the platform's namespace is a prefix followed by this many
+// base62 characters (docs/formats.md). Whatever in it is not a valid,
+// standalone key is reported under no rule at all.
+const (
+	LookAlikeMin = 36
+	LookAlikeMax = 40
+)
+
+// LookAlikeAt reports whether a platform look-alike starts at data[i]: a
+// platform prefix followed by a run of LookAlikeMin to LookAlikeMax base62
+// characters (the whole run, up to the first non-base62 byte) that is not
+// a valid, standalone key. end is where the run ends. The byte before i is
+// not looked at: a key glued to a preceding word is a look-alike too.
+func LookAlikeAt(data []byte, i int) (end int, ok bool) {
+	if i < 0 || i+KeyPrefixLen > len(data) {
+		return 0, false
+	}
+	if _, ok := parsePrefix(data[i:]); !ok {
+		return 0, false
+	}
+	end = i + KeyPrefixLen
+	for end < len(data) && end-i-KeyPrefixLen <= LookAlikeMax && base62Value[data[end]] >= 0 {
+		end++
+	}
+	n := end - i - KeyPrefixLen
+	if n < LookAlikeMin || n > LookAlikeMax {
+		return 0, false
+	}
+	if _, valid := KeyAt(data, i); valid {
+		return 0, false
+	}
+	return end, true
 }
 
 // KeyMatch is a platform key found in a buffer.
@@ -332,10 +366,29 @@ func Redact(secret []byte, prefixLen int) string {
 		// Never reveal more than half of a secret.
 		prefixLen = min(prefixLen, n/4)
 		if prefixLen+tail > n/2 {
-			return string(secret[:prefixLen]) + "…"
+			return printable(secret[:prefixLen]) + "…"
 		}
 	}
-	return string(secret[:prefixLen]) + "…" + string(secret[n-tail:])
+	return printable(secret[:prefixLen]) + "…" + printable(secret[n-tail:])
+}
+
+// printable shows bytes outside printable ASCII as \xHH, so that a binary
+// secret (a keystore file) cannot put control characters on a terminal.
+func printable(b []byte) string {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			out := make([]byte, 0, 4*len(b))
+			for _, c := range b {
+				if c < 0x20 || c > 0x7e {
+					out = append(out, '\\', 'x', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+				} else {
+					out = append(out, c)
+				}
+			}
+			return string(out)
+		}
+	}
+	return string(b)
 }
 
 // RedactKey redacts a platform key: its 8-byte prefix and last 4.

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// refKeyChecksum computes the checksum straight from CONTRACT §1 with
+// refKeyChecksum computes the checksum straight from the key format of docs/formats.md with
 // big-number base conversion, independent of Checksum.
 func refKeyChecksum(prefixAndRandom string) string {
 	v := new(big.Int).SetUint64(uint64(crc32.ChecksumIEEE([]byte(prefixAndRandom))))
@@ -255,5 +255,51 @@ func TestFindKeysManyKeys(t *testing.T) {
 		if got[i].Start != i*(KeyLength+1) {
 			t.Fatalf("match %d at %d, want %d", i, got[i].Start, i*(KeyLength+1))
 		}
+	}
+}
+
+func TestLookAlikeAt(t *testing.T) {
+	key, err := GenerateKey(Secret, Live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := []byte(key)
+	broken[20] ^= 1 // 'a'<->'`' etc. may leave base62: pick a safe swap
+	if !IsBase62(broken[20]) {
+		broken[20] = map[bool]byte{true: 'A', false: 'B'}[key[20] != 'A']
+	}
+	for _, tc := range []struct {
+		name string
+		data string
+		at   int
+		end  int // 0: not a look-alike
+	}{
+		{"valid key", key, 0, 0},
+		{"valid key then space", key + " ", 0, 0},
+		{"broken checksum", string(broken), 0, KeyLength},
+		{"cut", key[:45], 0, 45},
+		{"extra", key + "Z", 0, 47},
+		{"glued before", "ab" + key, 2, 48},
+		{"35", key[:8] + strings.Repeat("a", 35), 0, 0},
+		{"36", key[:8] + strings.Repeat("a", 36), 0, 44},
+		{"40", key[:8] + strings.Repeat("a", 40) + "-", 0, 48},
+		{"41", key[:8] + strings.Repeat("a", 41), 0, 0},
+		{"other prefix", "xk_live_" + strings.Repeat("a", 38), 0, 0},
+		{"too short", "sk_live", 0, 0},
+	} {
+		end, ok := LookAlikeAt([]byte(tc.data), tc.at)
+		if ok != (tc.end > 0) || (ok && end != tc.end) {
+			t.Errorf("%s: LookAlikeAt = %d, %v; want %d", tc.name, end, ok, tc.end)
+		}
+	}
+}
+
+func TestRedactBinaryIsPrintable(t *testing.T) {
+	got := Redact([]byte("0\x82\x01\x00\x02\x01\x03abcdefghijklmnop\x1b[2J"), 0)
+	if got != `…\x1b[2J` {
+		t.Fatalf("Redact = %q", got)
+	}
+	if got := Redact([]byte("sk_live_abcdefghijklmnopqrstuvwxyz0123456789AB"), 8); got != "sk_live_…89AB" {
+		t.Fatalf("Redact = %q", got)
 	}
 }

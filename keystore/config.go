@@ -1,9 +1,7 @@
 package keystore
 
 import (
-	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/leakguard/leakguard/keyformat"
@@ -60,24 +58,4 @@ func (c *Config) defaults() {
 	if c.CacheSize <= 0 {
 		c.CacheSize = 100_000
 	}
-}
-
-// ConfigFromEnv reads the settings the service shares with `serve` and the
-// admin CLI: LEAKGUARD_MODE (live|test, default test) and
-// LEAKGUARD_RESOURCES (the platform's resources beyond the built-ins).
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	var c Config
-	c.Mode = keyformat.Mode(strings.TrimSpace(getenv("LEAKGUARD_MODE")))
-	if c.Mode == "" {
-		c.Mode = keyformat.Test
-	}
-	if !c.Mode.Valid() {
-		return c, fmt.Errorf("LEAKGUARD_MODE must be live or test, not %q", c.Mode)
-	}
-	res, err := ParseResources(getenv("LEAKGUARD_RESOURCES"))
-	if err != nil {
-		return c, fmt.Errorf("LEAKGUARD_RESOURCES: %w", err)
-	}
-	c.Resources = res
-	return c, nil
 }

@@ -184,22 +184,6 @@ func FuzzParseInput(f *testing.F) {
 	})
 }
 
-func TestServiceConfigFromEnv(t *testing.T) {
-	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	c, err := keystore.ConfigFromEnv(get(map[string]string{"LEAKGUARD_MODE": "live", "LEAKGUARD_RESOURCES": "orders"}))
-	if err != nil || c.Mode != keyformat.Live || !slices.Equal(c.Resources, []string{"account", "api_keys", "api_logs", "leaks", "orders"}) {
-		t.Fatalf("%+v %v", c, err)
-	}
-	if c, err := keystore.ConfigFromEnv(get(nil)); err != nil || c.Mode != keyformat.Test || len(c.Resources) != 4 {
-		t.Fatalf("defaults %+v %v", c, err)
-	}
-	for _, m := range []map[string]string{{"LEAKGUARD_MODE": "prod"}, {"LEAKGUARD_RESOURCES": "Bad-Name"}} {
-		if _, err := keystore.ConfigFromEnv(get(m)); err == nil {
-			t.Errorf("%v accepted", m)
-		}
-	}
-}
-
 // api_logs and leaks are written by the platform only: their write scopes
 // do not exist, for any key.
 func TestReadOnlyResources(t *testing.T) {

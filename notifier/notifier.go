@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/truncate"
+
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/metrics"
 )
@@ -265,7 +267,7 @@ func (n *Notifier) fail(ctx context.Context, log *slog.Logger, nt keystore.Notic
 	log.Log(ctx, level, "notice not delivered; will retry", "retry_in", delay.Round(time.Millisecond), "err", cause)
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := n.store.RetryNotice(rctx, nt.ID, next, truncate(cause.Error(), 500)); err != nil {
+	if err := n.store.RetryNotice(rctx, nt.ID, next, truncate.String(cause.Error(), 500)); err != nil {
 		// The lease still ends; the notice is claimed again then.
 		log.Warn("record notice retry", "err", err)
 	}
@@ -288,11 +290,4 @@ func recipient(nt keystore.Notice) string {
 		return nt.Account.WebhookURL
 	}
 	return nt.Account.Email
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

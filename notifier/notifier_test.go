@@ -441,7 +441,7 @@ func TestWebhookIsSignedAndRetriedUntil2xx(t *testing.T) {
 func TestLogSenderWhenNoRelayConfigured(t *testing.T) {
 	s := openStore(t)
 	logger, logs := newLogger()
-	senders, err := notifier.SendersFromEnv(func(string) string { return "" }, logger)
+	senders, err := notifier.NewSenders(notifier.SendersConfig{}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,21 +461,20 @@ func TestLogSenderWhenNoRelayConfigured(t *testing.T) {
 	assertNoPlaintext(t, ex.plain, "the logs", out)
 }
 
-func TestSendersFromEnv(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+func TestNewSenders(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		env     map[string]string
+		cfg     notifier.SendersConfig
 		wantErr string
 	}{
-		{"relay", map[string]string{"LEAKGUARD_SMTP_ADDR": "127.0.0.1:2525"}, ""},
-		{"relay and from", map[string]string{"LEAKGUARD_SMTP_ADDR": "mail.internal:25", "LEAKGUARD_SMTP_FROM": "sec@example.com"}, ""},
-		{"no port", map[string]string{"LEAKGUARD_SMTP_ADDR": "mail.internal"}, "host:port"},
-		{"bad port", map[string]string{"LEAKGUARD_SMTP_ADDR": "mail.internal:smtp"}, "bad port"},
-		{"bad from", map[string]string{"LEAKGUARD_SMTP_ADDR": "mail.internal:25", "LEAKGUARD_SMTP_FROM": "not an address"}, "sender address"},
+		{"relay", notifier.SendersConfig{SMTPAddr: "127.0.0.1:2525"}, ""},
+		{"relay and from", notifier.SendersConfig{SMTPAddr: "mail.internal:25", SMTPFrom: "sec@example.com"}, ""},
+		{"no port", notifier.SendersConfig{SMTPAddr: "mail.internal"}, "host:port"},
+		{"bad port", notifier.SendersConfig{SMTPAddr: "mail.internal:smtp"}, "bad port"},
+		{"bad from", notifier.SendersConfig{SMTPAddr: "mail.internal:25", SMTPFrom: "not an address"}, "sender address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			senders, err := notifier.SendersFromEnv(env(tc.env), nil)
+			senders, err := notifier.NewSenders(tc.cfg, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one mentioning %q", err, tc.wantErr)

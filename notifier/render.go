@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	htmltemplate "html/template"
+	"net/url"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -33,6 +34,11 @@ type view struct {
 	StateLine  string
 	Source     string
 	URL        string
+	URLLabel   string // what URL is: "URL", "Tarball", "Blob", "Paste"
+	Page       string // the public web page, when not URL itself
+	Package    string // name@version of an npm package
+	RepoLabel  string
+	CommitLbl  string
 	Repository string
 	Commit     string
 	Path       string
@@ -145,6 +151,21 @@ func newView(msg Message) view {
 		Rule: in.Rule, FoundAt: in.FirstSeenAt.UTC().Format(timeLayout), IncidentID: in.ID,
 		Activity: newActivityView(msg.Activity), Since: in.FirstSeenAt.UTC().Format(timeLayout),
 	}
+	v.URLLabel, v.RepoLabel, v.CommitLbl = "URL", "Repository", "Commit"
+	switch in.Source {
+	case leakguard.SourceNPM:
+		v.URLLabel, v.RepoLabel, v.CommitLbl = "Tarball", "Package", "Version"
+		if l := in.Location; l.Repository != "" && l.Commit != "" {
+			v.Package = l.Repository + "@" + l.Commit
+		}
+	case leakguard.SourceDockerHub:
+		v.URLLabel, v.RepoLabel, v.CommitLbl = "Blob", "Image", "Manifest"
+	case leakguard.SourcePastebin:
+		v.URLLabel = "Paste"
+	case leakguard.SourceGists:
+		v.RepoLabel = "Gist"
+	}
+	v.Page = PublicPage(in.Source, in.Location)
 	revokedAt := in.RevokedAt
 	if revokedAt == nil {
 		revokedAt = k.RevokedAt
@@ -200,11 +221,15 @@ We found your {{.KeyType}} {{.Redacted}}{{if .KeyName}} ("{{.KeyName}}"){{end}} 
 
 Where it was found
   Source:      {{.Source}}
-  URL:         {{.URL}}
+  {{printf "%-12s" (print .URLLabel ":")}} {{.URL}}
+{{- if .Page}}
+  Web page:    {{.Page}}{{end}}
+{{- if .Package}}
+  Package:     {{.Package}}{{else}}
 {{- if .Repository}}
-  Repository:  {{.Repository}}{{end}}
+  {{printf "%-12s" (print .RepoLabel ":")}} {{.Repository}}{{end}}
 {{- if .Commit}}
-  Commit:      {{.Commit}}{{end}}
+  {{printf "%-12s" (print .CommitLbl ":")}} {{.Commit}}{{end}}{{end}}
 {{- if .Path}}
   File:        {{.Path}}{{end}}
 {{- if .Line}}
@@ -256,9 +281,11 @@ var htmlBody = htmltemplate.Must(htmltemplate.New("html").Funcs(htmltemplate.Fun
 <h3>Where it was found</h3>
 <table cellpadding="3">
 <tr><td>Source</td><td>{{.Source}}</td></tr>
-<tr><td>URL</td><td><a href="{{.URL}}">{{.URL}}</a></td></tr>
-{{if .Repository}}<tr><td>Repository</td><td>{{.Repository}}</td></tr>{{end}}
-{{if .Commit}}<tr><td>Commit</td><td><code>{{.Commit}}</code></td></tr>{{end}}
+<tr><td>{{.URLLabel}}</td><td><a href="{{.URL}}">{{.URL}}</a></td></tr>
+{{if .Page}}<tr><td>Web page</td><td><a href="{{.Page}}">{{.Page}}</a></td></tr>{{end}}
+{{if .Package}}<tr><td>Package</td><td><code>{{.Package}}</code></td></tr>{{else}}
+{{if .Repository}}<tr><td>{{.RepoLabel}}</td><td>{{.Repository}}</td></tr>{{end}}
+{{if .Commit}}<tr><td>{{.CommitLbl}}</td><td><code>{{.Commit}}</code></td></tr>{{end}}{{end}}
 {{if .Path}}<tr><td>File</td><td><code>{{.Path}}</code></td></tr>{{end}}
 {{if .Line}}<tr><td>Line</td><td>{{.Line}}</td></tr>{{end}}
 {{if .Layer}}<tr><td>Image layer</td><td><code>{{.Layer}}</code></td></tr>{{end}}
@@ -287,3 +314,40 @@ Requests: {{.Activity.Before}} in the 30 days before, {{.Activity.Requests}} sin
 <p style="color: #666">Incident {{.IncidentID}}, key {{.KeyID}} ({{.Mode}} mode).</p>
 </body></html>
 `))
+
+// PublicPage is the web page people open for a location, when the
+// location's URL is an artifact on the upstream's own public service rather
+// than a page: an npm tarball on registry.npmjs.org has its package page on
+// www.npmjs.com, a blob on Docker Hub's registry its repository page on
+// hub.docker.com, a paste read through scrape.pastebin.com its page on
+// pastebin.com. For any other registry (a mirror, a private one, a test
+// double) there is no such page, and "" is returned: the email then names
+// only the exact artifact, never a guess.
+func PublicPage(source string, l leakguard.Location) string {
+	u, err := url.Parse(l.URL)
+	if err != nil || u.Scheme != "https" {
+		return ""
+	}
+	host := strings.ToLower(u.Hostname())
+	switch source {
+	case leakguard.SourceNPM:
+		if host == "registry.npmjs.org" && l.Repository != "" && l.Commit != "" {
+			return "https://www.npmjs.com/package/" + l.Repository + "/v/" + url.PathEscape(l.Commit)
+		}
+	case leakguard.SourceDockerHub:
+		if host == "registry-1.docker.io" || host == "index.docker.io" || host == "registry.hub.docker.com" {
+			name, _, _ := strings.Cut(l.Repository, ":")
+			if ns, repo, ok := strings.Cut(name, "/"); ok {
+				if ns == "library" {
+					return "https://hub.docker.com/_/" + repo + "/tags"
+				}
+				return "https://hub.docker.com/r/" + ns + "/" + repo + "/tags"
+			}
+		}
+	case leakguard.SourcePastebin:
+		if host == "scrape.pastebin.com" && l.Path != "" {
+			return "https://pastebin.com/" + url.PathEscape(l.Path)
+		}
+	}
+	return ""
+}

@@ -1,8 +1,13 @@
 package notifier
 
 import (
+	"net/http"
+	"time"
+
 	"context"
 	"log/slog"
+
+	"github.com/leakguard/leakguard/internal/httpx"
 
 	"github.com/leakguard/leakguard/keystore"
 )
@@ -40,14 +45,34 @@ func (s *LogSender) Send(ctx context.Context, msg Message) error {
 	return nil
 }
 
-// SendersFromEnv builds the senders of `leakguard serve` from its
-// environment (CONTRACT §3): email through LEAKGUARD_SMTP_ADDR from
-// LEAKGUARD_SMTP_FROM, or logged when no relay is set; webhooks signed
-// with each account's secret.
-func SendersFromEnv(getenv func(string) string, logger *slog.Logger) (map[keystore.Channel]Sender, error) {
-	senders := map[keystore.Channel]Sender{keystore.ChannelWebhook: NewWebhookSender(nil)}
-	if addr := getenv("LEAKGUARD_SMTP_ADDR"); addr != "" {
-		s, err := NewSMTPSender(addr, getenv("LEAKGUARD_SMTP_FROM"))
+// SendersConfig is what the senders of `leakguard serve` take from its
+// configuration (docs/configuration.md).
+type SendersConfig struct {
+	SMTPAddr string // host:port of the relay; "": notices are logged
+	SMTPFrom string // sender address; "": DefaultFrom
+	// SMTPUsername and SMTPPassword: SMTP AUTH, PLAIN or LOGIN.
+	SMTPUsername string
+	SMTPPassword string
+	SMTPTLS      SMTPTLS // "": opportunistic
+	// SMTPCAFile: extra roots for the relay's certificate.
+	SMTPCAFile string
+	// WebhookAllowPrivate lets the account webhook reach loopback and
+	// private addresses (LEAKGUARD_WEBHOOK_ALLOW_PRIVATE); otherwise each
+	// connection is checked where it really goes (httpx.Guard).
+	WebhookAllowPrivate bool
+}
+
+// NewSenders builds the senders of `leakguard serve`: email through the
+// relay, or logged when there is none; webhooks signed with each
+// endpoint's secret.
+func NewSenders(cfg SendersConfig, logger *slog.Logger) (map[keystore.Channel]Sender, error) {
+	g := httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}
+	hook := NewWebhookSender(&http.Client{Transport: g.Transport(), Timeout: 15 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }})
+	senders := map[keystore.Channel]Sender{keystore.ChannelWebhook: hook}
+	if cfg.SMTPAddr != "" {
+		s, err := NewSMTPSenderConfig(SMTPConfig{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername,
+			Password: cfg.SMTPPassword, TLS: cfg.SMTPTLS, CAFile: cfg.SMTPCAFile})
 		if err != nil {
 			return nil, err
 		}

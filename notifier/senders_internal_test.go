@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,7 +16,10 @@ func TestRelayCertificatesAreVerifiedUnlessLocal(t *testing.T) {
 		"localhost": true, "127.0.0.1": true, "::1": true,
 		"mail.example.com": false, "10.0.0.5": false,
 	} {
-		s := &SMTPSender{host: host}
+		s, err := NewSMTPSenderConfig(SMTPConfig{Addr: net.JoinHostPort(host, "25")})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got := s.tlsConfig().InsecureSkipVerify; got != skip {
 			t.Errorf("relay %s: skip verification = %v, want %v", host, got, skip)
 		}

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -26,6 +27,9 @@ var (
 	ErrKeysUnavailable  = errors.New("GitHub's public keys are unavailable")
 )
 
+// maxKeysDoc bounds the public keys document.
+const maxKeysDoc = 1 << 20
+
 // publicKeys is GET /meta/public_keys/secret_scanning.
 type publicKeys struct {
 	PublicKeys []struct {
@@ -35,25 +39,47 @@ type publicKeys struct {
 	} `json:"public_keys"`
 }
 
-// keyring caches GitHub's signing keys by identifier and refetches the
-// document when an unknown identifier arrives, at most once per minGap, so
-// a flood of made-up identifiers cannot hammer GitHub.
+// fetchCall is one fetch of the keys document, shared by every request
+// that waits for it (singleflight-style). done is closed when it ends; err
+// is set before.
+type fetchCall struct {
+	start time.Time // when it starts (in the future while scheduled)
+	done  chan struct{}
+	err   error
+}
+
+// keyring caches GitHub's signing keys by identifier. The document is
+// fetched at start and refreshed in the background (If-None-Match, so an
+// unchanged document costs a 304); an unknown identifier asks for a fetch
+// that starts after the request arrived. Fetches are one at a time, at most
+// one per minGap (start to start), on the keyring's own context: a caller
+// that gives up never cancels or blocks a fetch, and a flood of made-up
+// identifiers costs GitHub at most one request per minGap, all of them
+// waiting for the same fetch.
 type keyring struct {
-	url    string
-	token  string
-	http   *http.Client
-	minGap time.Duration
+	url     string
+	token   string
+	http    *http.Client
+	minGap  time.Duration
+	maxWait time.Duration
+	timeout time.Duration
+	base    context.Context
+	log     *slog.Logger
 
-	mu   sync.RWMutex // guards keys
-	keys map[string]*ecdsa.PublicKey
-
-	fetchMu   sync.Mutex // one fetch at a time; guards lastFetch
-	lastFetch time.Time
+	mu        sync.Mutex
+	keys      map[string]*ecdsa.PublicKey
+	etag      string
+	lastStart time.Time
+	cur       *fetchCall // running or scheduled
+	next      *fetchCall // scheduled after cur
 }
 
 // Verify checks sig (base64 ASN.1 DER ECDSA over SHA-256 of body) against
-// the key named keyID.
+// the key named keyID. ErrKeysUnavailable means the keys could not be had
+// in time (the caller answers 503 so GitHub retries); ErrUnknownKey means
+// a fetch made after the request arrived does not name keyID.
 func (k *keyring) Verify(ctx context.Context, keyID, sig string, body []byte) error {
+	arrived := time.Now()
 	keyID, sig = strings.TrimSpace(keyID), strings.TrimSpace(sig)
 	if keyID == "" || sig == "" {
 		return ErrMissingSignature
@@ -62,7 +88,7 @@ func (k *keyring) Verify(ctx context.Context, keyID, sig string, body []byte) er
 	if err != nil {
 		return fmt.Errorf("%w: signature is not base64", ErrBadSignature)
 	}
-	pub, err := k.key(ctx, keyID)
+	pub, err := k.key(ctx, keyID, arrived)
 	if err != nil {
 		return err
 	}
@@ -73,64 +99,165 @@ func (k *keyring) Verify(ctx context.Context, keyID, sig string, body []byte) er
 	return nil
 }
 
-func (k *keyring) cached(id string) (*ecdsa.PublicKey, bool, bool) {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
+func (k *keyring) cached(id string) (*ecdsa.PublicKey, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	pub, ok := k.keys[id]
-	return pub, ok, k.keys != nil
+	return pub, ok
 }
 
-func (k *keyring) key(ctx context.Context, id string) (*ecdsa.PublicKey, error) {
-	if pub, ok, _ := k.cached(id); ok {
+func (k *keyring) key(ctx context.Context, id string, arrived time.Time) (*ecdsa.PublicKey, error) {
+	if pub, ok := k.cached(id); ok {
 		return pub, nil
 	}
-	k.fetchMu.Lock()
-	defer k.fetchMu.Unlock()
-	// Another request may have fetched while this one waited.
-	pub, ok, loaded := k.cached(id)
-	if ok {
+	c := k.want(arrived)
+	t := time.NewTimer(k.maxWait)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %v", ErrKeysUnavailable, ctx.Err())
+	case <-t.C:
+		return nil, fmt.Errorf("%w: no fresh copy of the keys within %v", ErrKeysUnavailable, k.maxWait)
+	}
+	if pub, ok := k.cached(id); ok {
 		return pub, nil
 	}
-	gap := k.minGap
-	if !loaded {
-		// Nothing to verify with yet: retry an outage sooner.
-		gap = min(gap, 5*time.Second)
-	}
-	if !k.lastFetch.IsZero() && time.Since(k.lastFetch) < gap {
-		if !loaded {
-			return nil, ErrKeysUnavailable
-		}
-		return nil, ErrUnknownKey
-	}
-	k.lastFetch = time.Now()
-	keys, err := k.fetch(ctx)
-	if err != nil {
-		if !loaded {
-			return nil, fmt.Errorf("%w: %v", ErrKeysUnavailable, err)
-		}
-		return nil, ErrUnknownKey
-	}
-	k.mu.Lock()
-	k.keys = keys
-	k.mu.Unlock()
-	if pub, ok := keys[id]; ok {
-		return pub, nil
+	if c.err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKeysUnavailable, c.err)
 	}
 	return nil, ErrUnknownKey
 }
 
-func (k *keyring) fetch(ctx context.Context) (map[string]*ecdsa.PublicKey, error) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+// want returns a fetch that starts no earlier than after, scheduling one
+// if needed: the running or scheduled one if it qualifies, else the one
+// queued behind it.
+func (k *keyring) want(after time.Time) *fetchCall {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if c := k.cur; c != nil && !c.start.Before(after) {
+		return c
+	}
+	if k.next != nil {
+		return k.next
+	}
+	c := &fetchCall{done: make(chan struct{})}
+	if k.cur == nil {
+		k.startLocked(c)
+	} else {
+		k.next = c
+	}
+	return c
+}
+
+// startLocked makes c the current fetch, starting once minGap has passed
+// since the last one started.
+func (k *keyring) startLocked(c *fetchCall) {
+	c.start = time.Now()
+	if !k.lastStart.IsZero() {
+		c.start = maxTime(c.start, k.lastStart.Add(k.minGap))
+	}
+	k.lastStart = c.start
+	k.cur = c
+	go k.run(c)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func (k *keyring) run(c *fetchCall) {
+	if err := httpx.Sleep(k.base, time.Until(c.start)); err != nil {
+		c.err = err
+	} else {
+		c.err = k.fetch()
+	}
+	if c.err != nil && k.base.Err() == nil {
+		k.log.Warn("fetch GitHub's secret scanning keys", "err", c.err)
+	}
+	k.mu.Lock()
+	var rl *httpx.RateLimitedError
+	if errors.As(c.err, &rl) {
+		// GitHub asked us to wait: the next fetch starts no sooner.
+		k.lastStart = maxTime(k.lastStart, rl.Until.Add(-k.minGap))
+	}
+	close(c.done)
+	k.cur = nil
+	if n := k.next; n != nil {
+		k.next = nil
+		k.startLocked(n)
+	}
+	k.mu.Unlock()
+}
+
+// fetch loads the document (conditionally, once an ETag is known) and
+// replaces the keys.
+func (k *keyring) fetch() error {
+	ctx, cancel := context.WithTimeout(k.base, k.timeout)
 	defer cancel()
-	h := http.Header{"Accept": {"application/vnd.github+json"}}
-	if k.token != "" {
-		h.Set("Authorization", "Bearer "+k.token)
-	}
-	data, _, err := httpx.Get(ctx, k.http, k.url, h, 1<<20)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetch secret scanning keys: %w", err)
+		return fmt.Errorf("fetch secret scanning keys: %w", err)
 	}
-	return ParsePublicKeys(data)
+	req.Header.Set("Accept", "application/vnd.github+json")
+	req.Header.Set("User-Agent", httpx.UserAgent)
+	if k.token != "" {
+		req.Header.Set("Authorization", "Bearer "+k.token)
+	}
+	k.mu.Lock()
+	etag, have := k.etag, k.keys != nil
+	k.mu.Unlock()
+	if etag != "" && have {
+		req.Header.Set("If-None-Match", etag)
+	}
+	resp, err := k.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetch secret scanning keys: GET %s: %w", httpx.RedactURL(k.url), err)
+	}
+	defer resp.Body.Close()
+	if err := httpx.CheckResponse(resp, time.Now()); err != nil {
+		return fmt.Errorf("fetch secret scanning keys: %w", err)
+	}
+	if resp.StatusCode == http.StatusNotModified {
+		return nil
+	}
+	data, err := httpx.ReadBody(resp.Body, maxKeysDoc)
+	if err != nil {
+		return fmt.Errorf("fetch secret scanning keys: %w", err)
+	}
+	keys, err := ParsePublicKeys(data)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.keys, k.etag = keys, resp.Header.Get("ETag")
+	k.mu.Unlock()
+	return nil
+}
+
+// refreshLoop loads the keys now and every interval until ctx ends; a
+// failed load is retried sooner (every minGap) while no key is known.
+func (k *keyring) refreshLoop(ctx context.Context, interval time.Duration) {
+	for {
+		c := k.want(time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.done:
+		}
+		wait := interval
+		k.mu.Lock()
+		if k.keys == nil {
+			wait = k.minGap
+		}
+		k.mu.Unlock()
+		if httpx.Sleep(ctx, wait) != nil {
+			return
+		}
+	}
 }
 
 // ParsePublicKeys reads GitHub's public keys document ({"public_keys":

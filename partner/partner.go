@@ -1,5 +1,5 @@
 // Package partner is GitHub's secret scanning partner endpoint
-// (POST /v1/secret-scanning/github, CONTRACT §4). GitHub posts a JSON array
+// (POST /v1/secret-scanning/github, docs/api.md). GitHub posts a JSON array
 // of tokens it found in public, signed with ECDSA (P-256, SHA-256) over the
 // raw body: Github-Public-Key-Identifier names the key among those GitHub
 // publishes, Github-Public-Key-Signature is the base64 ASN.1 DER signature.
@@ -49,9 +49,17 @@ type Config struct {
 	HTTP *http.Client
 	// Token, when set, authenticates the keys fetch (a higher rate limit).
 	Token string
-	// MinRefetch is the least time between two fetches of the keys
-	// document (an unknown key id triggers one). Default 1 minute.
+	// MinRefetch is the least time between the starts of two fetches of
+	// the keys document (an unknown key id asks for one). Default 5s, so a
+	// newly published key is accepted within about 5s of its first use.
 	MinRefetch time.Duration
+	// MaxWait bounds how long a request with an unknown key id waits for
+	// a fresh copy of the document before it is answered 503. Default 10s.
+	MaxWait time.Duration
+	// Refresh is the period of the background refresh. Default 10 minutes.
+	Refresh time.Duration
+	// FetchTimeout bounds one fetch of the document. Default 15s.
+	FetchTimeout time.Duration
 	// MaxBody bounds a request body. Default 1 MiB.
 	MaxBody int64
 	// MaxTokens bounds the tokens of one request. Default 1000.
@@ -80,6 +88,7 @@ type Handler struct {
 	store KeyFinder
 	pub   leakguard.HitPublisher
 	log   *slog.Logger
+	stop  context.CancelFunc
 }
 
 // KeyFinder is what the endpoint needs of the key store: whether a
@@ -97,7 +106,16 @@ func NewHandler(cfg Config, store KeyFinder, pub leakguard.HitPublisher, logger 
 		cfg.HTTP = &http.Client{Timeout: 15 * time.Second}
 	}
 	if cfg.MinRefetch <= 0 {
-		cfg.MinRefetch = time.Minute
+		cfg.MinRefetch = 5 * time.Second
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 10 * time.Second
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = 10 * time.Minute
+	}
+	if cfg.FetchTimeout <= 0 {
+		cfg.FetchTimeout = 15 * time.Second
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 1 << 20
@@ -108,9 +126,20 @@ func NewHandler(cfg Config, store KeyFinder, pub leakguard.HitPublisher, logger 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: cfg, store: store, pub: pub,
-		log:  logger.With("component", "github-secret-scanning"),
-		keys: &keyring{url: cfg.KeysURL, token: cfg.Token, http: cfg.HTTP, minGap: cfg.MinRefetch}}
+	log := logger.With("component", "github-secret-scanning")
+	// Fetches run on a context of their own: no request can cancel one.
+	base, cancel := context.WithCancel(context.Background())
+	return &Handler{cfg: cfg, store: store, pub: pub, log: log, stop: cancel,
+		keys: &keyring{url: cfg.KeysURL, token: cfg.Token, http: cfg.HTTP, minGap: cfg.MinRefetch,
+			maxWait: cfg.MaxWait, timeout: cfg.FetchTimeout, base: base, log: log}}
+}
+
+// Run loads GitHub's keys now and refreshes them every Config.Refresh
+// until ctx ends, then stops any fetch under way. Without Run the keys are
+// fetched when the first alert needs them.
+func (h *Handler) Run(ctx context.Context) {
+	defer h.stop()
+	h.keys.refreshLoop(ctx, h.cfg.Refresh)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -140,8 +169,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err = h.keys.Verify(r.Context(), r.Header.Get("Github-Public-Key-Identifier"), r.Header.Get("Github-Public-Key-Signature"), body)
 	switch {
 	case errors.Is(err, ErrKeysUnavailable):
+		// Not the sender's fault: GitHub retries a 5xx, never a 401.
 		h.log.Error("cannot verify a secret scanning report", "err", err)
-		w.Header().Set("Retry-After", "60")
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(h.cfg.MinRefetch.Seconds()))))
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "GitHub's signing keys could not be fetched; retry later")
 		return
 	case err != nil:
@@ -181,10 +211,8 @@ func (h *Handler) Report(ctx context.Context, matches []Match) ([]Label, error) 
 	now := time.Now().UTC()
 	for _, m := range matches {
 		tok := []byte(m.Token)
-		if len(m.Token) >= 8 {
-			// Never let a URL that spells the token carry it further.
-			m.URL = strings.ReplaceAll(m.URL, m.Token, keyformat.RedactKey(tok))
-		}
+		// Never let a URL that spells the token carry it further.
+		m.URL = keyformat.Scrub(m.URL, tok)
 		sum := sha256.Sum256(tok)
 		hash := hex.EncodeToString(sum[:])
 		l := Label{TokenHash: hash, TokenType: m.Type, Label: FalsePositive}

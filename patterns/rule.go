@@ -25,6 +25,11 @@ type Rule struct {
 	// Validate, if set, must accept the secret (a checksum, a decodable
 	// structure). It is what keeps look-alikes out.
 	Validate func(secret []byte) bool
+	// AcceptMatch, if set, must accept the secret together with what the
+	// regex matched before it (the setting's name and the assignment), for
+	// rules whose verdict depends on the name: "password_field" names a
+	// form field, not a password.
+	AcceptMatch func(before, secret []byte) bool
 	// Allow drops matches whose secret matches any of these.
 	Allow []*regexp.Regexp
 	// StopWords drop matches whose secret contains any of these, compared
@@ -36,6 +41,10 @@ type Rule struct {
 	RedactPrefix int
 	// Disabled rules are known but off unless named with --rules.
 	Disabled bool
+	// Fallback rules (the generic ones) report a secret only where no
+	// other rule reports one overlapping it, so a token that a specific
+	// rule knows is reported once, under that rule's id.
+	Fallback bool
 	// MaxLen bounds how far past a keyword the regex is run (bytes on each
 	// side); 0 means the scanner's default window.
 	MaxLen int

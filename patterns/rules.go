@@ -14,15 +14,15 @@ import (
 // Standalone: their regex starts with the token's literal prefix (fast to
 // search) and the scanner checks the byte before it. Distinctive prefixes
 // and checksums come first; entropy thresholds only where a token has no
-// structure to check. JWTs are deliberately absent: they are usually public
-// identity assertions, not credentials.
+// structure to check. Rules with a Path (rules_files.go) run only on their
+// kind of file; the generic rule is a Fallback that yields to all others.
 func DefaultRules() []Rule {
 	c := newCommon()
 	var rules []Rule
 	for _, group := range [][]Rule{
 		c.cloudRules(), c.vcsRules(), c.chatRules(), c.paymentRules(), c.aiRules(),
 		c.devToolRules(), c.observabilityRules(), c.cryptoRules(), c.databaseRules(),
-		c.webhookRules(), c.genericRules(),
+		c.webhookRules(), c.saasRules(), c.structuralRules(), c.fileRules(), c.genericRules(),
 	} {
 		rules = append(rules, group...)
 	}
@@ -58,6 +58,46 @@ func tok(body, tail string) *regexp.Regexp {
 	return regexp.MustCompile(`(` + body + `)(?:[^` + tail + `]|\z)`)
 }
 
+// Alphabets for then.
+const (
+	digits      = "0123456789"
+	hexDigits   = "0123456789abcdef"
+	letters     = "abcdefghijklmnopqrstuvwxyz"
+	upperDigits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	base62      = digits + letters
+)
+
+// then returns prefix followed by each character of alphabet, lower-cased
+// and without repeats: the keywords of a token whose literal prefix is
+// short. A 3-byte keyword stands for every fourth byte in the scanner's
+// prefilter (128 entries of its 4-byte gram map), so spelling out the
+// characters that can follow it keeps the map sparse.
+func then(prefix, alphabet string) []string {
+	var out []string
+	seen := map[byte]bool{}
+	for i := 0; i < len(alphabet); i++ {
+		c := alphabet[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, prefix+string(c))
+		}
+	}
+	return out
+}
+
+// thenEach is then for every prefix, with mid between prefix and the
+// alphabet's character.
+func thenEach(prefixes []string, mid, alphabet string) []string {
+	var out []string
+	for _, p := range prefixes {
+		out = append(out, then(p+mid, alphabet)...)
+	}
+	return out
+}
+
 // Character classes that continue a token, for tok's tail.
 const (
 	wordTail   = `0-9A-Za-z_`
@@ -81,10 +121,12 @@ func kv(names, value string) *regexp.Regexp {
 type common struct {
 	placeholder *regexp.Regexp
 	dbWords     []*regexp.Regexp
+	generic     *genericDeny
 }
 
 func newCommon() common {
 	return common{
+		generic: newGenericDeny(),
 		// Documentation examples and template variables.
 		placeholder: regexp.MustCompile(`(?i)example|placeholder|redacted|dummy|sample|x{6}|\*{3}|` +
 			`your[_-]?(?:api[_-]?)?(?:key|token|secret)|<[^>]*>|\$\{|\{\{`),
@@ -110,7 +152,7 @@ func (c common) cloudRules() []Rule {
 		{
 			ID:          "aws-access-key-id",
 			Description: "AWS access key id",
-			Keywords:    []string{"akia", "asia", "abia", "acca", "a3t"},
+			Keywords:    append([]string{"akia", "asia", "abia", "acca"}, then("a3t", upperDigits)...),
 			// AWS's documented example key id ends in EXAMPLE: the
 			// placeholder allowlist drops it.
 			Regex:        tok(`(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}`, wordTail),
@@ -133,14 +175,16 @@ func (c common) cloudRules() []Rule {
 			Allow:   c.ph(),
 		},
 		{
-			ID:           "gcp-api-key",
-			Description:  "Google API key",
-			Keywords:     []string{"aiza"},
-			Regex:        tok(`AIza[0-9A-Za-z_-]{35}`, dashTail),
-			SecretGroup:  1,
-			Standalone:   true,
-			Entropy:      4,
-			Allow:        c.ph(),
+			ID:          "gcp-api-key",
+			Description: "Google API key",
+			Keywords:    []string{"aiza"},
+			Regex:       tok(`AIza[0-9A-Za-z_-]{35}`, dashTail),
+			SecretGroup: 1,
+			Standalone:  true,
+			Entropy:     4,
+			// Firebase's SDK docs and samples publish keys built from
+			// ascending runs ("...AbC123dEf456GhI789..."): not keys.
+			Allow:        append(c.ph(), regexp.MustCompile(`(?i)123.*(?:456|789)|abc.*def.*ghi`)),
 			RedactPrefix: 4,
 		},
 		{
@@ -188,7 +232,9 @@ func (c common) cloudRules() []Rule {
 		{
 			ID:          "azure-ad-client-secret",
 			Description: "Microsoft Entra ID (Azure AD) application client secret",
-			Keywords:    []string{"q~"},
+			// A digit, "Q~" and the next character: four-byte keywords,
+			// which the prefilter sorts out best (scanner/prefilter.go).
+			Keywords:    thenEach(then("", digits), "q~", `0123456789abcdefghijklmnopqrstuvwxyz_~.-`),
 			Regex:       tok(`[0-9A-Za-z_][0-9A-Za-z_~.]{2}[0-9]Q~[0-9A-Za-z_~.-]{31,34}`, `0-9A-Za-z_~.-`),
 			SecretGroup: 1,
 			Standalone:  true,
@@ -503,16 +549,17 @@ func (c common) chatRules() []Rule {
 		{
 			ID:          "telegram-bot-api-token",
 			Description: "Telegram bot API token",
-			Keywords:    []string{":aa"},
+			Keywords:    then(":aa", base62+"_-"),
 			Regex:       regexp.MustCompile(`(?:\b|\\[nrt]|/bot)([0-9]{8,10}:AA[0-9A-Za-z_-]{33})(?:[^0-9A-Za-z_-]|\z)`),
 			SecretGroup: 1,
 			Entropy:     3.5,
 			Allow:       c.ph(),
 		},
 		{
-			ID:           "twilio-api-key",
-			Description:  "Twilio API key SID",
-			Keywords:     []string{"sk"},
+			ID:          "twilio-api-key",
+			Description: "Twilio API key SID",
+			// "SK" and two hex digits: four-byte keywords (see above).
+			Keywords:     thenEach(then("sk", hexDigits), "", hexDigits),
 			Regex:        tok(`SK[0-9a-fA-F]{32}`, wordTail),
 			SecretGroup:  1,
 			Standalone:   true,
@@ -530,7 +577,7 @@ func (c common) chatRules() []Rule {
 		{
 			ID:           "sendgrid-api-token",
 			Description:  "SendGrid API key",
-			Keywords:     []string{"sg."},
+			Keywords:     then("sg.", base62+"_-"),
 			Regex:        tok(`SG\.[0-9A-Za-z_-]{22}\.[0-9A-Za-z_-]{43}`, dashTail),
 			SecretGroup:  1,
 			Standalone:   true,
@@ -578,25 +625,28 @@ func (c common) chatRules() []Rule {
 }
 
 func (c common) paymentRules() []Rule {
-	stripe := func(id, desc, prefix string) Rule {
+	// Stripe's keys share the platform's prefixes. Stripe's own lengths
+	// are 24 characters after the prefix (legacy keys, as in its docs'
+	// examples) and 90 to 128 (account-scoped keys, "51..."; Stripe allows
+	// up to 128). The platform's namespace, 36 to 40 characters, lies
+	// between them and belongs to the leakguard-* rules (docs/formats.md).
+	stripe := func(id, desc, typ string) Rule {
 		return Rule{
 			ID:          id,
 			Description: desc,
-			Keywords:    []string{prefix},
-			Regex:       tok(prefix+`[0-9A-Za-z]{24,}`, wordTail),
+			Keywords:    []string{typ + "_live_", typ + "_test_"},
+			Regex:       tok(typ+`_(?:live|test)_(?:[0-9A-Za-z]{24}|[0-9A-Za-z]{90,128})`, wordTail),
 			SecretGroup: 1,
 			Standalone:  true,
 			Entropy:     3,
-			// A valid platform key has the same prefix; it is reported by the
-			// leakguard-* rules, never as a Stripe key.
-			Validate:     notPlatformKey,
-			Allow:        c.ph(),
-			RedactPrefix: len(prefix),
+			Allow:       c.ph(),
+			// "sk_live_"
+			RedactPrefix: 8,
 		}
 	}
 	return []Rule{
-		stripe("stripe-secret-key", "Stripe live secret key", "sk_live_"),
-		stripe("stripe-restricted-key", "Stripe live restricted key", "rk_live_"),
+		stripe("stripe-secret-key", "Stripe secret key (live or test mode)", "sk"),
+		stripe("stripe-restricted-key", "Stripe restricted key (live or test mode)", "rk"),
 		{
 			ID:           "stripe-webhook-secret",
 			Description:  "Stripe (or Svix-style) webhook signing secret",
@@ -723,7 +773,7 @@ func (c common) aiRules() []Rule {
 		{
 			ID:           "huggingface-access-token",
 			Description:  "Hugging Face user access token",
-			Keywords:     []string{"hf_"},
+			Keywords:     then("hf_", letters),
 			Regex:        tok(`hf_[A-Za-z]{34}`, wordTail),
 			SecretGroup:  1,
 			Standalone:   true,
@@ -918,7 +968,7 @@ func (c common) devToolRules() []Rule {
 		{
 			ID:           "airtable-pat",
 			Description:  "Airtable personal access token",
-			Keywords:     []string{"pat"},
+			Keywords:     then("pat", base62),
 			Regex:        tok(`pat[0-9A-Za-z]{14}\.[a-f0-9]{64}`, wordTail),
 			SecretGroup:  1,
 			Standalone:   true,
@@ -1175,5 +1225,6 @@ func (c common) genericRules() []Rule {
 			Allow:       append(c.ph(), c.dbAllow()...),
 			Disabled:    true,
 		},
+		c.genericAPIKey(),
 	}
 }

@@ -122,9 +122,12 @@ func in(tmpl, secret string) example {
 }
 
 type ruleCase struct {
-	id  string
-	yes []example
-	no  []string
+	id string
+	// path is the file the examples are in, for rules with a Path
+	// (default "src/app.env").
+	path string
+	yes  []example
+	no   []string
 }
 
 // finding is what applyRule reports: the secret and the whole regex match.
@@ -133,9 +136,16 @@ type finding struct{ secret, match string }
 // applyRule applies a rule to data the way the scanner does, using only the
 // Rule's fields: a case-insensitive keyword prefilter, the regex, the secret
 // group, Standalone, then Entropy, Validate, Allow and StopWords.
-func applyRule(r Rule, data []byte) []finding {
+func applyRule(r Rule, data []byte) []finding { return applyRuleAt(r, "", data) }
+
+// applyRuleAt is applyRule on a file at path: a rule with a Path runs only
+// where the path matches it, and without keywords it sees the whole file.
+func applyRuleAt(r Rule, path string, data []byte) []finding {
+	if r.Path != nil && !r.Path.MatchString(path) {
+		return nil
+	}
 	lower := bytes.ToLower(data)
-	hit := false
+	hit := len(r.Keywords) == 0
 	for _, k := range r.Keywords {
 		if bytes.Contains(lower, []byte(k)) {
 			hit = true
@@ -159,6 +169,9 @@ func applyRule(r Rule, data []byte) []finding {
 		}
 		secret := data[s:e]
 		if r.Entropy > 0 && ShannonEntropy(secret) < r.Entropy {
+			continue
+		}
+		if r.AcceptMatch != nil && !r.AcceptMatch(data[loc[0]:s], secret) {
 			continue
 		}
 		if r.Validate != nil && !r.Validate(secret) {
@@ -213,8 +226,8 @@ func TestDefaultRulesWellFormed(t *testing.T) {
 		if r.Description == "" {
 			t.Errorf("rule %s: no description", r.ID)
 		}
-		if len(r.Keywords) == 0 {
-			t.Errorf("rule %s: no keywords", r.ID)
+		if len(r.Keywords) == 0 && r.Path == nil {
+			t.Errorf("rule %s: no keywords (only a rule with a Path may see whole files)", r.ID)
 		}
 		for _, k := range r.Keywords {
 			if k == "" || k != strings.ToLower(k) {
@@ -254,10 +267,19 @@ func TestDefaultRulesFreshEachCall(t *testing.T) {
 	}
 }
 
-func TestGenericRulesOffByDefault(t *testing.T) {
+// The generic rule is on by default and yields to every specific rule;
+// the older, noisier generic-password stays off.
+func TestGenericRules(t *testing.T) {
+	rules := rulesByID(t)
+	if g := rules["generic-api-key"]; g.Disabled || !g.Fallback {
+		t.Error("generic-api-key must be enabled and a fallback")
+	}
+	if !rules["generic-password"].Disabled {
+		t.Error("generic-password must stay off by default")
+	}
 	for _, r := range DefaultRules() {
-		if strings.HasPrefix(r.ID, "generic-") && !r.Disabled {
-			t.Errorf("rule %s is generic but enabled by default", r.ID)
+		if r.Fallback && !strings.HasPrefix(r.ID, "generic-") {
+			t.Errorf("rule %s is a fallback but not generic", r.ID)
 		}
 	}
 }
@@ -272,8 +294,18 @@ func TestRuleExamples(t *testing.T) {
 			continue
 		}
 		covered[c.id] = len(c.yes) > 0 && len(c.no) > 0
+		path := c.path
+		if path == "" {
+			path = "src/app.env"
+		}
 		for i, ex := range c.yes {
-			got := applyRule(r, []byte(ex.text))
+			got := applyRuleAt(r, path, []byte(ex.text))
+			if r.Path != nil {
+				// The same text in a file of another kind is not reported.
+				if other := applyRuleAt(r, "docs/notes.md", []byte(ex.text)); len(other) != 0 {
+					t.Errorf("%s yes[%d]: reported outside its files", c.id, i)
+				}
+			}
 			if len(got) != 1 || got[0].secret != ex.secret {
 				t.Errorf("%s yes[%d]: got %d findings %v, want exactly the secret %q\ntext: %q", c.id, i, len(got), got, ex.secret, ex.text)
 				continue
@@ -281,7 +313,7 @@ func TestRuleExamples(t *testing.T) {
 			// The prefilter only runs the regex near a keyword: every true
 			// match must contain one, or the rule silently never fires.
 			lm := strings.ToLower(got[0].match)
-			hasKW := false
+			hasKW := len(r.Keywords) == 0
 			for _, k := range r.Keywords {
 				if strings.Contains(lm, k) {
 					hasKW = true
@@ -305,13 +337,19 @@ func TestRuleExamples(t *testing.T) {
 			}
 		}
 		for i, text := range c.no {
-			if got := applyRule(r, []byte(text)); len(got) != 0 {
+			if got := applyRuleAt(r, path, []byte(text)); len(got) != 0 {
 				t.Errorf("%s no[%d]: got findings %v in %q", c.id, i, got, text)
+			}
+			if r.Path != nil && !r.Path.MatchString(path) {
+				continue
 			}
 			// Accepts must agree with the filters applied above.
 			for _, loc := range r.Regex.FindAllSubmatchIndex([]byte(text), -1) {
 				s := loc[2*r.SecretGroup]
 				if s < 0 || r.Standalone && !keyformat.BoundaryBefore([]byte(text), s) {
+					continue
+				}
+				if r.AcceptMatch != nil && !r.AcceptMatch([]byte(text)[loc[0]:s], []byte(text)[s:loc[2*r.SecretGroup+1]]) {
 					continue
 				}
 				if r.Accepts([]byte(text)[s:loc[2*r.SecretGroup+1]]) {
@@ -602,14 +640,16 @@ func ruleCases(g *gen) []ruleCase {
 	}
 	uuid := g.uuid
 
-	return []ruleCase{
+	cases := []ruleCase{
 		{id: "aws-access-key-id",
 			yes: []example{in("aws_access_key_id = {}\n", "AKIA"+g.s(alphaB32, 16)), in(`{"AccessKeyId": "{}"}`, "ASIA"+g.s(alphaB32, 16)), in(`"a\n{}"`, "AKIA"+g.s(alphaB32, 16))},
 			no:  []string{awsExampleID, "AKIA" + g.s(alphaB32, 15), "XAKIA" + g.s(alphaB32, 16), strings.ToLower("AKIA" + g.s(alphaB32, 16)), "AKIAAAAAAAAAAAAAAAAA"}},
 		{id: "aws-secret-access-key",
 			yes: []example{in("aws_secret_access_key = {}\n", g.s(alphaB64, 40)), in(`{"SecretAccessKey": "{}", "x": 1}`, g.s(alphaB64, 40)), in("export AWS_SECRET_ACCESS_KEY=\"{}\"\n", g.s(alphaB64, 40))},
 			no:  []string{"aws_secret_access_key = " + awsExampleSecret, "aws_secret_access_key = " + g.s(alphaHex, 40), "aws_secret_access_key = " + g.s(alphaB64, 41), "secret = " + g.s(alphaB64, 40)}},
-		pfx("gcp-api-key", "GOOGLE_API_KEY={}\n", []string{"AIza" + g.b64url(35), "AIza" + g.b64url(35)}, "AIza"+g.b64url(34), "AIza"+strings.Repeat("x", 35)),
+		pfx("gcp-api-key", "GOOGLE_API_KEY={}\n", []string{"AIza" + g.b64url(35), "AIza" + g.b64url(35)}, "AIza"+g.b64url(34), "AIza"+strings.Repeat("x", 35),
+			// Firebase docs' example keys are ascending runs.
+			"AIzaSyDOCAbC123dEf456GhI789jKl012-MnO", "AIzaSyAbC123dEf456GhI789jKl012MnOpQr-s"),
 		{id: "gcp-service-account",
 			yes: []example{in(saJSON("service_account", "{}"), saPEM)},
 			no:  []string{saJSON("service_account", `-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----`), saJSON("authorized_user", saPEM)}},
@@ -689,8 +729,12 @@ func ruleCases(g *gen) []ruleCase {
 		pfx("mailchimp-api-key", "MAILCHIMP_API_KEY={}\n", []string{g.s(alphaHex, 32) + "-us12"}, "API_KEY="+g.s(alphaHex, 32)+"-us12", "MAILCHIMP_API_KEY="+g.s(alphaHex, 32)),
 		pfx("sendinblue-api-token", "BREVO_KEY={}\n", []string{"xkeysib-" + g.s(alphaHex, 64) + "-" + g.s(alphaB62, 16)}, "xkeysib-"+g.s(alphaHex, 64)),
 
-		pfx("stripe-secret-key", "STRIPE_SECRET_KEY={}\n", []string{"sk_live_" + g.s(alphaB62, 24), "sk_live_51" + g.s(alphaB62, 97), "sk_live_" + g.s(alphaB62, 38)}, "sk_live_abc123xyz789", "sk_test_"+g.s(alphaB62, 24), "sk_live_"+strings.Repeat("x", 24)),
-		pfx("stripe-restricted-key", "STRIPE_KEY={}\n", []string{"rk_live_" + g.s(alphaB62, 24), "rk_live_51" + g.s(alphaB62, 97)}, "rk_live_abc123", "rk_test_"+g.s(alphaB62, 24)),
+		pfx("stripe-secret-key", "STRIPE_SECRET_KEY={}\n", []string{"sk_live_" + g.s(alphaB62, 24), "sk_live_51" + g.s(alphaB62, 97), "sk_test_" + g.s(alphaB62, 24), "sk_test_51" + g.s(alphaB62, 118)},
+			// The platform's namespace (36 to 40), between Stripe's lengths, and docs examples.
+			"sk_live_abc123xyz789", "sk_live_"+g.s(alphaB62, 38), "sk_live_"+g.s(alphaB62, 36), "sk_test_"+g.s(alphaB62, 40), "sk_live_"+g.s(alphaB62, 60),
+			"sk_live_"+strings.Repeat("x", 24), "sk_prod_"+g.s(alphaB62, 24)),
+		pfx("stripe-restricted-key", "STRIPE_KEY={}\n", []string{"rk_live_" + g.s(alphaB62, 24), "rk_live_51" + g.s(alphaB62, 97), "rk_test_51" + g.s(alphaB62, 97)},
+			"rk_live_abc123", "rk_test_"+g.s(alphaB62, 38), "rk_live_"+g.s(alphaB62, 39)),
 		pfx("stripe-webhook-secret", "STRIPE_WEBHOOK_SECRET={}\n", []string{"whsec_" + g.s(alphaB62, 32)}, "whsec_"+g.s(alphaB62, 31), "whsec_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
 		pfx("square-access-token", "SQUARE_TOKEN={}\n", []string{"sq0atp-" + g.b64url(22), "EAAA" + g.b64url(60)}, "sq0atp-"+g.b64url(21), "EAAA"+g.b64url(59)),
 		pfx("square-oauth-secret", "SQUARE_SECRET={}\n", []string{"sq0csp-" + g.b64url(43)}, "sq0csp-"+g.b64url(42)),
@@ -816,6 +860,9 @@ func ruleCases(g *gen) []ruleCase {
 			yes: []example{in(`password = "{}"`, g.s(alphaB62, 16)), in("DB_PASSWORD={}\n", g.s(alphaB62, 20))},
 			no:  []string{`password = "changeme"`, `password = "${PASSWORD}"`, `password = "short"`, `password = "aaaaaaaaaaaa"`}},
 	}
+	cases = append(cases, saasCases(g)...)
+	cases = append(cases, structuralCases(g)...)
+	return append(cases, pathCases(g)...)
 }
 
 // TestRuleCasesCoverEveryRule guards the table against new rules without
@@ -893,7 +940,7 @@ func FuzzValidators(f *testing.F) {
 	f.Add([]byte("MTIz.abc.def"))
 	f.Add([]byte("-----BEGIN-----END"))
 	validators := []func([]byte) bool{validBase62CRC(4), validBech32, validPEMBody, validSentryOrgToken,
-		validDiscordBotToken, validJSONAfter("ops_"), notPlatformKey}
+		validDiscordBotToken, validJSONAfter("ops_")}
 	for _, r := range DefaultRules() {
 		if r.Validate != nil {
 			validators = append(validators, r.Validate)
@@ -992,8 +1039,8 @@ func TestRulesDoNotOverlap(t *testing.T) {
 	var doc strings.Builder
 	want := map[string]string{} // secret -> rule
 	for _, c := range ruleCases(newGen(14)) {
-		if len(c.yes) == 0 {
-			continue
+		if len(c.yes) == 0 || c.path != "" {
+			continue // a credential file's rule needs its file
 		}
 		ex := c.yes[0]
 		if _, dup := want[ex.secret]; dup {
@@ -1006,6 +1053,9 @@ func TestRulesDoNotOverlap(t *testing.T) {
 	intended := map[[2]string]bool{{"gcp-service-account", "private-key"}: true}
 	got := map[string]bool{}
 	for _, r := range DefaultRules() {
+		if r.Fallback || r.Path != nil || r.Disabled {
+			continue // yields to the others (scanner.dropFallbacks); needs its file; off
+		}
 		for _, f := range applyRule(r, []byte(doc.String())) {
 			owner, ok := want[f.secret]
 			switch {
@@ -1018,7 +1068,7 @@ func TestRulesDoNotOverlap(t *testing.T) {
 		}
 	}
 	for secret, id := range want {
-		if !got[secret] && !rulesByID(t)[id].Disabled {
+		if r := rulesByID(t)[id]; !got[secret] && !r.Disabled && !r.Fallback && r.Path == nil {
 			t.Errorf("rule %s missed its example in the combined document", id)
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"hash/crc32"
 	"strings"
-
-	"github.com/leakguard/leakguard/keyformat"
 )
 
 // Validators for third-party secrets: offline checks that tell a real token
@@ -51,10 +49,6 @@ func validBase62CRC(prefixLen int) func([]byte) bool {
 		return bytes.Equal(cs[:], body[30:])
 	}
 }
-
-// notPlatformKey rejects strings that are valid platform keys: those belong
-// to the leakguard-* rules, never to a look-alike third-party rule.
-func notPlatformKey(tok []byte) bool { return !keyformat.ValidKey(tok) }
 
 // bech32Charset is BIP-173's alphabet; a character's value is its index.
 const bech32Charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"

@@ -168,14 +168,6 @@ func (ig *Ignore) Ignored(f scanner.Finding) bool {
 	return ok
 }
 
-// Len is the number of entries.
-func (ig *Ignore) Len() int {
-	if ig == nil {
-		return 0
-	}
-	return len(ig.secrets) + len(ig.fingerprints)
-}
-
 func splitFingerprint(s string) (file, rule, sha string, ok bool) {
 	i := strings.LastIndexByte(s, ':')
 	if i < 0 || !isSHA256(s[i+1:]) {

@@ -1,5 +1,5 @@
 // Package report turns scanner findings into what a user or a program reads:
-// text lines (coloured on a terminal), a JSON array (CONTRACT §2) and SARIF
+// text lines (coloured on a terminal), a JSON array (docs/formats.md) and SARIF
 // 2.1.0 for code scanning. It also holds the filters that sit between the
 // scanner and the output: baseline, .leakguardignore and the config's global
 // allow-list.
@@ -47,7 +47,7 @@ type Options struct {
 	Descriptions map[string]string
 }
 
-// Entry is one finding as printed in JSON (CONTRACT §2).
+// Entry is one finding as printed in JSON (docs/formats.md).
 type Entry struct {
 	Rule         string `json:"rule"`
 	Description  string `json:"description,omitempty"`
@@ -61,6 +61,12 @@ type Entry struct {
 	// this secret at this place.
 	Fingerprint string `json:"fingerprint"`
 	Secret      string `json:"secret,omitempty"`
+	// History and hook scans: the introducing commit's author, author
+	// email, author date (RFC 3339, UTC) and full message.
+	Author  string `json:"author,omitempty"`
+	Email   string `json:"email,omitempty"`
+	Date    string `json:"date,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Fingerprint identifies a secret at a place: "file:rule:secret_sha256".
@@ -108,7 +114,8 @@ func Entries(fs []scanner.Finding, opts Options) []Entry {
 	for _, f := range fs {
 		e := Entry{Rule: f.RuleID, Description: opts.Descriptions[f.RuleID], File: f.Path,
 			Line: f.Line, Column: f.Column, Commit: f.Commit, SecretSHA256: f.SecretSHA256,
-			Redacted: f.Redacted, Fingerprint: Fingerprint(f)}
+			Redacted: f.Redacted, Fingerprint: Fingerprint(f),
+			Author: f.Author, Email: f.Email, Date: f.Date, Message: f.Message}
 		if opts.NoRedact {
 			e.Secret = string(f.Secret)
 		}
@@ -143,15 +150,15 @@ func WriteText(w io.Writer, fs []scanner.Finding, opts Options) error {
 	var b strings.Builder
 	for _, f := range fs {
 		b.Reset()
-		loc := fmt.Sprintf("%s:%d:%d", f.Path, f.Line, f.Column)
+		loc := fmt.Sprintf("%s:%d:%d", Escape(f.Path), f.Line, f.Column)
 		secret := f.Redacted
 		if opts.NoRedact {
 			secret = string(f.Secret)
 		}
 		if opts.Color {
-			fmt.Fprintf(&b, "%s%s%s %s%s%s %s", ansiBold, loc, ansiReset, ansiRed, f.RuleID, ansiReset, secret)
+			fmt.Fprintf(&b, "%s%s%s %s%s%s %s", ansiBold, loc, ansiReset, ansiRed, Escape(f.RuleID), ansiReset, Escape(secret))
 		} else {
-			fmt.Fprintf(&b, "%s %s %s", loc, f.RuleID, secret)
+			fmt.Fprintf(&b, "%s %s %s", loc, Escape(f.RuleID), Escape(secret))
 		}
 		if f.Commit != "" {
 			if opts.Color {
@@ -161,9 +168,9 @@ func WriteText(w io.Writer, fs []scanner.Finding, opts Options) error {
 			}
 		}
 		if opts.Color {
-			fmt.Fprintf(&b, " %sfingerprint %s%s\n", ansiDim, Fingerprint(f), ansiReset)
+			fmt.Fprintf(&b, " %sfingerprint %s%s\n", ansiDim, Escape(Fingerprint(f)), ansiReset)
 		} else {
-			fmt.Fprintf(&b, " fingerprint %s\n", Fingerprint(f))
+			fmt.Fprintf(&b, " fingerprint %s\n", Escape(Fingerprint(f)))
 		}
 		if _, err := io.WriteString(w, b.String()); err != nil {
 			return fmt.Errorf("write text report: %w", err)

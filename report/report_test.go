@@ -339,3 +339,30 @@ func FuzzParseBaseline(f *testing.F) {
 		}
 	})
 }
+
+// TestTextEscapesControlCharacters: a path (an archive member name, a file
+// name in a commit) holding a newline or an ANSI escape cannot fake or hide
+// report lines.
+func TestTextEscapesControlCharacters(t *testing.T) {
+	f := scanner.Finding{RuleID: "r", Path: "a.zip!x\n\x1b[2Kfake.txt:1:1 clean\r\x07\x9b\u202e", Line: 1, Column: 1,
+		SecretSHA256: "00", Redacted: "sk_***"}
+	for _, color := range []bool{false, true} {
+		var buf bytes.Buffer
+		if err := WriteText(&buf, []scanner.Finding{f}, Options{Color: color}); err != nil {
+			t.Fatal(err)
+		}
+		out := strings.TrimSuffix(buf.String(), "\n")
+		if strings.Count(out, "\n") != 0 || strings.ContainsAny(out, "\r\x07\u009b\u202e") {
+			t.Errorf("raw control characters in %q", out)
+		}
+		if strings.Contains(strings.ReplaceAll(out, ansiBold, ""), "\x1b[2K") {
+			t.Errorf("raw escape sequence in %q", out)
+		}
+		if !strings.Contains(out, `a.zip!x\n\x1b[2Kfake.txt`) {
+			t.Errorf("name not shown escaped in %q", out)
+		}
+	}
+	if got := Escape("ok/path ü.txt"); got != "ok/path ü.txt" {
+		t.Errorf("Escape changed a clean name: %q", got)
+	}
+}

@@ -414,8 +414,8 @@ func (r *Revoker) decode(ctx context.Context, msg jetstream.Msg) (delivery, bool
 		r.reject(ctx, msg, meta, fmt.Sprintf("invalid hit: %v", err))
 		return delivery{}, false
 	}
-	if len(keyformat.FindKeys(msg.Data())) > 0 {
-		// A producer broke CONTRACT §5. The hit still revokes its key, but
+	if keyformat.ContainsKey(msg.Data()) {
+		// A producer broke docs/bus.md's rule. The hit still revokes its key, but
 		// the plaintext goes no further: not into the store, the logs or
 		// the email.
 		hit = scrubHit(hit)
@@ -514,11 +514,11 @@ func (r *Revoker) publishDead(ctx context.Context, subject string, data []byte, 
 	}
 	dm := &nats.Msg{
 		Subject: r.cfg.Subjects.Dead(source),
-		Data:    scrub(data),
+		Data:    []byte(keyformat.Scrub(string(data))),
 		Header: nats.Header{
 			// One dead letter per hit, however many paths report it.
 			jetstream.MsgIDHeader: []string{"dead:" + stream + ":" + strconv.FormatUint(seq, 10)},
-			HeaderReason:          []string{scrubString(reason)},
+			HeaderReason:          []string{keyformat.Scrub(reason)},
 			HeaderSubject:         []string{subject},
 			HeaderStream:          []string{stream},
 			HeaderStreamSeq:       []string{strconv.FormatUint(seq, 10)},
@@ -535,7 +535,7 @@ func (r *Revoker) publishDead(ctx context.Context, subject string, data []byte, 
 		return nil
 	}
 	r.m.DeadLetters.Inc()
-	attrs := []any{"dead_subject", dm.Subject, "stream_seq", seq, "deliveries", deliveries, "reason", scrubString(reason)}
+	attrs := []any{"dead_subject", dm.Subject, "stream_seq", seq, "deliveries", deliveries, "reason", keyformat.Scrub(reason)}
 	if hit != nil {
 		attrs = append(attrs, "source", hit.Source, "rule", hit.Rule, "redacted", hit.Redacted, "url", hit.Location.URL)
 	}
@@ -624,30 +624,11 @@ func (r *Revoker) Lag(ctx context.Context) (uint64, error) {
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
-// scrub replaces any whole platform key in a dead letter by its redacted
-// form: a malformed message must not carry a plaintext further.
-func scrub(data []byte) []byte {
-	matches := keyformat.FindKeys(data)
-	if len(matches) == 0 {
-		return data
-	}
-	out := make([]byte, 0, len(data))
-	last := 0
-	for _, m := range matches {
-		out = append(out, data[last:m.Start]...)
-		out = append(out, keyformat.RedactKey(data[m.Start:m.Start+keyformat.KeyLength])...)
-		last = m.Start + keyformat.KeyLength
-	}
-	return append(out, data[last:]...)
-}
-
-func scrubString(s string) string { return string(scrub([]byte(s))) }
-
+// scrubHit scrubs every text field of a hit (keyformat.Scrub): a
+// malformed message must not carry a plaintext further.
 func scrubHit(h leakguard.Hit) leakguard.Hit {
-	for _, f := range []*string{&h.Redacted, &h.Rule, &h.Location.URL, &h.Location.Repository,
-		&h.Location.Commit, &h.Location.Path, &h.Location.Layer} {
-		*f = scrubString(*f)
-	}
+	h.Redacted, h.Rule = keyformat.Scrub(h.Redacted), keyformat.Scrub(h.Rule)
+	h.Location = h.Location.Scrubbed()
 	return h
 }
 

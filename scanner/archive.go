@@ -4,15 +4,13 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
-	"compress/gzip"
+	"compress/flate"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 type archiveKind int
@@ -32,7 +30,9 @@ func (k archiveKind) String() string {
 // detect tells archives by their content, never by their name alone.
 func detect(head []byte) archiveKind {
 	switch {
-	case len(head) >= 3 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 8:
+	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		// gzip's two identification bytes; a stream that only looks like
+		// gzip fails to open and is then scanned raw.
 		return gzipKind
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		return zstdKind
@@ -104,9 +104,26 @@ func (s *input) openArchive(k archiveKind, src source, rest io.Reader) error {
 		if k == tarKind && src.tarPath != "" {
 			name = src.tarPath // x.tar.gz, not x.tar.gz!x.tar
 		}
-		s.warnf(name, err)
+		if limitError(err) {
+			s.warnf(name, err)
+			return nil
+		}
+		s.warnf(name, fmt.Errorf("%w; scanned as raw bytes", err))
+		return errNotArchive
 	}
 	return nil
+}
+
+// errNotArchive tells the caller that content detected as an archive
+// could not be read as one (text that starts with "PK\x03\x04", a broken
+// stream): it is then scanned as raw bytes, so a key in it is not missed.
+var errNotArchive = errors.New("not readable as an archive")
+
+// limitError reports the errors of a deliberate stop (a bomb, a limit),
+// after which scanning the raw bytes would only repeat the work.
+func limitError(err error) bool {
+	return errors.Is(err, ErrRatio) || errors.Is(err, ErrExpansion) || errors.Is(err, ErrTooLarge) ||
+		errors.Is(err, ErrArchiveDepth)
 }
 
 // openCompressed decodes a gzip or zstd stream. A tar inside (x.tar.gz) is
@@ -114,26 +131,13 @@ func (s *input) openArchive(k archiveKind, src source, rest io.Reader) error {
 // single file x.gz!x.
 func (s *input) openCompressed(k archiveKind, src source, rest io.Reader) error {
 	cr := &countReader{r: rest}
-	var dec io.Reader
-	switch k {
-	case gzipKind:
-		zr, err := gzip.NewReader(cr)
-		if err != nil {
-			return fmt.Errorf("open gzip: %w", err)
-		}
-		defer zr.Close()
-		dec = zr
-	default:
-		zr, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(32<<20))
-		if err != nil {
-			return fmt.Errorf("open zstd: %w", err)
-		}
-		defer zr.Close()
-		dec = zr
+	dec, closeDec, err := openDecoder(k, cr, 32<<20)
+	if err != nil {
+		return err
 	}
+	defer closeDec()
 	x := s.expand(dec, func() int64 { return cr.n })
-	err := s.scan(source{path: src.path + "!" + innerName(src.path), tarPath: src.path, r: x, depth: src.depth + 1})
+	err = s.scan(source{path: src.path + "!" + innerName(src.path), tarPath: src.path, r: x, depth: src.depth + 1})
 	if err != nil && !fatal(err) {
 		return fmt.Errorf("decompress %s: %w", k, err)
 	}
@@ -145,38 +149,37 @@ func (s *input) openTar(src source, rest io.Reader) error {
 	if src.tarPath != "" {
 		prefix = src.tarPath
 	}
-	tr := tar.NewReader(rest)
-	for {
+	errStop := errors.New("stop")
+	_, err := forEachTarMember(rest, func(hdr *tar.Header, r io.Reader) error {
 		if err := s.ctx.Err(); err != nil {
 			return err
 		}
 		if s.expired {
-			return nil
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
-			return fmt.Errorf("read tar: %w", err)
-		}
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != '\x00' {
-			continue // directories, links, devices: no content
+			return errStop
 		}
 		name := prefix + "!" + hdr.Name
 		if max := s.e.limits.MaxFileSize; max >= 0 && hdr.Size > max {
 			s.warnf(name, fmt.Errorf("%w (%d bytes)", ErrTooLarge, hdr.Size))
-			continue
+			return nil
 		}
-		err = s.scan(source{path: name, r: tr, depth: src.depth + 1})
-		if err != nil {
+		if err := s.scan(source{path: name, r: r, depth: src.depth + 1}); err != nil {
 			if fatal(err) {
 				return err
 			}
 			// The tar stream itself is broken past this point.
 			return fmt.Errorf("read tar member %s: %w", hdr.Name, err)
 		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errStop):
+		return nil
+	case err != nil:
+		return err
 	}
+	// Bytes after the end-of-archive blocks are no member, but a key
+	// hidden there is still a key.
+	return s.scan(source{path: prefix + "!" + trailingName, r: rest, depth: src.depth + 1})
 }
 
 // openZip reads a zip's central directory, which needs random access: the
@@ -211,13 +214,17 @@ func (s *input) openZip(src source, rest io.Reader) error {
 			s.warnf(name, fmt.Errorf("%w (%d bytes)", ErrTooLarge, f.UncompressedSize64))
 			continue
 		}
-		rc, err := f.Open()
+		rc, cr, err := openZipMember(f)
 		if err != nil {
 			s.warnf(name, fmt.Errorf("open zip member: %w", err))
 			continue
 		}
-		csize := int64(min(f.CompressedSize64, 1<<62))
-		err = s.scan(source{path: name, r: s.expand(rc, func() int64 { return csize }), depth: src.depth + 1})
+		// The ratio is taken against the compressed bytes really read,
+		// and the size against the bytes really produced: the header's
+		// claims are the attacker's.
+		x := s.expand(rc, func() int64 { return cr.n })
+		x.(*expandReader).limit = s.e.limits.MaxFileSize
+		err = s.scan(source{path: name, r: x, depth: src.depth + 1})
 		rc.Close()
 		if err != nil {
 			if fatal(err) {
@@ -225,6 +232,61 @@ func (s *input) openZip(src source, rest io.Reader) error {
 			}
 			s.warnf(name, err)
 		}
+	}
+	return s.scanZipTail(src.path, ra, size)
+}
+
+// trailingName names, after "!", the bytes an archive holds outside its
+// members: a zip's comment and anything after the zip or after a tar's end.
+const trailingName = "(trailing data)"
+
+// openZipMember decompresses a member itself (stored or deflated), through
+// a counter of the compressed bytes read. Other methods go through the
+// zip package.
+func openZipMember(f *zip.File) (io.ReadCloser, *countReader, error) {
+	switch f.Method {
+	case zip.Store, zip.Deflate:
+		raw, err := f.OpenRaw()
+		if err != nil {
+			return nil, nil, err
+		}
+		cr := &countReader{r: raw}
+		if f.Method == zip.Store {
+			return io.NopCloser(cr), cr, nil
+		}
+		return flate.NewReader(cr), cr, nil
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	cr := &countReader{r: bytes.NewReader(nil), n: int64(min(f.CompressedSize64, 1<<62))}
+	return rc, cr, nil
+}
+
+// scanZipTail scans what follows the end-of-central-directory record: the
+// zip comment and any bytes appended after the zip.
+func (s *input) scanZipTail(path string, ra io.ReaderAt, size int64) error {
+	const eocdLen = 22
+	tailLen := min(size, 65535+eocdLen+(64<<10))
+	tail := make([]byte, tailLen)
+	if _, err := ra.ReadAt(tail, size-tailLen); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read zip end: %w", err)
+	}
+	for i := len(tail) - eocdLen; i >= 0; i-- {
+		if tail[i] != 'P' || !bytes.HasPrefix(tail[i:], []byte("PK\x05\x06")) {
+			continue
+		}
+		clen := int(tail[i+20]) | int(tail[i+21])<<8
+		if i+eocdLen+clen > len(tail) {
+			continue
+		}
+		start := size - tailLen + int64(i+eocdLen)
+		if start >= size {
+			return nil
+		}
+		return s.scan(source{path: path + "!" + trailingName, r: io.NewSectionReader(ra, start, size-start),
+			depth: 1, plain: true})
 	}
 	return nil
 }
@@ -269,7 +331,7 @@ func (s *input) spool(r io.Reader) (io.ReaderAt, int64, func(), error) {
 // expand wraps a decompressed stream: it charges the input's budget and
 // stops a stream whose ratio to its compressed size is past the limit.
 func (s *input) expand(r io.Reader, compressed func() int64) io.Reader {
-	return &expandReader{s: s, r: r, compressed: compressed, ratio: s.e.limits.MaxRatio}
+	return &expandReader{s: s, r: r, compressed: compressed, ratio: s.e.limits.MaxRatio, limit: -1}
 }
 
 type expandReader struct {
@@ -278,6 +340,7 @@ type expandReader struct {
 	compressed func() int64
 	produced   int64
 	ratio      int64
+	limit      int64 // bytes one member may produce; -1 none
 }
 
 func (x *expandReader) Read(p []byte) (int, error) {
@@ -292,6 +355,9 @@ func (x *expandReader) Read(p []byte) (int, error) {
 	x.s.budget -= int64(n)
 	if x.s.budget < 0 {
 		return n, ErrExpansion
+	}
+	if x.limit >= 0 && x.produced > x.limit {
+		return n, fmt.Errorf("%w (more than %d bytes)", ErrTooLarge, x.limit)
 	}
 	if x.ratio > 0 && x.produced > 1<<20 && x.produced/max(x.compressed(), 1) > x.ratio {
 		return n, fmt.Errorf("%w (%d bytes from %d)", ErrRatio, x.produced, x.compressed())

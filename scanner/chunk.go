@@ -18,7 +18,28 @@ type chunk struct {
 	own0, own1 int
 	atStart    bool // buf[0] is the first byte of the input
 	atEnd      bool // buf ends where the input ends
-	binary     bool // only the platform rules run
+	binary     bool // only the platform rules and applying path rules run
+	// paths says which of Engine.pathRules apply to this input (see
+	// Engine.pathMask); nil when there are none.
+	paths []bool
+}
+
+// runs reports whether rule r looks at chunk c: a rule with a Path only in
+// files whose path matches it (binary ones too: such a rule knows the
+// file's format), any other rule only in text.
+func (c *chunk) runs(r *compiledRule) bool {
+	if r.pathIdx >= 0 {
+		return c.paths != nil && c.paths[r.pathIdx]
+	}
+	return !c.binary
+}
+
+// anyRule reports whether some rule may look at chunk c.
+func (c *chunk) anyRule(e *Engine) bool {
+	if !c.binary && len(e.pathRules) < len(e.rules) {
+		return true // a rule without a Path runs on any text
+	}
+	return slices.Contains(c.paths, true)
 }
 
 // pending is a finding whose line and column the resolver completes: it
@@ -42,10 +63,15 @@ type chunkResult struct {
 
 type window struct{ lo, hi int }
 
+// keySpan is a valid platform key or a look-alike in the platform's
+// namespace: third-party rules report neither.
 type keySpan struct {
-	start int
-	typ   int // keyIndex
+	start, end int
+	typ        int // keyIndex, or lookAlike
 }
+
+// lookAlike is the keySpan type of a platform look-alike.
+const lookAlike = 3
 
 // scratch is per-goroutine working memory, reused across chunks.
 type scratch struct {
@@ -77,6 +103,9 @@ func (e *Engine) newScratch() *scratch {
 		w := e.pf.words[kw]
 		for _, ri := range w.rules {
 			r := &e.rules[ri]
+			if !c.runs(r) {
+				continue
+			}
 			lo := max(pos-r.window, 0)
 			hi := min(pos+len(w.word)+r.window, len(c.buf))
 			if r.anchored != nil {
@@ -99,7 +128,8 @@ func (e *Engine) newScratch() *scratch {
 	return s
 }
 
-// findKeys appends every well-formed standalone platform key in buf, in
+// findKeys appends every well-formed standalone platform key in buf, and
+// every look-alike in the platform's namespace (keyformat.LookAlikeAt), in
 // order. One pass finds each '_' (SIMD) and checks for "_live_"/"_test_"
 // after it; text dense in underscores (snake_case, __dunder__) switches to
 // one bytes.Index pass per infix, which skips them faster.
@@ -122,9 +152,7 @@ func findKeys(buf []byte, out []keySpan) []keySpan {
 		if s := string(buf[j+1 : j+5]); s != "live" && s != "test" {
 			continue
 		}
-		if info, ok := keyformat.KeyAt(buf, j-2); ok {
-			out = append(out, keySpan{start: j - 2, typ: keyIndex(info.Type)})
-		}
+		out = appendKey(out, buf, j-2)
 	}
 	if off >= len(buf) {
 		return out
@@ -138,9 +166,7 @@ func findKeys(buf []byte, out []keySpan) []keySpan {
 			}
 			j += o
 			o = j + 1
-			if info, ok := keyformat.KeyAt(buf, j-2); ok {
-				out = append(out, keySpan{start: j - 2, typ: keyIndex(info.Type)})
-			}
+			out = appendKey(out, buf, j-2)
 		}
 	}
 	if len(out)-n0 > 1 {
@@ -149,15 +175,26 @@ func findKeys(buf []byte, out []keySpan) []keySpan {
 	return out
 }
 
+// appendKey appends the key or look-alike starting at buf[i], if any.
+func appendKey(out []keySpan, buf []byte, i int) []keySpan {
+	if info, ok := keyformat.KeyAt(buf, i); ok {
+		return append(out, keySpan{start: i, end: i + keyformat.KeyLength, typ: keyIndex(info.Type)})
+	}
+	if end, ok := keyformat.LookAlikeAt(buf, i); ok {
+		return append(out, keySpan{start: i, end: end, typ: lookAlike})
+	}
+	return out
+}
+
 // scanChunk finds what chunk c owns and returns it in offset order.
 func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 	s.finds = s.finds[:0]
 	s.keys = s.keys[:0]
-	rules := !c.binary && len(e.rules) > 0
+	rules := c.anyRule(e)
 	if e.anyPlat || rules {
 		s.keys = findKeys(c.buf, s.keys)
 		for _, k := range s.keys {
-			if k.start >= c.own0 && k.start < c.own1 && e.platform[k.typ] {
+			if k.typ != lookAlike && k.start >= c.own0 && k.start < c.own1 && e.platform[k.typ] {
 				s.finds = append(s.finds, pending{rule: -1 - k.typ, off: k.start, end: k.start + keyformat.KeyLength})
 			}
 		}
@@ -174,6 +211,9 @@ func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 			return a.rule - b.rule
 		})
 		s.finds = slices.CompactFunc(s.finds, func(a, b pending) bool { return a.off == b.off && a.rule == b.rule })
+	}
+	if e.anyFallback && len(s.finds) > 1 {
+		s.finds = e.dropFallbacks(s.finds)
 	}
 	// Lines: count newlines incrementally between findings, once over the
 	// owned region in all.
@@ -235,7 +275,7 @@ func (e *Engine) scanRules(s *scratch, c *chunk) {
 		}
 	}
 	for ri := range e.rules {
-		if len(e.rules[ri].Keywords) == 0 {
+		if len(e.rules[ri].Keywords) == 0 && c.runs(&e.rules[ri]) {
 			// A rule without keywords (possible in a custom config) sees the
 			// whole chunk.
 			e.matchWindow(s, c, ri, &e.rules[ri], window{0, len(c.buf)})
@@ -278,6 +318,9 @@ func (e *Engine) matchWindow(s *scratch, c *chunk, ri int, r *compiledRule, w wi
 		if !e.keep(r, secret) || overlapsKey(s.keys, a, b) {
 			continue
 		}
+		if r.AcceptMatch != nil && !r.AcceptMatch(c.buf[w.lo+loc[0]:a], secret) {
+			continue
+		}
 		s.finds = append(s.finds, pending{rule: ri, off: a, end: b})
 	}
 }
@@ -303,12 +346,19 @@ func (e *Engine) keep(r *compiledRule, secret []byte) bool {
 	return true
 }
 
-// overlapsKey reports whether [a,b) overlaps a well-formed platform key: a
-// third-party rule (a Stripe-like sk_live_ pattern) must not report the
-// platform's own keys, publishable ones included.
+// overlapsKey reports whether [a,b) overlaps a well-formed platform key or
+// a look-alike: a third-party rule (a Stripe-like sk_live_ pattern, a
+// generic assignment) must not report the platform's own keys, publishable
+// ones included, nor anything else in the platform's namespace.
 func overlapsKey(keys []keySpan, a, b int) bool {
-	i, _ := slices.BinarySearchFunc(keys, a-keyformat.KeyLength+1, func(k keySpan, t int) int { return k.start - t })
-	return i < len(keys) && keys[i].start < b
+	const longest = keyformat.KeyPrefixLen + keyformat.LookAlikeMax
+	i, _ := slices.BinarySearchFunc(keys, a-longest+1, func(k keySpan, t int) int { return k.start - t })
+	for ; i < len(keys) && keys[i].start < b; i++ {
+		if keys[i].end > a {
+			return true
+		}
+	}
+	return false
 }
 
 // dropAllowed removes findings on a line holding leakguard:allow. The line
@@ -371,4 +421,44 @@ func platformRuleID(typ int) string {
 		return keyformat.RuleRestrictedKey
 	}
 	return keyformat.RulePublishableKey
+}
+
+// dropFallbacks removes the findings of Fallback rules that overlap a
+// finding of another rule (finds is sorted by offset).
+func (e *Engine) dropFallbacks(finds []pending) []pending {
+	fallback := func(p *pending) bool { return p.rule >= 0 && e.rules[p.rule].Fallback }
+	// The union of the other findings' spans, in order.
+	var spans []window
+	for i := range finds {
+		p := &finds[i]
+		if fallback(p) {
+			continue
+		}
+		if n := len(spans); n > 0 && p.off <= spans[n-1].hi {
+			spans[n-1].hi = max(spans[n-1].hi, p.end)
+			continue
+		}
+		spans = append(spans, window{p.off, p.end})
+	}
+	if len(spans) == 0 {
+		return finds
+	}
+	out := finds[:0]
+	for _, p := range finds {
+		if fallback(&p) {
+			// The first span ending after p starts; it overlaps p if it
+			// starts before p ends.
+			i, _ := slices.BinarySearchFunc(spans, p.off, func(w window, off int) int {
+				if w.hi <= off {
+					return -1
+				}
+				return 1
+			})
+			if i < len(spans) && spans[i].lo < p.end {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	return out
 }

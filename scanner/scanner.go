@@ -33,6 +33,12 @@ type Finding struct {
 	Redacted     string `json:"redacted"`
 	Offset       int64  `json:"offset"` // byte offset in the (decompressed) file
 	Secret       []byte `json:"-"`
+	// The commit's author, email, author date (RFC 3339) and message, for
+	// findings of history and hook scans (docs/formats.md).
+	Author  string `json:"author,omitempty"`
+	Email   string `json:"email,omitempty"`
+	Date    string `json:"date,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Options choose what an Engine reports.
@@ -63,6 +69,11 @@ type Options struct {
 	// Limits bound archive expansion and file size; zero fields take the
 	// defaults (DefaultLimits()).
 	Limits Limits
+	// FollowSymlinks lets ScanPaths follow symlinks that lead out of the
+	// root being scanned; by default such a link is a warning
+	// (ErrSymlinkOutside) and is not followed. Links within the root are
+	// always followed; every folder is walked once either way.
+	FollowSymlinks bool
 }
 
 // Limits bound what one input may cost. A zero field means the default; a
@@ -150,6 +161,9 @@ type compiledRule struct {
 	// the match then starts at most lead bytes before the hit.
 	anchored *regexp.Regexp
 	lead     int
+	// pathIdx is the rule's index in Engine.pathRules if it has a Path
+	// (it then runs only on files whose path matches), else -1.
+	pathIdx int
 }
 
 // Engine is safe for concurrent use.
@@ -160,7 +174,13 @@ type Engine struct {
 	platform [3]bool // by keyIndex: secret, restricted, publishable
 	anyPlat  bool
 	rules    []compiledRule
-	pf       *prefilter // keyword prefilter over rules; nil without rules
+	// pathRules are the indices in rules of the rules with a Path: a file
+	// is matched against each path once, so a rule for one kind of file
+	// (.netrc, wp-config.php) costs nothing elsewhere.
+	pathRules []int
+	pf        *prefilter // keyword prefilter over rules; nil without rules
+	// anyFallback: some selected rule is a Fallback (see dropFallbacks).
+	anyFallback bool
 	// margin is the context each chunk carries on both sides of the part it
 	// owns: enough for the longest rule window and a key's boundaries.
 	margin int
@@ -254,7 +274,11 @@ func New(opts Options) (*Engine, error) {
 		// The window is the most context a match containing the keyword can
 		// need: the regex's own bound when it has one, else Rule.MaxLen,
 		// else DefaultWindow; two more bytes let anchors see real context.
-		cr := compiledRule{Rule: r, window: DefaultWindow}
+		cr := compiledRule{Rule: r, window: DefaultWindow, pathIdx: -1}
+		if r.Path != nil {
+			cr.pathIdx = len(e.pathRules)
+			e.pathRules = append(e.pathRules, len(e.rules))
+		}
 		if r.MaxLen > 0 {
 			cr.window = min(r.MaxLen, maxWindow)
 		}
@@ -269,6 +293,7 @@ func New(opts Options) (*Engine, error) {
 			cr.stopWords = append(cr.stopWords, []byte(strings.ToLower(w)))
 		}
 		maxWin = max(maxWin, cr.window)
+		e.anyFallback = e.anyFallback || r.Fallback
 		e.rules = append(e.rules, cr)
 	}
 	for id := range want {
@@ -343,10 +368,23 @@ func (e *Engine) ScanStream(ctx context.Context, path string, r io.Reader, emit 
 // data).
 func (e *Engine) withLayout(workers, chunk int) *Engine {
 	c := &Engine{opts: e.opts, limits: e.limits, workers: workers, platform: e.platform, anyPlat: e.anyPlat,
-		rules: e.rules, pf: e.pf, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem}
+		rules: e.rules, pathRules: e.pathRules, pf: e.pf, anyFallback: e.anyFallback, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem}
 	c.opts.Workers = workers
 	c.bufs = newBufPool(c.chunk + 2*c.margin)
 	c.scratches.New = func() any { return c.newScratch() }
 	c.bigSem = make(chan struct{}, 1)
 	return c
+}
+
+// pathMask reports, for each rule in e.pathRules, whether it applies to a
+// file with this path; nil when the engine has no path rules.
+func (e *Engine) pathMask(path string) []bool {
+	if len(e.pathRules) == 0 {
+		return nil
+	}
+	m := make([]bool, len(e.pathRules))
+	for i, ri := range e.pathRules {
+		m[i] = e.rules[ri].Path.MatchString(path)
+	}
+	return m
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"sync"
@@ -97,6 +98,28 @@ type source struct {
 	ra      io.ReaderAt // random access to the same content, when there is one
 	size    int64
 	depth   int
+	plain   bool // scan as bytes, never as an archive
+}
+
+// recorder keeps the first max bytes read through it (beyond the head the
+// caller put in buf); past that it only notes that it lost some.
+type recorder struct {
+	r     io.Reader
+	max   int
+	buf   []byte
+	lossy bool
+}
+
+func (c *recorder) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if !c.lossy {
+		if len(c.buf)+n <= c.max {
+			c.buf = append(c.buf, p[:n]...)
+		} else {
+			c.lossy, c.buf = true, c.buf[:0:0]
+		}
+	}
+	return n, err
 }
 
 func (s *input) scanStream(path string, r io.Reader, depth int) error {
@@ -132,23 +155,46 @@ func (s *input) scan(src source) error {
 	}
 	eof = eof || known
 	head := buf[:n]
-	if k := detect(head); k != plainKind {
+	if k := detect(head); k != plainKind && !src.plain {
 		var rest io.Reader = bytes.NewReader(head)
+		var rec *recorder
 		if !eof {
-			rest = io.MultiReader(rest, src.r)
+			if src.ra == nil {
+				// Keep what the archive reader consumes, so that content
+				// that only looked like an archive can be scanned raw.
+				rec = &recorder{r: src.r, max: e.spoolMem, buf: append([]byte(nil), head...)}
+				rest = io.MultiReader(rest, rec)
+			} else {
+				rest = io.MultiReader(rest, src.r)
+			}
 		} else if src.ra == nil {
 			src.ra, src.size = bytes.NewReader(head), int64(n)
 		}
-		return s.openArchive(k, src, rest)
+		err := s.openArchive(k, src, rest)
+		if !errors.Is(err, errNotArchive) {
+			return err
+		}
+		// The archive could not be read: scan its bytes as they are.
+		raw := source{path: src.path, depth: src.depth, plain: true}
+		switch {
+		case src.ra != nil:
+			raw.r = io.NewSectionReader(src.ra, 0, src.size)
+		case !rec.lossy:
+			raw.r = io.MultiReader(bytes.NewReader(rec.buf), src.r)
+		default:
+			s.warnf(src.path, fmt.Errorf("only the part after the first %d bytes was scanned as raw bytes", len(rec.buf)))
+			raw.r = src.r
+		}
+		return s.scan(raw)
 	}
 	binary := isBinary(head)
 	if src.depth == 0 {
 		s.binary = binary
 	}
-	rs := resolver{e: e, path: src.path, lastNL: -1, emit: s.emit}
+	rs := resolver{e: e, path: src.path, paths: e.pathMask(src.path), lastNL: -1, emit: s.emit}
 	if eof {
 		sc := e.getScratch()
-		rs.take(e.scanChunk(sc, &chunk{buf: head, own1: n, atStart: true, atEnd: true, binary: binary}))
+		rs.take(e.scanChunk(sc, &chunk{buf: head, own1: n, atStart: true, atEnd: true, binary: binary, paths: rs.paths}))
 		e.putScratch(sc)
 		return nil
 	}
@@ -184,7 +230,7 @@ func (s *input) scanSequential(buf []byte, r io.Reader, binary bool, rs *resolve
 			own1 = n - e.margin
 		}
 		rs.take(e.scanChunk(sc, &chunk{buf: buf[:n], base: base, own0: own0, own1: own1,
-			atStart: base == 0, atEnd: eof, binary: binary}))
+			atStart: base == 0, atEnd: eof, binary: binary, paths: rs.paths}))
 		if eof {
 			return nil
 		}
@@ -253,7 +299,7 @@ func (s *input) scanParallel(first *[]byte, r io.Reader, binary bool, rs *resolv
 			if !eof {
 				own1 = n - e.margin
 			}
-			c := chunk{buf: buf[:n], base: base, own0: own0, own1: own1, atStart: base == 0, atEnd: eof, binary: binary}
+			c := chunk{buf: buf[:n], base: base, own0: own0, own1: own1, atStart: base == 0, atEnd: eof, binary: binary, paths: rs.paths}
 			var next *[]byte
 			if !eof {
 				select {
@@ -338,8 +384,9 @@ func (s *input) scanParallel(first *[]byte, r io.Reader, binary bool, rs *resolv
 type resolver struct {
 	e      *Engine
 	path   string
-	lines  int   // newlines before the current chunk's owned region
-	lastNL int64 // offset of the last newline before it, -1 if none
+	paths  []bool // Engine.pathMask(path)
+	lines  int    // newlines before the current chunk's owned region
+	lastNL int64  // offset of the last newline before it, -1 if none
 	emit   func(Finding)
 }
 
@@ -375,20 +422,24 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 	if k := detect(data[:min(len(data), 4096)]); k != plainKind {
 		r := bytes.NewReader(data)
 		src := source{path: path, r: r, ra: bytes.NewReader(data), size: int64(len(data)), depth: depth}
-		if err := s.openArchive(k, src, r); err != nil {
-			s.warnf(path, err)
+		err := s.openArchive(k, src, r)
+		if !errors.Is(err, errNotArchive) {
+			if err != nil {
+				s.warnf(path, err)
+			}
+			return
 		}
-		return
+		// Not readable as an archive: scanned as bytes below.
 	}
 	binary := isBinary(data)
-	rs := resolver{e: e, path: path, lastNL: -1, emit: s.emit}
+	rs := resolver{e: e, path: path, paths: e.pathMask(path), lastNL: -1, emit: s.emit}
 	sc := e.getScratch()
 	defer e.putScratch(sc)
 	for own0 := 0; own0 < len(data) || own0 == 0; own0 += e.chunk {
 		own1 := min(own0+e.chunk, len(data))
 		lo, hi := max(own0-e.margin, 0), min(own1+e.margin, len(data))
 		rs.take(e.scanChunk(sc, &chunk{buf: data[lo:hi], base: int64(lo), own0: own0 - lo, own1: own1 - lo,
-			atStart: lo == 0, atEnd: hi == len(data), binary: binary}))
+			atStart: lo == 0, atEnd: hi == len(data), binary: binary, paths: rs.paths}))
 		if own1 == len(data) {
 			break
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,10 @@ var ErrNotRegular = errors.New("not a regular file")
 // ErrSymlinkLoop is the warning for a symlink that leads back to a folder
 // being walked.
 var ErrSymlinkLoop = errors.New("symlink loop")
+
+// ErrSymlinkOutside is the warning for a symlink that leads out of the
+// scanned root: it is not followed unless Options.FollowSymlinks is set.
+var ErrSymlinkOutside = errors.New("symlink leads out of the scanned root (not followed)")
 
 type fileJob struct {
 	path string // on disk
@@ -72,7 +77,7 @@ func (e *Engine) ScanPaths(ctx context.Context, roots []string, emit func(Findin
 	defer cancel()
 
 	jobs := make(chan fileJob, 4096)
-	w := walker{ctx: ctx, jobs: jobs, c: &c, warn: lockedWarn, sizes: e.opts.Progress != nil}
+	w := walker{ctx: ctx, jobs: jobs, c: &c, warn: lockedWarn, sizes: e.opts.Progress != nil, follow: e.opts.FollowSymlinks}
 	go func() {
 		defer close(jobs)
 		for _, root := range roots {
@@ -132,6 +137,30 @@ type walker struct {
 	// sizes: stat every file as it is found, for FoundBytes (only a
 	// progress bar needs it; it costs a system call per file).
 	sizes bool
+	// follow: follow symlinks out of the root too (Options.FollowSymlinks).
+	follow bool
+	// seen holds every folder and symlinked file walked, by device and
+	// inode: links can reach one folder by many paths (two links per level
+	// double the paths per level), and each is walked once.
+	seen map[fileID]bool
+	// realRoot is the current root with its symlinks resolved, to tell a
+	// link that leads out of it.
+	realRoot string
+}
+
+// firstVisit records fi and reports whether it was not seen before. Where
+// the platform gives no file identity, every visit is a first one (the
+// ancestor check still stops loops).
+func (w *walker) firstVisit(fi os.FileInfo) bool {
+	id, ok := fileIDOf(fi)
+	if !ok {
+		return true
+	}
+	if w.seen[id] {
+		return false
+	}
+	w.seen[id] = true
+	return true
 }
 
 func (w *walker) root(root string) {
@@ -140,14 +169,42 @@ func (w *walker) root(root string) {
 		w.skip(root, err)
 		return
 	}
+	if w.seen == nil {
+		w.seen = map[fileID]bool{}
+	}
+	w.realRoot, err = filepath.EvalSymlinks(root)
+	if err != nil {
+		w.realRoot = root
+	}
+	if abs, err := filepath.Abs(w.realRoot); err == nil {
+		w.realRoot = abs
+	}
 	switch {
 	case fi.IsDir():
-		w.dir(root, "", []os.FileInfo{fi})
+		if w.firstVisit(fi) {
+			w.dir(root, "", []os.FileInfo{fi})
+		}
 	case fi.Mode().IsRegular():
-		w.file(root, filepath.Base(root), fi.Size())
+		if w.firstVisit(fi) {
+			w.file(root, filepath.Base(root), fi.Size())
+		}
 	default:
 		w.skip(root, fmt.Errorf("%w (%s)", ErrNotRegular, fi.Mode().Type()))
 	}
+}
+
+// inRoot reports whether the symlink at p resolves to a place inside the
+// current root.
+func (w *walker) inRoot(p string) bool {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return false
+	}
+	if abs, err := filepath.Abs(real); err == nil {
+		real = abs
+	}
+	rel, err := filepath.Rel(w.realRoot, real)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func (w *walker) skip(p string, err error) {
@@ -183,10 +240,15 @@ func (w *walker) dir(dir, rel string, ancestors []os.FileInfo) {
 		p, r := filepath.Join(dir, name), path.Join(rel, name)
 		t := d.Type()
 		var fi os.FileInfo
-		if t&fs.ModeSymlink != 0 {
+		link := t&fs.ModeSymlink != 0
+		if link {
 			fi, err = os.Stat(p)
 			if err != nil {
 				w.skip(r, fmt.Errorf("follow symlink: %w", err))
+				continue
+			}
+			if !w.follow && !w.inRoot(p) {
+				w.skip(r, ErrSymlinkOutside)
 				continue
 			}
 			t = fi.Mode().Type()
@@ -210,8 +272,14 @@ func (w *walker) dir(dir, rel string, ancestors []os.FileInfo) {
 				w.skip(r, ErrSymlinkLoop)
 				continue
 			}
+			if !w.firstVisit(fi) {
+				continue // walked already, by another path
+			}
 			w.dir(p, r, append(ancestors[:len(ancestors):len(ancestors)], fi))
 		case t.IsRegular():
+			if link && !w.firstVisit(fi) {
+				continue // a link to a file scanned already
+			}
 			if fi == nil && w.sizes {
 				if fi, err = d.Info(); err != nil {
 					w.skip(r, err)

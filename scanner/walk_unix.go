@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"syscall"
 )
 
@@ -88,4 +89,15 @@ func (f *rawFile) stat() (int64, error) {
 		return 0, fmt.Errorf("%w (mode %o)", ErrNotRegular, st.Mode&syscall.S_IFMT)
 	}
 	return st.Size, nil
+}
+
+// fileID is a file's identity: device and inode.
+type fileID struct{ dev, ino uint64 }
+
+func fileIDOf(fi os.FileInfo) (fileID, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false
+	}
+	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true //nolint:unconvert // Dev is int32 on some systems
 }

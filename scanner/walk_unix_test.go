@@ -24,7 +24,7 @@ func TestScanPathsProblemsAreWarnings(t *testing.T) {
 	os.Symlink(filepath.Join(dir, "a"), filepath.Join(dir, "a", "loop"))      // a folder symlink back up
 	os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "dangling")) // broken link
 	os.Symlink("self", filepath.Join(dir, "self"))                            // link to itself: ELOOP
-	os.Symlink("/dev/null", filepath.Join(dir, "devnull"))                    // a device
+	os.Symlink("/dev/null", filepath.Join(dir, "devnull"))                    // a device, out of the root
 	unreadable := filepath.Join(dir, "secret.txt")
 	writeFile(t, unreadable, []byte(sk))
 	os.Chmod(unreadable, 0)
@@ -44,7 +44,7 @@ func TestScanPathsProblemsAreWarnings(t *testing.T) {
 		t.Fatal("scan hangs (opened the fifo?)")
 	}
 	wantWarn := map[string]error{"a/pipe": ErrNotRegular, "a/loop": ErrSymlinkLoop, "dangling": fs.ErrNotExist,
-		"self": syscall.ELOOP, "devnull": ErrNotRegular}
+		"self": syscall.ELOOP, "devnull": ErrSymlinkOutside} // /dev/null lies out of the root
 	readable := os.Geteuid() == 0 // root reads a mode-0 file
 	if !readable {
 		wantWarn["secret.txt"] = fs.ErrPermission

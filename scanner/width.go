@@ -127,27 +127,106 @@ func anchorAtKeyword(expr string, keywords []string) (*regexp.Regexp, int, bool)
 }
 
 // startsWithKeyword reports whether every match of re begins with one of
-// the (lower-case) keywords.
+// the (lower-case) keywords. It expands the literal beginnings of re (the
+// parser factors "api_key|apikey" into "api(?:_key|key)", so a literal
+// prefix alone is not enough) up to the longest keyword's length.
 func startsWithKeyword(re *syntax.Regexp, keywords []string) bool {
-	switch re.Op {
-	case syntax.OpCapture:
-		return startsWithKeyword(re.Sub[0], keywords)
-	case syntax.OpConcat:
-		return len(re.Sub) > 0 && startsWithKeyword(re.Sub[0], keywords)
-	case syntax.OpAlternate:
-		for _, s := range re.Sub {
-			if !startsWithKeyword(s, keywords) {
-				return false
+	longest := 0
+	for _, k := range keywords {
+		longest = max(longest, len(k))
+	}
+	starts, ok := literalStarts([]*syntax.Regexp{re}, longest)
+	if !ok {
+		return false
+	}
+	for _, st := range starts {
+		hit := false
+		for _, k := range keywords {
+			if strings.HasPrefix(st, k) {
+				hit = true
+				break
 			}
 		}
-		return len(re.Sub) > 0
-	case syntax.OpLiteral:
-		lit := strings.ToLower(string(re.Rune))
-		for _, k := range keywords {
-			if strings.HasPrefix(lit, k) {
-				return true
-			}
+		if !hit {
+			return false
 		}
 	}
-	return false
+	return len(starts) > 0
+}
+
+// maxStarts bounds the expansion of literalStarts.
+const maxStarts = 256
+
+// literalStarts returns the literal beginnings, lower-cased and at most
+// need bytes long, of every match of the sequence res: each is cut where
+// the match stops being literal (a repeat, a wide class, the end). False
+// if the expansion grows past maxStarts.
+func literalStarts(res []*syntax.Regexp, need int) ([]string, bool) {
+	if need <= 0 || len(res) == 0 {
+		return []string{""}, true
+	}
+	re, rest := res[0], res[1:]
+	seq := func(head ...*syntax.Regexp) []*syntax.Regexp {
+		return append(append([]*syntax.Regexp{}, head...), rest...)
+	}
+	var heads []string
+	switch re.Op {
+	case syntax.OpLiteral:
+		heads = []string{strings.ToLower(string(re.Rune))}
+	case syntax.OpCharClass:
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i+1]-re.Rune[i] > 16 {
+				return []string{""}, true
+			}
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if c := strings.ToLower(string(r)); !seen[c] {
+					seen[c] = true
+					heads = append(heads, c)
+				}
+			}
+		}
+		if len(heads) > 16 {
+			return []string{""}, true
+		}
+	case syntax.OpCapture:
+		return literalStarts(seq(re.Sub[0]), need)
+	case syntax.OpConcat:
+		return literalStarts(seq(re.Sub...), need)
+	case syntax.OpAlternate, syntax.OpQuest:
+		subs := re.Sub
+		var out []string
+		if re.Op == syntax.OpQuest {
+			skip, ok := literalStarts(rest, need)
+			if !ok {
+				return nil, false
+			}
+			out = skip
+		}
+		for _, sub := range subs {
+			more, ok := literalStarts(seq(sub), need)
+			if !ok || len(out)+len(more) > maxStarts {
+				return nil, false
+			}
+			out = append(out, more...)
+		}
+		return out, true
+	default:
+		return []string{""}, true
+	}
+	var out []string
+	for _, h := range heads {
+		if len(h) >= need {
+			out = append(out, h[:need])
+			continue
+		}
+		tails, ok := literalStarts(rest, need-len(h))
+		if !ok || len(out)+len(tails) > maxStarts {
+			return nil, false
+		}
+		for _, t := range tails {
+			out = append(out, h+t)
+		}
+	}
+	return out, true
 }

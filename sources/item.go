@@ -3,7 +3,6 @@ package sources
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/leakguard/leakguard"
@@ -48,7 +47,9 @@ func (it *Item) Scan(path string, data []byte, loc func(f scanner.Finding) leakg
 			// the inner file's.
 			l.Path = f.Path
 		}
-		l = scrubLocation(l, f.Secret, f.Redacted)
+		// A location may spell the secret (a file named after the key, a
+		// key in a URL): the plaintext never leaves the process.
+		l = l.Scrubbed(f.Secret)
 		f.Secret = nil
 		it.Add(HitFromFinding(f, it.source, l, it.now))
 	})
@@ -90,20 +91,4 @@ func (it *Item) Publish(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// scrubLocation replaces the secret wherever a location happens to spell it
-// (a file named after a key, a key in a URL) by its redacted form: the
-// plaintext never leaves the process.
-func scrubLocation(l leakguard.Location, secret []byte, redacted string) leakguard.Location {
-	if len(secret) < 8 {
-		return l
-	}
-	sec := string(secret)
-	for _, f := range []*string{&l.URL, &l.Repository, &l.Commit, &l.Path, &l.Layer} {
-		if strings.Contains(*f, sec) {
-			*f = strings.ReplaceAll(*f, sec, redacted)
-		}
-	}
-	return l
 }

@@ -1,6 +1,8 @@
 package sources
 
-// The runner's API, which every source package and `serve` build on:
+// The runner's API, which every source package and `serve` build on
+// (which sources run is `serve`'s choice: cmd/leakguard parses
+// LEAKGUARD_SOURCES):
 //
 //	NewRunner(src Source, cfg RunnerConfig, store keystore.Store, lease Lease,
 //	          m *metrics.Metrics, logger *slog.Logger) *Runner
@@ -16,7 +18,6 @@ package sources
 //	HTTPStatus / IsTransient / RedactURL / httpx.Backoff / httpx.Sleep (httpx.go)
 //	NewAttempts(max) *Attempts; (*Attempts).GiveUp(id, err, permanent) bool  // skip poison items
 //	ErrPublish (Item.Publish failures: always retry), httpx.ErrForbidden, *httpx.RateLimitedError
-//	ParseSourceList(LEAKGUARD_SOURCES) / KnownSources() / DefaultSources()
 //	package sourcetest: SQLite Store, capturing Publisher, Logger, NewKit (tests only)
 //
 // Contract with sources: Poll returns the cursor to persist. When Poll

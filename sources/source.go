@@ -5,10 +5,8 @@ package sources
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/leakguard/leakguard"
@@ -68,46 +66,4 @@ func HitFromFinding(f scanner.Finding, source string, loc leakguard.Location, no
 		Location:     loc,
 		FoundAt:      now.UTC(),
 	}
-}
-
-// KnownSources are the sources LEAKGUARD_SOURCES may name (CONTRACT §3).
-func KnownSources() []string {
-	return []string{leakguard.SourceGitHub, leakguard.SourceGists, leakguard.SourceNPM,
-		leakguard.SourceDockerHub, leakguard.SourcePastebin}
-}
-
-// DefaultSources are polled when LEAKGUARD_SOURCES is unset: those that
-// need no account.
-func DefaultSources() []string {
-	return []string{leakguard.SourceGitHub, leakguard.SourceGists, leakguard.SourceNPM}
-}
-
-// ParseSourceList reads LEAKGUARD_SOURCES: a comma list of known sources,
-// "none" for no source, "" for the defaults. Duplicates count once.
-func ParseSourceList(s string) ([]string, error) {
-	s = strings.TrimSpace(s)
-	switch strings.ToLower(s) {
-	case "":
-		return DefaultSources(), nil
-	case "none":
-		return nil, nil
-	}
-	known := map[string]bool{}
-	for _, k := range KnownSources() {
-		known[k] = true
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, part := range strings.Split(s, ",") {
-		name := strings.ToLower(strings.TrimSpace(part))
-		if name == "" || seen[name] {
-			continue
-		}
-		if !known[name] {
-			return nil, fmt.Errorf("LEAKGUARD_SOURCES: unknown source %q (known: %s, or none)", name, strings.Join(KnownSources(), ","))
-		}
-		seen[name] = true
-		out = append(out, name)
-	}
-	return out, nil
 }

@@ -1,19 +1,13 @@
 package sources
 
 import (
-	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"hash"
 	"io"
 	"net/http"
 	"sync"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/httpx"
@@ -135,7 +129,7 @@ func ScanVerified(ctx context.Context, env Env, source string, body io.Reader, o
 	)
 	emit := func(f scanner.Finding) {
 		// A member named after a key must not carry it onto the bus.
-		l := scrubLocation(o.Location(f), f.Secret, f.Redacted)
+		l := o.Location(f).Scrubbed(f.Secret)
 		f.Secret = nil
 		hit := HitFromFinding(f, source, l, item.now)
 		mu.Lock()
@@ -164,70 +158,16 @@ func ScanVerified(ctx context.Context, env Env, source string, body io.Reader, o
 	return Verified{Item: item, Sum: o.Hash.Sum(nil), Dropped: dropped}, nil
 }
 
-// TarScan says how ScanTar unpacks one archive.
-type TarScan struct {
-	// MaxUnpacked caps the unpacked tar stream; past it reading fails with
-	// httpx.ErrTooLarge.
-	MaxUnpacked int64
-	// ZstdWindow caps the window (the memory) a zstd stream may ask for.
-	ZstdWindow uint64
-	// Wrap names and classifies a failure to read the stream (the
-	// source's own wrapping: a broken archive is the content's fault, a
-	// dropped connection is not); nil only names it.
-	Wrap func(what string, err error) error
-	// Warn, when set, hears of a member the scanner could read only in
-	// part (a broken nested archive); the scan goes on.
-	Warn func(scanner.Warning)
-}
+// TarScan says how ScanTar unpacks one archive (scanner.TarScan; a
+// stream past MaxUnpacked fails with httpx.ErrTooLarge).
+type TarScan = scanner.TarScan
 
-// ScanTar opens a gzip, zstd or plain tar stream (told apart by its magic
-// bytes, not by what the upstream calls it) and scans each regular member
-// with eng, emitting its findings. Member names are only names: nothing is
-// written anywhere. It returns the unpacked bytes read, even with an error,
-// and the number of tar entries of any type.
+// ScanTar scans a gzip, zstd or plain tar stream with the scanner's own
+// archive reader (Engine.ScanTar), which tells them apart by the same magic
+// bytes as everywhere else.
 func ScanTar(ctx context.Context, eng *scanner.Engine, raw *bufio.Reader, o TarScan, emit func(scanner.Finding)) (unpacked int64, entries int, err error) {
-	wrap := o.Wrap
-	if wrap == nil {
-		wrap = func(what string, err error) error { return fmt.Errorf("%s: %w", what, err) }
+	if o.TooLarge == nil {
+		o.TooLarge = httpx.ErrTooLarge
 	}
-	warn := o.Warn
-	if warn == nil {
-		warn = func(scanner.Warning) {}
-	}
-	magic, _ := raw.Peek(4)
-	var r io.Reader = raw
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		gz, err := gzip.NewReader(raw)
-		if err != nil {
-			return 0, 0, wrap("open gzip", err)
-		}
-		defer gz.Close()
-		r = gz
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(o.ZstdWindow))
-		if err != nil {
-			return 0, 0, wrap("open zstd", err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	counted := NewCountingReader(httpx.LimitBody(io.NopCloser(r), o.MaxUnpacked))
-	tr := tar.NewReader(counted)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return counted.N(), entries, nil
-		}
-		if err != nil {
-			return counted.N(), entries, wrap("read tar", err)
-		}
-		entries++
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA {
-			continue
-		}
-		if err := eng.ScanStream(ctx, hdr.Name, tr, emit, warn); err != nil {
-			return counted.N(), entries, wrap("scan "+hdr.Name, err)
-		}
-	}
+	return eng.ScanTar(ctx, raw, o, emit)
 }

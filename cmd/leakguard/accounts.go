@@ -97,17 +97,16 @@ func printJSON(e *env, v any) int {
 // openService opens the store like `serve` does and builds the key service
 // over it. On failure it prints the error and returns a nil service.
 func openService(ctx context.Context, e *env, what string) (*keystore.Service, func(), int) {
-	cfg, err := keystore.ConfigFromEnv(e.getenv)
+	cfg, err := loadConfig(e.getenv)
 	if err != nil {
-		return nil, nil, fail(e, "%s: %v", what, err)
+		return nil, nil, fail(e, "%s: %s", what, foldLines(err.Error()))
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg.Logger = logger
-	store, err := openStore(ctx, e.getenv, logger)
+	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return nil, nil, fail(e, "%s: open store: %s", what, foldLines(err.Error()))
 	}
-	svc, err := keystore.NewService(store, cfg)
+	svc, err := keystore.NewService(store, serviceConfig(cfg, logger))
 	if err != nil {
 		store.Close()
 		return nil, nil, fail(e, "%s: %v", what, err)

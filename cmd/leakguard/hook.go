@@ -20,16 +20,23 @@ import (
 
 const hookUsage = `usage: leakguard hook pre-push [flags] [REMOTE [URL]]
        leakguard hook install [--force] [--repo DIR]
+       leakguard hook uninstall [--repo DIR]
 
 pre-push   reads git's pre-push input ("<local ref> <local sha> <remote ref>
            <remote sha>" per line) and scans only the commits being pushed;
            exit 1 blocks the push when they add a secret. Takes the scan
            flags --rules, --include-publishable, --config, --format,
            --baseline, --ignore-file, --no-redact, --workers, --no-progress,
-           and --repo DIR (default ".").
+           --allow-incomplete (objects that cannot be read are a warning,
+           not exit 2) and --repo DIR (default ".").
+           Run by the pre-commit framework with no range (the first push
+           of a branch holding the root commit), it scans every commit no
+           remote-tracking ref has.
 install    writes the pre-push hook into the repository's hooks directory
            (core.hooksPath is respected); --force replaces a hook that is
-           not leakguard's.
+           not leakguard's, keeping it as pre-push.leakguard-backup.
+uninstall  removes leakguard's pre-push hook and puts back the one
+           install --force replaced, if any.
 `
 
 // hookMarker identifies a pre-push hook written by leakguard.
@@ -37,18 +44,20 @@ const hookMarker = "# leakguard pre-push hook"
 
 func runHook(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 {
-		return fail(e, "hook: want 'pre-push' or 'install' (see 'leakguard hook --help')")
+		return fail(e, "hook: want 'pre-push', 'install' or 'uninstall' (see 'leakguard hook --help')")
 	}
 	switch args[0] {
 	case "pre-push":
 		return runPrePush(ctx, e, args[1:])
 	case "install":
 		return runHookInstall(ctx, e, args[1:])
+	case "uninstall":
+		return runHookUninstall(ctx, e, args[1:])
 	case "-h", "--help", "-help", "help":
 		io.WriteString(e.stdout, hookUsage)
 		return exitOK
 	}
-	return fail(e, "hook: unknown hook command %q (want 'pre-push' or 'install')", args[0])
+	return fail(e, "hook: unknown hook command %q (want 'pre-push', 'install' or 'uninstall')", args[0])
 }
 
 func runPrePush(ctx context.Context, e *env, args []string) int {
@@ -57,6 +66,7 @@ func runPrePush(ctx context.Context, e *env, args []string) int {
 	var f scanFlags
 	f.register(fs, false)
 	repoDir := fs.String("repo", ".", "")
+	allowIncomplete := fs.Bool("allow-incomplete", false, "")
 	pos, code, done := f.parse(e, fs, "hook pre-push", hookUsage, args)
 	if done {
 		return code
@@ -69,6 +79,7 @@ func runPrePush(ctx context.Context, e *env, args []string) int {
 		remote = pos[0]
 	}
 	start := time.Now()
+	defer limitMemory(e)()
 	repo, err := gitscan.Open(*repoDir)
 	if err != nil {
 		return fail(e, "hook pre-push: %s", oneLine(err.Error()))
@@ -85,25 +96,36 @@ func runPrePush(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "hook pre-push: %s", oneLine(err.Error()))
 	}
+	// Run by the pre-commit framework, which reads git's input itself and
+	// passes the range (of the first ref pushed only) in its environment,
+	// or no range at all for a first push that includes the root commit:
+	// then every commit the remotes do not have is scanned.
+	unpushed := false
 	if len(updates) == 0 && e.getenv("PRE_COMMIT_TO_REF") != "" {
-		// Run by the pre-commit framework, which reads git's input itself
-		// and passes the range in its environment.
 		if updates, err = preCommitUpdate(e); err != nil {
 			return fail(e, "hook pre-push: %s", oneLine(err.Error()))
 		}
-		if r := e.getenv("PRE_COMMIT_REMOTE_NAME"); r != "" && len(pos) == 0 {
-			remote = r
-		}
+	} else if len(updates) == 0 && (e.getenv("PRE_COMMIT") != "" || e.getenv("PRE_COMMIT_REMOTE_NAME") != "") {
+		unpushed = true
+	}
+	if r := e.getenv("PRE_COMMIT_REMOTE_NAME"); r != "" && len(pos) == 0 {
+		remote = r
 	}
 	gopts := gitscan.Options{Workers: s.workers, PathKey: s.pathKey, Warn: func(w scanner.Warning) {
 		prog.Clear()
-		fmt.Fprintf(e.stderr, "leakguard: warning: %s\n", oneLine(w.Error()))
+		fmt.Fprintf(e.stderr, "leakguard: warning: %s\n", report.Escape(w.Error()))
 	}}
 	if prog != nil {
 		gopts.Progress = func(p gitscan.Progress) { prog.Update(p.Done, p.Total, p.Bytes, p.Phase) }
 	}
 	var findings []scanner.Finding
-	st, err := repo.PrePush(ctx, s.engine, updates, gopts, func(fd scanner.Finding) { findings = append(findings, fd) })
+	emit := func(fd scanner.Finding) { findings = append(findings, fd) }
+	var st gitscan.Stats
+	if unpushed {
+		st, err = repo.Unpushed(ctx, s.engine, gopts, emit)
+	} else {
+		st, err = repo.PrePush(ctx, s.engine, updates, gopts, emit)
+	}
 	prog.Done()
 	if err != nil {
 		return fail(e, "hook pre-push: %s", oneLine(err.Error()))
@@ -116,7 +138,8 @@ func runPrePush(ctx context.Context, e *env, args []string) int {
 				return fail(e, "hook pre-push: %s", oneLine(err.Error()))
 			}
 		}
-		return exitOK
+		// Commits that could not be read whole block the push too.
+		return incomplete(e.stderr, st, *allowIncomplete, exitOK)
 	}
 	opts := s.opts
 	opts.Color = opts.Format == report.Text && e.isTerminal(e.stdout) && e.getenv("NO_COLOR") == ""
@@ -135,7 +158,7 @@ rebase) and rotate it. If a finding is a false positive:
   - add its fingerprint (file:rule:secret_sha256) to .leakguardignore, or
   - push without this check once: git push --no-verify
 `)
-	return exitFindings
+	return incomplete(e.stderr, st, *allowIncomplete, exitFindings)
 }
 
 // preCommitUpdate builds the pushed range from the pre-commit framework's
@@ -189,10 +212,23 @@ func runHookInstall(ctx context.Context, e *env, args []string) int {
 	path := filepath.Join(dir, "pre-push")
 	script := prePushScript(leakguardCommand())
 	old, err := os.ReadFile(path)
+	backup := ""
 	switch {
 	case err == nil:
-		if !bytes.Contains(old, []byte(hookMarker)) && !*force {
-			return fail(e, "hook install: %s exists and is not leakguard's (use --force to replace it)", path)
+		if !bytes.Contains(old, []byte(hookMarker)) {
+			if !*force {
+				return fail(e, "hook install: %s exists and is not leakguard's (use --force to replace it; it is kept as %s)",
+					path, filepath.Base(path+backupSuffix))
+			}
+			// Keep the hook being replaced, as it was, for uninstall to
+			// put back; an earlier backup is never overwritten.
+			backup = path + backupSuffix
+			if _, err := os.Lstat(backup); err == nil {
+				return fail(e, "hook install: %s exists already; move it away first", backup)
+			}
+			if err := os.Rename(path, backup); err != nil {
+				return fail(e, "hook install: keep the old hook: %s", oneLine(err.Error()))
+			}
 		}
 	case errors.Is(err, os.ErrNotExist):
 	default:
@@ -205,6 +241,57 @@ func runHookInstall(ctx context.Context, e *env, args []string) int {
 		return fail(e, "hook install: %s", oneLine(err.Error()))
 	}
 	fmt.Fprintf(e.stdout, "leakguard: pre-push hook installed at %s\n", path)
+	if backup != "" {
+		fmt.Fprintf(e.stdout, "leakguard: the hook it replaced is kept as %s ('leakguard hook uninstall' puts it back)\n", backup)
+	}
+	return exitOK
+}
+
+// backupSuffix names the copy of a hook that install --force replaced.
+const backupSuffix = ".leakguard-backup"
+
+func runHookUninstall(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("hook uninstall", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	repoDir := fs.String("repo", ".", "")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		io.WriteString(e.stdout, hookUsage)
+		return exitOK
+	}
+	if err != nil {
+		return flagError(e, "hook uninstall", err)
+	}
+	if len(pos) > 0 {
+		return fail(e, "hook uninstall: unexpected argument %q", pos[0])
+	}
+	dir, err := hooksDir(ctx, *repoDir)
+	if err != nil {
+		return fail(e, "hook uninstall: %s", oneLine(err.Error()))
+	}
+	path := filepath.Join(dir, "pre-push")
+	cur, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		fmt.Fprintf(e.stdout, "leakguard: no pre-push hook at %s\n", path)
+		return exitOK
+	case err != nil:
+		return fail(e, "hook uninstall: %s", oneLine(err.Error()))
+	case !bytes.Contains(cur, []byte(hookMarker)):
+		return fail(e, "hook uninstall: %s is not leakguard's; left as it is", path)
+	}
+	backup := path + backupSuffix
+	if _, err := os.Lstat(backup); err == nil {
+		if err := os.Rename(backup, path); err != nil {
+			return fail(e, "hook uninstall: restore %s: %s", backup, oneLine(err.Error()))
+		}
+		fmt.Fprintf(e.stdout, "leakguard: pre-push hook removed; the earlier hook is restored at %s\n", path)
+		return exitOK
+	}
+	if err := os.Remove(path); err != nil {
+		return fail(e, "hook uninstall: %s", oneLine(err.Error()))
+	}
+	fmt.Fprintf(e.stdout, "leakguard: pre-push hook removed from %s\n", path)
 	return exitOK
 }
 

@@ -281,8 +281,8 @@ func TestPreCommitHooksFile(t *testing.T) {
 		t.Fatalf("want 2 hooks, got %d", len(hooks)-1)
 	}
 	for i, want := range [][]string{
-		{"leakguard\n", "entry: leakguard scan --staged\n", "stages: [pre-commit]\n"},
-		{"leakguard-pre-push\n", "entry: leakguard hook pre-push\n", "stages: [pre-push]\n"},
+		{"leakguard\n", "entry: leakguard scan --staged\n", "stages: [commit]\n"},
+		{"leakguard-pre-push\n", "entry: leakguard hook pre-push\n", "stages: [push]\n"},
 	} {
 		h := hooks[i+1]
 		for _, w := range append(want, "language: golang\n", "pass_filenames: false\n") {

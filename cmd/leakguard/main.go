@@ -12,7 +12,7 @@ import (
 	"syscall"
 )
 
-// Exit codes (CONTRACT §2).
+// Exit codes (docs/cli.md).
 const (
 	exitOK       = 0
 	exitFindings = 1
@@ -25,6 +25,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// environ lists the environment (for warnings about unknown
+	// variables); nil means empty.
+	environ func() []string
 	// isTerminal reports whether stderr is a terminal (progress, colour).
 	isTerminal func(w io.Writer) bool
 }
@@ -50,7 +53,7 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, isTerminal: isTerminal}
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ, isTerminal: isTerminal}
 	code := run(ctx, e, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -29,7 +29,14 @@ history, or what is staged, for secrets. Exit status: 0 no findings,
 flags:
   --history              scan every commit reachable from every ref of REPO
                          (default "."), reporting the commit that introduced
-                         each secret
+                         each secret; a range after REPO (A..B) limits it
+  --since DATE, --until DATE
+                         with --history: commits in these dates
+  --branch REF           with --history: commits reachable from REF
+  --log-opts "OPTS"      with --history: git log options that select
+                         commits (A..B, --all, --since, -n 10, --no-merges)
+  --allow-incomplete     with --history: objects that cannot be read (a
+                         partial clone) are a warning, not exit 2
   --staged               scan what is staged in REPO (default ".")
   --rules LIST           only these comma-separated rule ids; "platform" is
                          the platform's own key rules
@@ -43,6 +50,8 @@ flags:
                          file:rule:secret_sha256 fingerprint per line
   --no-redact            print secrets in full
   --workers N            parallel workers (default: number of CPUs)
+  --follow-symlinks      follow symlinks that lead out of the scanned folder
+                         (by default they are a warning and not followed)
   --no-progress          no progress display on a terminal
   --help                 this help
 `
@@ -61,6 +70,7 @@ type scanFlags struct {
 	history       bool
 	staged        bool
 	ignoreFileSet bool
+	follow        bool // --follow-symlinks
 }
 
 func (f *scanFlags) register(fs *flag.FlagSet, withModes bool) {
@@ -74,6 +84,7 @@ func (f *scanFlags) register(fs *flag.FlagSet, withModes bool) {
 	fs.IntVar(&f.workers, "workers", 0, "")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "")
 	if withModes {
+		fs.BoolVar(&f.follow, "follow-symlinks", false, "")
 		fs.BoolVar(&f.history, "history", false, "")
 		fs.BoolVar(&f.staged, "staged", false, "")
 	}
@@ -152,7 +163,7 @@ func (f *scanFlags) setup(roots []string, prog *report.Progress) (*scanSetup, er
 	if f.workers < 0 {
 		return nil, fmt.Errorf("--workers must be at least 0, not %d", f.workers)
 	}
-	opts := scanner.Options{IncludePublishable: f.publishable, Workers: f.workers}
+	opts := scanner.Options{IncludePublishable: f.publishable, Workers: f.workers, FollowSymlinks: f.follow}
 	if prog != nil {
 		opts.Progress = func(st scanner.Stats) { prog.Update(st.Files, st.FoundFiles, st.Bytes, "files") }
 	}
@@ -299,6 +310,8 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	fs.SetOutput(io.Discard)
 	var f scanFlags
 	f.register(fs, true)
+	var hf historyFlags
+	hf.register(fs)
 	pos, code, done := f.parse(e, fs, "scan", scanUsage, args)
 	if done {
 		return code
@@ -306,6 +319,22 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	var err error
 	if f.history && f.staged {
 		return fail(e, "scan: --history and --staged cannot be used together")
+	}
+	if (hf.selecting() || hf.allowIncomplete) && !f.history {
+		return fail(e, "scan: --since, --until, --branch, --log-opts and --allow-incomplete go with --history")
+	}
+	var revs []string
+	if f.history {
+		repoDir, ranges := historyPositional(pos)
+		for _, r := range ranges {
+			if _, err := os.Stat(r); err == nil {
+				return fail(e, "scan: --history and --staged take one repository, not %d paths", len(pos))
+			}
+		}
+		if revs, err = hf.revs(ranges); err != nil {
+			return fail(e, "scan: %s", oneLine(err.Error()))
+		}
+		pos = []string{repoDir}
 	}
 	if len(pos) == 0 {
 		pos = []string{"."}
@@ -326,9 +355,10 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	}
 	warn := func(w scanner.Warning) {
 		prog.Clear()
-		fmt.Fprintf(e.stderr, "leakguard: warning: %s\n", oneLine(w.Error()))
+		fmt.Fprintf(e.stderr, "leakguard: warning: %s\n", report.Escape(w.Error()))
 	}
 	if f.history || f.staged {
+		defer limitMemory(e)()
 		repo, err := gitscan.Open(pos[0])
 		if err != nil {
 			return fail(e, "scan: %s", oneLine(err.Error()))
@@ -343,7 +373,7 @@ func runScan(ctx context.Context, e *env, args []string) int {
 		emit := func(fd scanner.Finding) { findings = append(findings, fd) }
 		var st gitscan.Stats
 		if f.history {
-			st, err = repo.History(ctx, s.engine, gopts, emit)
+			st, err = repo.HistoryOf(ctx, s.engine, revs, gopts, emit)
 		} else {
 			st, err = repo.Staged(ctx, s.engine, gopts, emit)
 		}
@@ -355,6 +385,11 @@ func runScan(ctx context.Context, e *env, args []string) int {
 		if f.staged {
 			sum.Commits = 0
 		}
+		code := finishScan(e, s, findings, sum, start)
+		if code == exitError {
+			return code
+		}
+		return incomplete(e.stderr, st, hf.allowIncomplete, code)
 	} else {
 		roots := make([]string, 0, len(pos))
 		for _, p := range pos {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
+	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
 	"github.com/leakguard/leakguard/metrics"
@@ -64,12 +65,19 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "serve: %v", err)
 	}
-	cfg, err := loadServeConfig(e.getenv)
+	cfg, err := loadConfig(e.getenv)
 	if err != nil {
-		return fail(e, "serve: %v", err)
+		return fail(e, "serve: %s", foldLines(err.Error()))
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := serve(ctx, cfg, roles, e.getenv, logger, nil); err != nil {
+	var environ []string
+	if e.environ != nil {
+		environ = e.environ()
+	}
+	for _, w := range envWarnings(cfg, environ) {
+		logger.Warn(w)
+	}
+	if err := serve(ctx, cfg, roles, logger, nil); err != nil {
 		return fail(e, "serve: %v", err)
 	}
 	return exitOK
@@ -81,13 +89,18 @@ type serveInfo struct {
 	NATSURL string // the bus, embedded or not
 }
 
+// serviceConfig is the key service's configuration.
+func serviceConfig(cfg config, logger *slog.Logger) keystore.Config {
+	return keystore.Config{Mode: cfg.Mode, Resources: cfg.Resources, Logger: logger}
+}
+
 // serve runs the roles until ctx ends. ready, if set, is called once every
 // role has started.
-func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv func(string) string, logger *slog.Logger, ready func(serveInfo)) error {
+func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.Logger, ready func(serveInfo)) error {
 	started := time.Now()
 	m := metrics.New()
 
-	store, err := openStore(ctx, getenv, logger)
+	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -125,29 +138,31 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 	})
 
 	if roles["api"] {
-		svcCfg, err := keystore.ConfigFromEnv(getenv)
-		if err != nil {
-			return err
-		}
-		svcCfg.Logger = logger
-		svc, err := keystore.NewService(store, svcCfg)
+		svc, err := keystore.NewService(store, serviceConfig(cfg, logger))
 		if err != nil {
 			return err
 		}
 		g.Go(func() error { return svc.Run(gctx) })
-		apiCfg, err := api.ConfigFromEnv(getenv)
-		if err != nil {
-			return err
+		apiCfg := cfg.API
+		if ws, ok := store.(keystore.WebhookStore); ok {
+			apiCfg.Webhooks = api.WebhookConfig{Store: ws, Guard: httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}}
 		}
 		mux.Handle("/v1/", api.New(apiCfg, svc, m, logger))
-		mux.Handle("/v1/secret-scanning/github", partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken}, store, b.Publisher(), logger))
+		var kg httpx.Guard // the keys document may redirect nowhere internal
+		kg.AllowURL(cfg.GitHubScanningKeysURL)
+		keysHTTP := &http.Client{Transport: kg.Transport(), Timeout: 15 * time.Second}
+		ph := partner.NewHandler(partner.Config{KeysURL: cfg.GitHubScanningKeysURL, Token: cfg.GitHubToken, HTTP: keysHTTP},
+			store, b.Publisher(), logger)
+		// GitHub's keys are loaded at start and refreshed in the background.
+		g.Go(func() error { ph.Run(gctx); return nil })
+		mux.Handle("/v1/secret-scanning/github", ph)
 	}
 
 	// The API role serves on LEAKGUARD_HTTP_ADDR; the others expose their
 	// health and metrics there only when it is set, so several processes
 	// on one machine don't fight over the default port.
 	addr := ""
-	if roles["api"] || getenv("LEAKGUARD_HTTP_ADDR") != "" {
+	if roles["api"] || cfg.HTTPAddrSet {
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
@@ -169,13 +184,22 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 	}
 
 	var n *notifier.Notifier
+	var wd *notifier.EndpointDispatcher
 	if roles["notifier"] {
-		senders, err := notifier.SendersFromEnv(getenv, logger)
+		senders, err := notifier.NewSenders(notifier.SendersConfig{SMTPAddr: cfg.SMTP.Addr, SMTPFrom: cfg.SMTP.From,
+			SMTPUsername: cfg.SMTP.Username, SMTPPassword: cfg.SMTP.Password, SMTPTLS: notifier.SMTPTLS(cfg.SMTP.TLS),
+			SMTPCAFile: cfg.SMTP.CAFile, WebhookAllowPrivate: cfg.WebhookAllowPrivate}, logger)
 		if err != nil {
 			return err
 		}
 		n = notifier.New(notifier.Config{}, store, senders, m, logger)
 		g.Go(func() error { return n.Run(gctx) })
+		if ws, ok := store.(keystore.WebhookStore); ok {
+			// Webhook endpoints (docs/api.md): checked again at connect time.
+			wd = notifier.NewEndpointDispatcher(notifier.DispatcherConfig{}, ws,
+				httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, logger)
+			g.Go(func() error { return wd.Run(gctx) })
+		}
 	}
 
 	if roles["revoker"] {
@@ -186,6 +210,9 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 			rcfg.OnRecorded = func(_ leakguard.Hit, x keystore.Exposure) {
 				if x.Outcome == keystore.OutcomeRevoked || x.Outcome == keystore.OutcomeInactive {
 					n.Kick()
+					if wd != nil {
+						wd.Kick()
+					}
 				}
 			}
 		}
@@ -218,7 +245,7 @@ func serve(ctx context.Context, cfg serveConfig, roles map[string]bool, getenv f
 
 // buildRunners makes one runner per configured source, each under a NATS
 // KV lease so only one process polls a source however many run.
-func buildRunners(ctx context.Context, cfg serveConfig, store keystore.Store, b *bus.Bus, m *metrics.Metrics, logger *slog.Logger) ([]*sources.Runner, error) {
+func buildRunners(ctx context.Context, cfg config, store keystore.Store, b *bus.Bus, m *metrics.Metrics, logger *slog.Logger) ([]*sources.Runner, error) {
 	// Sources hunt the platform's own keys; publishable ones are reported as
 	// info (never revoked), so they are scanned for too.
 	engine, err := scanner.New(scanner.Options{RuleIDs: []string{"platform"}, IncludePublishable: true})
@@ -230,14 +257,7 @@ func buildRunners(ctx context.Context, cfg serveConfig, store keystore.Store, b 
 		return nil, fmt.Errorf("open source leases: %w", err)
 	}
 	holder := sources.NewHolderID()
-	hc := &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       90 * time.Second,
-	}}
+	hc := upstreamClient(cfg)
 	var runners []*sources.Runner
 	for _, name := range cfg.Sources {
 		env := sources.Env{
@@ -267,7 +287,7 @@ func buildRunners(ctx context.Context, cfg serveConfig, store keystore.Store, b 
 	return runners, nil
 }
 
-func newSource(name string, cfg serveConfig, env sources.Env) (sources.Source, error) {
+func newSource(name string, cfg config, env sources.Env) (sources.Source, error) {
 	switch name {
 	case leakguard.SourceGitHub:
 		return github.New(github.Config{APIURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, PollInterval: cfg.PollInterval}, env)
@@ -294,7 +314,7 @@ func rolesList(roles map[string]bool) []string {
 	return out
 }
 
-func storeKind(cfg serveConfig) string {
+func storeKind(cfg config) string {
 	if cfg.DatabaseURL != "" {
 		return "postgresql"
 	}
@@ -306,4 +326,20 @@ func natsKind(b *bus.Bus) string {
 		return "embedded"
 	}
 	return "external"
+}
+
+// upstreamClient is the sources' HTTP client. Every connection is checked
+// where it really goes (httpx.Guard): the configured upstream base URLs may
+// be anywhere (a fake on loopback, a mirror on a private network), but a
+// redirect or a URL in an answer (a tarball, a raw file, a token realm)
+// that leads to any other loopback, private, link-local or metadata address
+// is refused. No proxy: through one, the connected address would be the
+// proxy's and the check meaningless.
+func upstreamClient(cfg config) *http.Client {
+	var g httpx.Guard
+	for _, u := range []string{cfg.GitHubAPIURL, cfg.NPMReplicateURL, cfg.NPMRegistryURL, cfg.DockerHubURL,
+		cfg.DockerRegistryURL, cfg.DockerAuthURL, cfg.PastebinURL} {
+		g.AllowURL(u)
+	}
+	return &http.Client{Transport: g.Transport()}
 }

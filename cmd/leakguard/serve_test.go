@@ -49,7 +49,7 @@ func createAccount(t *testing.T, getenv func(string) string, email string) creat
 // startServe runs the daemon with every role until the test ends.
 func startServe(t *testing.T, getenv func(string) string) (serveInfo, *syncBuffer) {
 	t.Helper()
-	cfg, err := loadServeConfig(getenv)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func startServe(t *testing.T, getenv func(string) string) (serveInfo, *syncBuffe
 	ctx, cancel := context.WithCancel(context.Background())
 	infoc := make(chan serveInfo, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, roles, getenv, logger, func(i serveInfo) { infoc <- i }) }()
+	go func() { done <- serve(ctx, cfg, roles, logger, func(i serveInfo) { infoc <- i }) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -69,7 +69,7 @@ type daemon struct {
 // startDaemon runs serve with every role; stop ends it (also at cleanup).
 func startDaemon(t *testing.T, getenv func(string) string, logs *syncBuffer) *daemon {
 	t.Helper()
-	cfg, err := loadServeConfig(getenv)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func startDaemon(t *testing.T, getenv func(string) string, logs *syncBuffer) *da
 	d := &daemon{cancel: cancel, done: make(chan error, 1)}
 	infoc := make(chan serveInfo, 1)
 	logger := slog.New(slog.NewTextHandler(logs, nil))
-	go func() { d.done <- serve(ctx, cfg, roles, getenv, logger, func(i serveInfo) { infoc <- i }) }()
+	go func() { d.done <- serve(ctx, cfg, roles, logger, func(i serveInfo) { infoc <- i }) }()
 	t.Cleanup(func() { d.stop(t) })
 	select {
 	case d.info = <-infoc:
@@ -310,21 +310,29 @@ func TestSourcesEverySourceOneDaemon(t *testing.T) {
 		"github": {push.BlobURL + "#L" + strconv.Itoa(ghLine), "acme-e2e/shop", push.Commit, "config/prod.env",
 			"Line:        " + strconv.Itoa(ghLine)},
 		"gists": {gist.HTMLURL + "#file-deploy-settings-env", "deploy settings.env", "Line:        2"},
-		"npm":   {"leaky-e2e-widget", "Commit:      1.4.2", "package/lib/client.js", pkg.PageURL, "Line:        3"},
+		// The exact artifact at the configured (fake) registries; no page
+		// on npmjs.com, hub.docker.com or pastebin.com, where none of it is.
+		"npm": {"Package:     leaky-e2e-widget@1.4.2", "Tarball:     " + pkg.Tarball, "package/lib/client.js", "Line:        3"},
 		"dockerhub": {"acme-e2e/billing-api:v2.3.0", img.ManifestDigest, img.LayerDigest, "app/config/.env",
-			"https://hub.docker.com/r/acme-e2e/billing-api", "Line:        2"},
-		"pastebin": {paste.FullURL, "Line:        3"},
+			up.hub.RegistryURL() + "v2/acme-e2e/billing-api/blobs/" + img.LayerDigest, "Line:        2"},
+		"pastebin": {up.pb.URL() + "api_scrape_item.php?i=" + paste.Key, "Line:        3"},
 		"multiarch": {"acme-e2e/web:2.0", platforms[0].LayerDigest, "srv/settings.toml", "Line:        2",
-			"https://hub.docker.com/r/acme-e2e/web"},
+			up.hub.RegistryURL() + "v2/acme-e2e/web/blobs/"},
 		"restricted": {"restricted key", "acme-e2e/billing-api:v2.3.0", img.ManifestDigest, "config:Env",
-			"https://hub.docker.com/r/acme-e2e/billing-api"},
+			up.hub.RegistryURL() + "v2/acme-e2e/billing-api/blobs/" + img.ConfigDigest},
 	}
+	notWant := []string{"npmjs.com", "hub.docker.com", "pastebin.com/", "Web page"}
 	for o, msg := range msgs {
 		n := ownerOf[o]
 		text := msg.Parts["text/plain"]
 		for _, w := range want[n] {
 			if !strings.Contains(text, w) {
 				t.Errorf("%s email lacks %q:\n%s", n, w, text)
+			}
+		}
+		for _, w := range notWant {
+			if strings.Contains(text, w) {
+				t.Errorf("%s email names %q, a place the key was not found:\n%s", n, w, text)
 			}
 		}
 		if n == "multiarch" && !strings.Contains(text, platforms[0].ManifestDigest) && !strings.Contains(text, platforms[1].ManifestDigest) {

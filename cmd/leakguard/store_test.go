@@ -19,7 +19,7 @@ import (
 func TestOpenStoreSQLiteInDataDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nested", "data")
 	env := map[string]string{"LEAKGUARD_DATA_DIR": dir}
-	s, err := openStore(context.Background(), func(k string) string { return env[k] }, nil)
+	s, err := openStore(context.Background(), mustConfig(t, env), nil)
 	if err != nil {
 		t.Fatalf("openStore: %v", err)
 	}
@@ -41,7 +41,7 @@ func TestOpenStoreSQLiteInDataDir(t *testing.T) {
 
 func TestOpenStorePostgres(t *testing.T) {
 	env := map[string]string{"LEAKGUARD_DATABASE_URL": testenv.PostgresURL(t), "LEAKGUARD_DATA_DIR": t.TempDir()}
-	s, err := openStore(context.Background(), func(k string) string { return env[k] }, nil)
+	s, err := openStore(context.Background(), mustConfig(t, env), nil)
 	if err != nil {
 		t.Fatalf("openStore: %v", err)
 	}
@@ -59,11 +59,21 @@ func TestOpenStorePostgresDownHidesPassword(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	env := map[string]string{"LEAKGUARD_DATABASE_URL": fmt.Sprintf("postgres://lg:Pa55word9@%s/lg", addr)}
-	_, err = openStore(context.Background(), func(k string) string { return env[k] }, nil)
+	_, err = openStore(context.Background(), mustConfig(t, env), nil)
 	if !errors.Is(err, keystore.ErrUnavailable) {
 		t.Fatalf("openStore = %v, want ErrUnavailable", err)
 	}
 	if strings.Contains(err.Error(), "Pa55word9") {
 		t.Errorf("error shows the password: %v", err)
 	}
+}
+
+// mustConfig loads the configuration from env, failing the test on error.
+func mustConfig(t *testing.T, env map[string]string) config {
+	t.Helper()
+	c, err := loadConfig(envFrom(env))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	return c
 }

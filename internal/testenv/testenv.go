@@ -80,15 +80,6 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
-// NATSURL is the machine's NATS server for tests that share it (each with
-// unique stream names): LEAKGUARD_TEST_NATS_URL or nats://127.0.0.1:4222.
-func NATSURL() string {
-	if u := os.Getenv("LEAKGUARD_TEST_NATS_URL"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
-}
-
 // NATSServer starts an embedded NATS server with JetStream on a random
 // loopback port, stored in a temporary folder, for a test that needs a
 // server of its own (to restart it, say). It is shut down when the test ends.

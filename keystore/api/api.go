@@ -34,7 +34,7 @@
 //   - A publishable key's GET /v1/account has no "email".
 //
 // Per-key rate limits, a per-IP limit on unknown keys, and the client IP
-// (X-Forwarded-For only from LEAKGUARD_TRUSTED_PROXIES) are set by Config.
+// (X-Forwarded-For only from LEAKGUARD_TRUSTED_PROXIES) are set by Config, which `leakguard serve` fills from its environment.
 package api
 
 import (
@@ -47,7 +47,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -57,6 +56,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/leakguard/leakguard/internal/truncate"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
@@ -88,6 +89,8 @@ type Config struct {
 	MaxBody int64
 	// MaxLimiters bounds the per-key and per-IP bucket tables (100,000).
 	MaxLimiters int
+	// Webhooks enables /v1/webhook-endpoints (webhooks.go).
+	Webhooks WebhookConfig
 }
 
 // Default settings.
@@ -99,52 +102,6 @@ const (
 	maxIDLen              = 64
 	retryAfterUnavailable = "1"
 )
-
-// ConfigFromEnv reads LEAKGUARD_SERVICE_TOKEN, LEAKGUARD_RATE_LIMIT,
-// LEAKGUARD_RATE_BURST, LEAKGUARD_AUTH_FAILURES_PER_MINUTE and
-// LEAKGUARD_TRUSTED_PROXIES (comma list of CIDRs or addresses).
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	var c Config
-	c.ServiceToken = strings.TrimSpace(getenv("LEAKGUARD_SERVICE_TOKEN"))
-	if v := strings.TrimSpace(getenv("LEAKGUARD_RATE_LIMIT")); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		switch {
-		case v == "off" || v == "none" || err == nil && f <= 0:
-			c.RateLimit = -1
-		case err != nil || math.IsNaN(f) || math.IsInf(f, 0):
-			return c, fmt.Errorf("LEAKGUARD_RATE_LIMIT %q: want requests per second per key (0 or off: no limit)", v)
-		default:
-			c.RateLimit = f
-		}
-	}
-	if v := strings.TrimSpace(getenv("LEAKGUARD_RATE_BURST")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return c, fmt.Errorf("LEAKGUARD_RATE_BURST %q: want a positive integer", v)
-		}
-		c.RateBurst = n
-	}
-	if v := strings.TrimSpace(getenv("LEAKGUARD_AUTH_FAILURES_PER_MINUTE")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n == 0 {
-			return c, fmt.Errorf("LEAKGUARD_AUTH_FAILURES_PER_MINUTE %q: want a non-zero integer (negative for no limit)", v)
-		}
-		c.AuthFailuresPerMinute = n
-	}
-	if v := strings.TrimSpace(getenv("LEAKGUARD_TRUSTED_PROXIES")); v != "" {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s == "" {
-				continue
-			}
-			ps, err := keystore.ParseAllowedIPs([]string{s})
-			if err != nil {
-				return c, fmt.Errorf("LEAKGUARD_TRUSTED_PROXIES: %v", err)
-			}
-			c.TrustedProxies = append(c.TrustedProxies, ps...)
-		}
-	}
-	return c, nil
-}
 
 func (c *Config) defaults() {
 	if c.RateLimit == 0 {
@@ -292,6 +249,9 @@ func match(path string) (route, string, string) {
 	if keystore.KeyShaped(path) {
 		return routeKeyShaped, "", keyShapedMethods
 	}
+	if rt, id, allowed, ok := matchWebhooks(path); ok {
+		return rt, id, allowed
+	}
 	rest, ok := strings.CutPrefix(path, "/v1/api-keys/")
 	if !ok || rest == "" {
 		return routeNone, "", ""
@@ -382,7 +342,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt, id, allowed := match(r.URL.Path)
 	if rt == routeNone {
-		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+keystore.RedactKeyShaped(truncate(r.URL.Path, 200))+").")
+		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+keystore.RedactKeyShaped(truncate.String(r.URL.Path, 200))+").")
 		return
 	}
 	if !methodAllowed(allowed, r.Method) {
@@ -474,6 +434,8 @@ func (h *handler) route(c *call, p *keystore.Principal, rt route, id string) {
 		h.listLogs(c, p)
 	case routeLeaks:
 		h.listLeaks(c, p)
+	case routeWebhooks, routeWebhook, routeWebhookDeliveries:
+		h.webhooks(c, p, rt, id)
 	}
 }
 
@@ -523,7 +485,7 @@ func (h *handler) logCall(c *call, p *keystore.Principal, reason keystore.AuthRe
 		Status:    c.status,
 		Reason:    string(reason),
 		IP:        c.ipText,
-		UserAgent: truncate(c.r.UserAgent(), 512),
+		UserAgent: truncate.String(c.r.UserAgent(), 512),
 		RequestID: c.id,
 	}
 	if reason != "" {
@@ -531,13 +493,6 @@ func (h *handler) logCall(c *call, p *keystore.Principal, reason keystore.AuthRe
 		return
 	}
 	h.svc.LogCall(e)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // bearer extracts the key: "Authorization: Bearer KEY", or HTTP Basic with

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/truncate"
+
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
@@ -343,7 +345,7 @@ func TestBadInput(t *testing.T) {
 		for _, tt := range tests {
 			a := w.do(tt.method, tt.path, w.sk.Secret, tt.body)
 			if a.status != tt.status || a.errCode() != tt.code || !strings.Contains(a.errMessage(), tt.msg) {
-				t.Errorf("%s: %d %s", tt.name, a.status, truncate(a.raw, 300))
+				t.Errorf("%s: %d %s", tt.name, a.status, truncate.String(a.raw, 300))
 			}
 		}
 		// The other account's key is untouched.
@@ -351,13 +353,6 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("foreign key after attempts: %d", a.status)
 		}
 	})
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 func TestPagination(t *testing.T) {

@@ -71,7 +71,7 @@ func BenchmarkAccountOverHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	base := startChild(b, url, "LEAKGUARD_MODE=test", "LEAKGUARD_RATE_LIMIT=1000000000")
+	base := startChild(b, url, childRateLimit+"=1000000000")
 	const workers = 32
 	tr := &http.Transport{MaxIdleConns: workers, MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}
 	client := &http.Client{Transport: tr}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,9 @@ import (
 // childEnv makes the test binary run as a separate API server process on
 // the PostgreSQL URL it holds, instead of running tests.
 const childEnv = "LEAKGUARD_API_TEST_CHILD_DB"
+
+// childRateLimit sets the child's per-key rate limit (requests/s).
+const childRateLimit = "LEAKGUARD_API_TEST_CHILD_RATE_LIMIT"
 
 func TestMain(m *testing.M) {
 	if url := os.Getenv(childEnv); url != "" {
@@ -60,18 +64,15 @@ func runChild(url string) error {
 		return err
 	}
 	defer st.Close()
-	cfg, err := keystore.ConfigFromEnv(os.Getenv)
+	svc, err := keystore.NewService(st, keystore.Config{Mode: keyformat.Test, Logger: logger})
 	if err != nil {
 		return err
 	}
-	cfg.Logger = logger
-	svc, err := keystore.NewService(st, cfg)
-	if err != nil {
-		return err
-	}
-	acfg, err := api.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return err
+	var acfg api.Config
+	if v := os.Getenv(childRateLimit); v != "" {
+		if acfg.RateLimit, err = strconv.ParseFloat(v, 64); err != nil {
+			return fmt.Errorf("%s: %w", childRateLimit, err)
+		}
 	}
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -169,8 +170,8 @@ func TestRevocationReachesAnotherProcessWithinASecond(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startChild(t, url, "LEAKGUARD_MODE=test")
-	b := startChild(t, url, "LEAKGUARD_MODE=test")
+	a := startChild(t, url)
+	b := startChild(t, url)
 	c := &http.Client{Timeout: 5 * time.Second}
 	// Warm both caches (and wait past the first polls).
 	waitFor(t, 5*time.Second, func() bool {

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/leakguard/leakguard/internal/truncate"
+
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 )
@@ -42,10 +44,12 @@ var routeTable = [...]struct {
 	{routeKeyRotate, Route{"POST", "/v1/api-keys/{id}/rotate", keystore.ScopeAPIKeysWrite}},
 	{routeLogs, Route{"GET", "/v1/api-logs", keystore.ScopeAPILogsRead}},
 	{routeLeaks, Route{"GET", "/v1/leaks", keystore.ScopeLeaksRead}},
-	// Served by the webhook endpoints' handler (docs/api.md).
-	{routeNone, Route{"GET", "/v1/webhook-endpoints", keystore.ScopeAccountWrite}},
-	{routeNone, Route{"POST", "/v1/webhook-endpoints", keystore.ScopeAccountWrite}},
-	{routeNone, Route{"DELETE", "/v1/webhook-endpoints/{id}", keystore.ScopeAccountWrite}},
+	// Served by webhooks.go.
+	{routeWebhooks, Route{"GET", "/v1/webhook-endpoints", keystore.ScopeAccountWrite}},
+	{routeWebhooks, Route{"POST", "/v1/webhook-endpoints", keystore.ScopeAccountWrite}},
+	{routeWebhook, Route{"GET", "/v1/webhook-endpoints/{id}", keystore.ScopeAccountWrite}},
+	{routeWebhook, Route{"DELETE", "/v1/webhook-endpoints/{id}", keystore.ScopeAccountWrite}},
+	{routeWebhookDeliveries, Route{"GET", "/v1/webhook-endpoints/{id}/deliveries", keystore.ScopeAccountWrite}},
 }
 
 // Routes lists every endpoint a key calls with the scope it needs.
@@ -250,7 +254,7 @@ func (h *handler) logFilter(c *call, p *keystore.Principal) (keystore.LogFilter,
 	}
 	for name, vs := range q {
 		if !logParams[name] {
-			return bad("Unknown parameter " + strconv.Quote(truncate(keystore.RedactKeyShaped(name), 40)) + ": GET /v1/api-logs takes key_id, since, until, ip, status, limit and starting_after.")
+			return bad("Unknown parameter " + strconv.Quote(truncate.String(keystore.RedactKeyShaped(name), 40)) + ": GET /v1/api-logs takes key_id, since, until, ip, status, limit and starting_after.")
 		}
 		if len(vs) > 1 {
 			return bad("Parameter " + name + " is given more than once.")
@@ -635,7 +639,7 @@ func (h *handler) verify(c *call) {
 			Path:      path,
 			Status:    status,
 			IP:        ipText,
-			UserAgent: truncate(c.r.UserAgent(), 512),
+			UserAgent: truncate.String(c.r.UserAgent(), 512),
 			RequestID: c.id,
 		}
 		if ae != nil {

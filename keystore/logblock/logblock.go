@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/truncate"
+
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/leakguard/leakguard/keystore"
@@ -174,7 +176,7 @@ func appendBody(b []byte, entries []keystore.APILogEntry, group []int32) []byte 
 }
 
 // clip cuts a field to what a block holds; the key API never logs longer.
-func clip(s string) string { return s[:min(len(s), maxField)] }
+func clip(s string) string { return truncate.String(s, maxField) }
 
 func appendString(b []byte, s string) []byte {
 	s = clip(s)

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/leakguard/leakguard/internal/truncate"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -360,7 +362,7 @@ func (s *Store) RetryNotice(ctx context.Context, id string, nextAttempt time.Tim
 	err := s.pool.QueryRow(ctx, `WITH u AS (
 			UPDATE notices SET next_attempt_at = $2, last_error = $3 WHERE id = $1 AND sent_at IS NULL
 		)
-		SELECT count(*) FROM notices WHERE id = $1`, id, nextAttempt, truncate(text(lastErr), maxErrLen)).Scan(&n)
+		SELECT count(*) FROM notices WHERE id = $1`, id, nextAttempt, truncate.String(text(lastErr), maxErrLen)).Scan(&n)
 	if err == nil && n == 0 {
 		err = keystore.ErrNotFound
 	}
@@ -390,12 +392,4 @@ func cleanHit(h leakguard.Hit) leakguard.Hit {
 	l := &h.Location
 	l.URL, l.Repository, l.Commit, l.Path, l.Layer = text(l.URL), text(l.Repository), text(l.Commit), text(l.Path), text(l.Layer)
 	return h
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

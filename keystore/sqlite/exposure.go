@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/leakguard/leakguard/internal/truncate"
+
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
@@ -312,7 +314,7 @@ func (s *Store) MarkNoticeSent(ctx context.Context, id string, at time.Time) err
 
 // RetryNotice keeps an unsent notice pending until nextAttempt.
 func (s *Store) RetryNotice(ctx context.Context, id string, nextAttempt time.Time, lastErr string) error {
-	lastErr = truncate(text(lastErr), maxErrLen)
+	lastErr = truncate.String(text(lastErr), maxErrLen)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM notices WHERE id = ?`, id).Scan(&one); err != nil {
@@ -345,12 +347,4 @@ func cleanHit(h leakguard.Hit) leakguard.Hit {
 	l := &h.Location
 	l.URL, l.Repository, l.Commit, l.Path, l.Layer = text(l.URL), text(l.Repository), text(l.Commit), text(l.Path), text(l.Layer)
 	return h
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -20,11 +21,14 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -50,6 +54,35 @@ type SMTPServer struct {
 	changed  chan struct{}
 	tls      *tls.Config // offers STARTTLS when set
 	tlsSeen  int         // messages received over TLS
+	opts     Options
+	hang     bool       // accept connections and never answer
+	held     []net.Conn // connections held by hang
+	authSeen []string   // mechanisms of successful AUTHs
+}
+
+// SMTPTLS is how a test relay protects its connections.
+type SMTPTLS int
+
+const (
+	// NoTLS offers no STARTTLS.
+	NoTLS SMTPTLS = iota
+	// StartTLS offers STARTTLS.
+	StartTLS
+	// ImplicitTLS speaks TLS from the first byte (SMTPS).
+	ImplicitTLS
+)
+
+// Options configure NewSMTPServerWith.
+type Options struct {
+	TLS SMTPTLS
+	// Cert is the server's certificate for TLS; nil means a self-signed
+	// one for "mail.local".
+	Cert *tls.Certificate
+	// Username and Password, when Username is set, make the relay require
+	// AUTH (offered only over TLS, as real relays do) with Mechanisms
+	// (default PLAIN and LOGIN).
+	Username, Password string
+	Mechanisms         []string
 }
 
 // NewSMTPServer starts a server on a free loopback port; it stops when the
@@ -63,9 +96,35 @@ func NewSMTPServerTLS(t testing.TB) *SMTPServer {
 	return newSMTPServer(t, selfSigned(t))
 }
 
+// NewSMTPServerWith starts a server with opts.
+func NewSMTPServerWith(t testing.TB, opts Options) *SMTPServer {
+	t.Helper()
+	var tc *tls.Config
+	if opts.TLS != NoTLS {
+		if opts.Cert != nil {
+			tc = &tls.Config{Certificates: []tls.Certificate{*opts.Cert}, MinVersion: tls.VersionTLS12}
+		} else {
+			tc = selfSigned(t)
+		}
+	}
+	if opts.Username != "" && len(opts.Mechanisms) == 0 {
+		opts.Mechanisms = []string{sasl.Plain, sasl.Login}
+	}
+	return newSMTPServerOpts(t, tc, opts)
+}
+
 func newSMTPServer(t testing.TB, tc *tls.Config) *SMTPServer {
 	t.Helper()
-	s := &SMTPServer{t: t, changed: make(chan struct{}), tls: tc}
+	opts := Options{}
+	if tc != nil {
+		opts.TLS = StartTLS
+	}
+	return newSMTPServerOpts(t, tc, opts)
+}
+
+func newSMTPServerOpts(t testing.TB, tc *tls.Config, opts Options) *SMTPServer {
+	t.Helper()
+	s := &SMTPServer{t: t, changed: make(chan struct{}), tls: tc, opts: opts}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("smtp test server: listen: %v", err)
@@ -79,18 +138,80 @@ func newSMTPServer(t testing.TB, tc *tls.Config) *SMTPServer {
 func (s *SMTPServer) serve(l net.Listener) {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
-		return &session{s: s, tls: isTLS}, nil
+		return &session{s: s, tls: isTLS, conn: c}, nil
 	}))
 	srv.Domain = "localhost"
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	srv.MaxMessageBytes = 1 << 20
 	srv.MaxRecipients = 10
-	srv.TLSConfig = s.tls
+	if s.opts.TLS == StartTLS {
+		srv.TLSConfig = s.tls
+	}
 	s.mu.Lock()
 	s.srv, s.l = srv, l
 	s.mu.Unlock()
-	go func() { _ = srv.Serve(l) }()
+	var sl net.Listener = &hangListener{Listener: l, s: s}
+	if s.opts.TLS == ImplicitTLS {
+		sl = tls.NewListener(sl, s.tls)
+	}
+	go func() { _ = srv.Serve(sl) }()
+}
+
+// hangListener holds every connection it accepts while the server hangs:
+// the relay took the connection and then says nothing.
+type hangListener struct {
+	net.Listener
+	s *SMTPServer
+}
+
+func (l *hangListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		l.s.mu.Lock()
+		hang := l.s.hang
+		if hang {
+			l.s.held = append(l.s.held, c)
+		}
+		l.s.mu.Unlock()
+		if !hang {
+			return c, nil
+		}
+	}
+}
+
+// Hang makes the relay accept connections and then never answer (not
+// even the greeting) while on is true; turning it off closes them.
+func (s *SMTPServer) Hang(on bool) {
+	s.mu.Lock()
+	s.hang = on
+	held := s.held
+	if !on {
+		s.held = nil
+	}
+	s.mu.Unlock()
+	if !on {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	}
+}
+
+// Held is the number of connections the relay accepted while hanging.
+func (s *SMTPServer) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.held)
+}
+
+// AuthMechanisms lists the mechanisms of the successful AUTHs, in order.
+func (s *SMTPServer) AuthMechanisms() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.authSeen...)
 }
 
 // Addr is host:port, for LEAKGUARD_SMTP_ADDR.
@@ -98,6 +219,7 @@ func (s *SMTPServer) Addr() string { return s.addr }
 
 // Down closes the listener and every connection: the relay is unreachable.
 func (s *SMTPServer) Down() {
+	s.Hang(false)
 	s.mu.Lock()
 	srv, l := s.srv, s.l
 	s.srv, s.l = nil, nil
@@ -171,16 +293,76 @@ func (s *SMTPServer) WaitMails(n int, timeout time.Duration) []Mail {
 }
 
 type session struct {
-	s    *SMTPServer
-	tls  bool
-	from string
-	to   []string
+	s      *SMTPServer
+	tls    bool
+	conn   *smtp.Conn
+	authed bool
+	from   string
+	to     []string
 }
 
-func (x *session) Mail(from string, _ *smtp.MailOptions) error { x.from = from; return nil }
-func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error   { x.to = append(x.to, to); return nil }
-func (x *session) Reset()                                      { x.from, x.to = "", nil }
-func (x *session) Logout() error                               { return nil }
+// AuthMechanisms offers AUTH only when the relay requires it.
+func (x *session) AuthMechanisms() []string { return x.s.opts.Mechanisms }
+
+// Auth checks the relay's one user name and password.
+func (x *session) Auth(mech string) (sasl.Server, error) {
+	check := func(user, pass string) error {
+		if user != x.s.opts.Username || pass != x.s.opts.Password {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "authentication failed"}
+		}
+		x.authed = true
+		x.s.mu.Lock()
+		x.s.authSeen = append(x.s.authSeen, mech)
+		x.s.mu.Unlock()
+		return nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
+	case sasl.Login:
+		return &loginServer{check: check}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+// loginServer is the server side of AUTH LOGIN, which go-sasl lacks:
+// "Username:", then "Password:", each answered in base64 (go-smtp
+// decodes it).
+type loginServer struct {
+	check func(user, pass string) error
+	user  string
+	step  int
+}
+
+func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
+	switch l.step {
+	case 0:
+		l.step = 1
+		if len(response) == 0 { // no initial response
+			return []byte("Username:"), false, nil
+		}
+		l.user = string(response)
+		l.step = 2
+		return []byte("Password:"), false, nil
+	case 1:
+		l.user = string(response)
+		l.step = 2
+		return []byte("Password:"), false, nil
+	default:
+		return nil, true, l.check(l.user, string(response))
+	}
+}
+
+func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	if x.s.opts.Username != "" && !x.authed {
+		return smtp.ErrAuthRequired
+	}
+	x.from = from
+	return nil
+}
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error { x.to = append(x.to, to); return nil }
+func (x *session) Reset()                                    { x.from, x.to = "", nil }
+func (x *session) Logout() error                             { return nil }
 
 func (x *session) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
@@ -283,4 +465,74 @@ func (s *SMTPServer) TLSMails() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tlsSeen
+}
+
+// CA is a certificate authority for one test: it signs server
+// certificates, and a client told to trust CertPEM (LEAKGUARD_SMTP_CA_FILE)
+// verifies them.
+type CA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	// CertPEM is the CA's certificate.
+	CertPEM []byte
+}
+
+// NewCA makes a fresh CA.
+func NewCA(t testing.TB) *CA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "leakguard test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &CA{cert: cert, key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+// WriteFile writes CertPEM to a file in the test's temporary directory
+// and returns its path.
+func (ca *CA) WriteFile(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(p, ca.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Issue signs a server certificate for hosts (names or IP addresses).
+func (ca *CA) Issue(t testing.TB, hosts ...string) *tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: hosts[0]},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

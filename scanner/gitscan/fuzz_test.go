@@ -58,7 +58,9 @@ func FuzzPackHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o := packObj{offset: 100, end: 100 + int64(len(b)), base: -1}
 		byOffset := map[int64]int32{95: 0, 50: 1}
-		if err := o.parseHeader(b, byOffset, map[plumbing.Hash]int32{}); err != nil {
+		atOffset := func(off int64) (int32, bool) { i, ok := byOffset[off]; return i, ok }
+		none := func(plumbing.Hash) (int32, bool) { return 0, false }
+		if err := o.parseHeader(b, atOffset, none); err != nil {
 			return
 		}
 		if o.data < o.offset || o.data > o.end || o.size < 0 {

@@ -2,14 +2,19 @@ package gitscan
 
 import (
 	"bytes"
+	"container/list"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
@@ -34,8 +39,19 @@ const (
 )
 
 // maxPackObject bounds one inflated object read in a pack pass; larger
-// blobs are streamed through go-git instead.
-const maxPackObject = 256 << 20
+// blobs are streamed through go-git instead (see Repo.newReader: go-git
+// streams an undeltified object past its LargeObjectThreshold rather than
+// holding it whole).
+const maxPackObject = 16 << 20
+
+// walkCacheBytes bounds the delta bases one pass keeps for the objects
+// still to come; a base past the budget is rebuilt from the pack when a
+// later object needs it.
+const walkCacheBytes = 24 << 20
+
+// batchBytes bounds the inflated bytes of one batch of objects handed from
+// the inflating goroutines to the pass.
+const batchBytes = 2 << 20
 
 // packObj is one object of a pack.
 type packObj struct {
@@ -51,18 +67,36 @@ type packObj struct {
 
 // pack is one pack file with its objects in offset order.
 type pack struct {
-	name  string
-	size  int64
-	f     billy.File
-	objs  []packObj
-	index map[plumbing.Hash]int32
+	name   string
+	size   int64
+	f      billy.File
+	objs   []packObj
+	byHash []int32 // indexes of objs in hash order
+}
+
+// lookup finds an object by hash.
+func (p *pack) lookup(h plumbing.Hash) (int32, bool) {
+	k := sort.Search(len(p.byHash), func(k int) bool { return bytes.Compare(p.objs[p.byHash[k]].hash[:], h[:]) >= 0 })
+	if k < len(p.byHash) && p.objs[p.byHash[k]].hash == h {
+		return p.byHash[k], true
+	}
+	return 0, false
+}
+
+// atOffset finds the object that starts at off.
+func (p *pack) atOffset(off int64) (int32, bool) {
+	k := sort.Search(len(p.objs), func(k int) bool { return p.objs[k].offset >= off })
+	if k < len(p.objs) && p.objs[k].offset == off {
+		return int32(k), true
+	}
+	return 0, false
 }
 
 // openPacks reads the index and object headers of every pack.
-func openPacks(fs billy.Filesystem, names []plumbing.Hash) ([]*pack, error) {
+func openPacks(fs billy.Filesystem, dir string, names []string) ([]*pack, error) {
 	var out []*pack
 	for _, h := range names {
-		p, err := openPack(fs, h.String())
+		p, err := openPack(fs, dir, h)
 		if err != nil {
 			for _, q := range out {
 				q.f.Close()
@@ -74,8 +108,8 @@ func openPacks(fs billy.Filesystem, names []plumbing.Hash) ([]*pack, error) {
 	return out, nil
 }
 
-func openPack(fs billy.Filesystem, name string) (*pack, error) {
-	base := "objects/pack/pack-" + name
+func openPack(fs billy.Filesystem, dir, name string) (*pack, error) {
+	base := dir + "pack-" + name
 	idxf, err := fs.Open(base + ".idx")
 	if err != nil {
 		return nil, fmt.Errorf("open pack index %s: %w", name, err)
@@ -99,8 +133,7 @@ func openPack(fs billy.Filesystem, name string) (*pack, error) {
 		f.Close()
 		return nil, fmt.Errorf("read pack index %s: bad object count", name)
 	}
-	p := &pack{name: name, size: size, f: f, index: make(map[plumbing.Hash]int32, count),
-		objs: make([]packObj, 0, count)}
+	p := &pack{name: name, size: size, f: f, objs: make([]packObj, 0, count)}
 	iter, err := idx.EntriesByOffset()
 	if err != nil {
 		f.Close()
@@ -118,11 +151,15 @@ func openPack(fs billy.Filesystem, name string) (*pack, error) {
 		p.objs = append(p.objs, packObj{hash: e.Hash, offset: int64(e.Offset), base: -1})
 	}
 	sort.Slice(p.objs, func(i, j int) bool { return p.objs[i].offset < p.objs[j].offset })
-	byOffset := make(map[int64]int32, len(p.objs))
-	for i := range p.objs {
-		p.index[p.objs[i].hash] = int32(i)
-		byOffset[p.objs[i].offset] = int32(i)
+	// Lookups by hash and by offset are binary searches over sorted
+	// arrays: maps of half a million objects cost tens of megabytes.
+	p.byHash = make([]int32, len(p.objs))
+	for i := range p.byHash {
+		p.byHash[i] = int32(i)
 	}
+	sort.Slice(p.byHash, func(i, j int) bool {
+		return bytes.Compare(p.objs[p.byHash[i]].hash[:], p.objs[p.byHash[j]].hash[:]) < 0
+	})
 	win := &window{r: f, size: size}
 	for i := range p.objs {
 		o := &p.objs[i]
@@ -139,7 +176,7 @@ func openPack(fs billy.Filesystem, name string) (*pack, error) {
 			f.Close()
 			return nil, fmt.Errorf("read pack %s at %d: %w", name, o.offset, err)
 		}
-		if err := o.parseHeader(hdr, byOffset, p.index); err != nil {
+		if err := o.parseHeader(hdr, p.atOffset, p.lookup); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("pack %s at %d: %w", name, o.offset, err)
 		}
@@ -165,7 +202,7 @@ var errBadHeader = errors.New("malformed object header")
 
 // parseHeader reads an object header: type and size, then the base
 // reference of a delta.
-func (o *packObj) parseHeader(b []byte, byOffset map[int64]int32, index map[plumbing.Hash]int32) error {
+func (o *packObj) parseHeader(b []byte, atOffset func(int64) (int32, bool), lookup func(plumbing.Hash) (int32, bool)) error {
 	if len(b) == 0 {
 		return errBadHeader
 	}
@@ -202,7 +239,7 @@ func (o *packObj) parseHeader(b []byte, byOffset map[int64]int32, index map[plum
 			k++
 			off = ((off + 1) << 7) | int64(c&0x7f)
 		}
-		bi, ok := byOffset[o.offset-off]
+		bi, ok := atOffset(o.offset - off)
 		if !ok || off <= 0 {
 			return fmt.Errorf("delta base at %d is not an object", o.offset-off)
 		}
@@ -214,7 +251,7 @@ func (o *packObj) parseHeader(b []byte, byOffset map[int64]int32, index map[plum
 		var h plumbing.Hash
 		copy(h[:], b[k:k+20])
 		k += 20
-		if bi, ok := index[h]; ok {
+		if bi, ok := lookup(h); ok {
 			o.base = bi
 		} else {
 			o.base = -2
@@ -262,6 +299,8 @@ func (p *pack) walk(wanted []bool, deliver func(i int32, content []byte) error, 
 	raws := p.inflateAll(order)
 	defer raws.stop()
 	cache := map[int32][]byte{}
+	var cached int64      // bytes in cache
+	var getter *objGetter // rebuilds bases the budget left out; made on first need
 	for b := range raws.batches {
 		for k, i := range b.idx {
 			o := &p.objs[i]
@@ -270,6 +309,14 @@ func (p *pack) walk(wanted []bool, deliver func(i int32, content []byte) error, 
 			ok := raw != nil
 			if ok && o.base >= 0 {
 				base, have := cache[o.base]
+				if !have && !bad[o.base] {
+					if getter == nil {
+						getter = newObjGetter(p, 16<<20)
+					}
+					var err error
+					base, err = getter.get(o.base)
+					have = err == nil
+				}
 				ok = have && !bad[o.base]
 				if ok {
 					var err error
@@ -279,7 +326,10 @@ func (p *pack) walk(wanted []bool, deliver func(i int32, content []byte) error, 
 			}
 			if b := o.base; b >= 0 {
 				if refs[b]--; refs[b] == 0 {
-					delete(cache, b)
+					if c, ok := cache[b]; ok {
+						cached -= int64(len(c))
+						delete(cache, b)
+					}
 				}
 			}
 			if !ok {
@@ -289,8 +339,9 @@ func (p *pack) walk(wanted []bool, deliver func(i int32, content []byte) error, 
 				}
 				continue
 			}
-			if refs[i] > 0 {
+			if refs[i] > 0 && cached+int64(len(content)) <= walkCacheBytes {
 				cache[i] = content
+				cached += int64(len(content))
 			}
 			if wanted[i] {
 				if err := deliver(i, content); err != nil {
@@ -300,6 +351,94 @@ func (p *pack) walk(wanted []bool, deliver func(i int32, content []byte) error, 
 		}
 	}
 	return nil
+}
+
+// objGetter reads single objects of a pack at random, resolving delta
+// chains, with an LRU of built objects bounded by bytes. Tree reads during
+// a history scan and delta bases a pass could not keep go through it. Not
+// safe for concurrent use.
+type objGetter struct {
+	p     *pack
+	z     *inflater
+	max   int64
+	bytes int64
+	lru   *list.List // of *getEntry, most recent first
+	at    map[int32]*list.Element
+}
+
+type getEntry struct {
+	i    int32
+	data []byte
+}
+
+func newObjGetter(p *pack, max int64) *objGetter {
+	return &objGetter{p: p, z: &inflater{win: window{r: p.f, size: p.size, max: 64 << 10}}, max: max,
+		lru: list.New(), at: map[int32]*list.Element{}}
+}
+
+var errNotInPack = errors.New("delta base outside this pack")
+
+// get builds object i: its inflated content, with deltas applied.
+func (g *objGetter) get(i int32) ([]byte, error) {
+	// Walk down the chain to the first object already built (or the
+	// chain's start), then build back up.
+	var chain []int32
+	var data []byte
+	for j := i; ; {
+		if e, ok := g.at[j]; ok {
+			g.lru.MoveToFront(e)
+			data = e.Value.(*getEntry).data
+			break
+		}
+		chain = append(chain, j)
+		o := &g.p.objs[j]
+		if o.base == -2 {
+			return nil, errNotInPack
+		}
+		if o.base < 0 {
+			break
+		}
+		if len(chain) > 10000 {
+			return nil, errors.New("delta chain too long")
+		}
+		j = o.base
+	}
+	for k := len(chain) - 1; k >= 0; k-- {
+		o := &g.p.objs[chain[k]]
+		if o.size > maxPackObject {
+			return nil, fmt.Errorf("object larger than %d bytes", maxPackObject)
+		}
+		raw, err := g.z.inflate(o.data, o.end, o.size)
+		if err != nil {
+			return nil, err
+		}
+		if o.base >= 0 {
+			if raw, err = packfile.PatchDelta(data, raw); err != nil {
+				return nil, err
+			}
+			if int64(len(raw)) > maxPackObject {
+				return nil, fmt.Errorf("object larger than %d bytes", maxPackObject)
+			}
+		}
+		data = raw
+		g.put(chain[k], data)
+	}
+	return data, nil
+}
+
+func (g *objGetter) put(i int32, data []byte) {
+	if int64(len(data)) > g.max/4 {
+		return // one huge object would flush everything else
+	}
+	g.at[i] = g.lru.PushFront(&getEntry{i: i, data: data})
+	g.bytes += int64(len(data))
+	for g.bytes > g.max {
+		e := g.lru.Back()
+		ge := e.Value.(*getEntry)
+		g.lru.Remove(e)
+		delete(g.at, ge.i)
+		g.bytes -= int64(len(ge.data))
+	}
 }
 
 // inflateBatch is the number of objects one inflating goroutine takes at a
@@ -338,7 +477,7 @@ func (p *pack) inflateAll(order []int32) *rawStream {
 		out chan rawBatch
 	}
 	jobs := make(chan job)
-	pending := make(chan chan rawBatch, 2*n)
+	pending := make(chan chan rawBatch, n+1)
 	batches := make(chan rawBatch)
 	s := &rawStream{batches: batches, quit: make(chan struct{})}
 	s.done.Add(n + 2)
@@ -365,7 +504,14 @@ func (p *pack) inflateAll(order []int32) *rawStream {
 		defer s.done.Done()
 		defer close(jobs)
 		defer close(pending)
-		for start := 0; start < len(order); start += inflateBatch {
+		for start := 0; start < len(order); {
+			// A batch ends at inflateBatch objects or batchBytes of them,
+			// so the batches in flight hold a bounded amount.
+			end, bytes := start, int64(0)
+			for end < len(order) && end-start < inflateBatch && (end == start || bytes+p.objs[order[end]].size <= batchBytes) {
+				bytes += p.objs[order[end]].size
+				end++
+			}
 			out := make(chan rawBatch, 1)
 			select {
 			case pending <- out:
@@ -373,10 +519,11 @@ func (p *pack) inflateAll(order []int32) *rawStream {
 				return
 			}
 			select {
-			case jobs <- job{idx: order[start:min(start+inflateBatch, len(order))], out: out}:
+			case jobs <- job{idx: order[start:end], out: out}:
 			case <-s.quit:
 				return
 			}
+			start = end
 		}
 	}()
 	go func() { // yields them in that order
@@ -525,11 +672,64 @@ func parseCommit(data []byte) (commitInfo, error) {
 	return c, nil
 }
 
+// objectsDir is the object directory of a git directory: that of the
+// common directory for a linked worktree's.
+func objectsDir(gitDir string) string {
+	if data, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
+		common := strings.TrimSpace(string(data))
+		if !filepath.IsAbs(common) {
+			common = filepath.Join(gitDir, common)
+		}
+		return filepath.Join(common, "objects")
+	}
+	return filepath.Join(gitDir, "objects")
+}
+
+// alternateDirs lists the object directories objects borrows from, as
+// git reads them: objects/info/alternates, one directory a line, relative
+// ones from objects, and their own alternates in turn (to a depth of 5, as
+// git allows).
+func alternateDirs(objects string) []string {
+	var out []string
+	seen := map[string]bool{objects: true}
+	var visit func(dir string, depth int)
+	visit = func(dir string, depth int) {
+		if depth > 5 {
+			return
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "info", "alternates"))
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			if !filepath.IsAbs(line) {
+				line = filepath.Join(dir, line)
+			}
+			line = filepath.Clean(line)
+			if seen[line] {
+				continue
+			}
+			seen[line] = true
+			out = append(out, line)
+			visit(line, depth+1)
+		}
+	}
+	visit(objects, 0)
+	return out
+}
+
 // objectIndex is every commit and tree of the packs, decoded.
 type objectIndex struct {
-	packs   []*pack
-	commits map[plumbing.Hash]commitInfo
-	trees   map[plumbing.Hash][]object.TreeEntry
+	// objectDirs are the object directories: the repository's own, then
+	// those of objects/info/alternates.
+	objectDirs []string
+	packs      []*pack
+	commits    map[plumbing.Hash]commitInfo
+	trees      map[plumbing.Hash][]object.TreeEntry
 }
 
 func (x *objectIndex) close() {
@@ -538,10 +738,22 @@ func (x *objectIndex) close() {
 	}
 }
 
+// loose reports whether object h is a loose object of the repository or
+// of one it borrows from.
+func (x *objectIndex) loose(h plumbing.Hash) bool {
+	name := h.String()
+	for _, dir := range x.objectDirs {
+		if _, err := os.Stat(filepath.Join(dir, name[:2], name[2:])); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // locate finds a blob in the packs.
 func (x *objectIndex) locate(h plumbing.Hash) (*pack, int32, bool) {
 	for _, p := range x.packs {
-		if i, ok := p.index[h]; ok {
+		if i, ok := p.lookup(h); ok {
 			return p, i, true
 		}
 	}
@@ -552,17 +764,42 @@ func (x *objectIndex) locate(h plumbing.Hash) (*pack, int32, bool) {
 // pack in one pass each. Objects it cannot read this way (loose ones, odd
 // deltas) are left to go-git.
 func (r *Repo) loadIndex(trees bool) (*objectIndex, error) {
-	names, err := r.repo.Storer.(interface {
+	hashes, err := r.repo.Storer.(interface {
 		ObjectPacks() ([]plumbing.Hash, error)
 	}).ObjectPacks()
 	if err != nil {
 		return nil, fmt.Errorf("list packs: %w", err)
 	}
-	packs, err := openPacks(r.dotfs, names)
+	names := make([]string, len(hashes))
+	for i, h := range hashes {
+		names[i] = h.String()
+	}
+	packs, err := openPacks(r.dotfs, "objects/pack/", names)
 	if err != nil {
 		return nil, err
 	}
-	x := &objectIndex{packs: packs, commits: map[plumbing.Hash]commitInfo{}, trees: map[plumbing.Hash][]object.TreeEntry{}}
+	// The packs of the object directories this one borrows from
+	// (objects/info/alternates: git clone --shared, --reference).
+	own := objectsDir(r.dotfs.Root())
+	alts := alternateDirs(own)
+	for _, dir := range alts {
+		fs := osfs.New(dir)
+		idx, _ := filepath.Glob(filepath.Join(dir, "pack", "pack-*.idx"))
+		var alt []string
+		for _, f := range idx {
+			alt = append(alt, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "pack-"), ".idx"))
+		}
+		more, err := openPacks(fs, "pack/", alt)
+		if err != nil {
+			for _, p := range packs {
+				p.f.Close()
+			}
+			return nil, err
+		}
+		packs = append(packs, more...)
+	}
+	x := &objectIndex{objectDirs: append([]string{own}, alts...), packs: packs, commits: map[plumbing.Hash]commitInfo{},
+		trees: map[plumbing.Hash][]object.TreeEntry{}}
 	for _, p := range packs {
 		wanted := make([]bool, len(p.objs))
 		for i := range p.objs {

@@ -142,7 +142,13 @@ func (rd *reader) walk(ctx context.Context, tips []plumbing.Hash, stop func(plum
 // History scans every commit reachable from every ref and reports each
 // secret with the commit that introduced it.
 func (r *Repo) History(ctx context.Context, eng *scanner.Engine, opts Options, emit func(scanner.Finding)) (Stats, error) {
-	defer r.useIndex(true, opts)()
+	if r.cli != nil {
+		return r.historyCLI(ctx, eng, nil, opts, emit)
+	}
+	// Only the commits are read up front; trees are read as the diffs
+	// need them, through bounded caches (holding every tree of a large
+	// history takes gigabytes).
+	defer r.useIndex(false, opts)()
 	tips, err := r.Tips()
 	if err != nil {
 		return Stats{}, err
@@ -279,8 +285,35 @@ func (r *Repo) useIndex(trees bool, opts Options) func() {
 	}
 }
 
+// Unpushed scans every commit that local branches, tags and HEAD reach
+// and no remote-tracking ref does: what a push could send when the range
+// is not known (the pre-commit framework passes none for the first push of
+// a branch that includes the root commit).
+func (r *Repo) Unpushed(ctx context.Context, eng *scanner.Engine, opts Options, emit func(scanner.Finding)) (Stats, error) {
+	if r.cli != nil {
+		return Stats{}, errSHA256
+	}
+	defer r.useIndex(false, opts)()
+	local, err := r.tips(func(n plumbing.ReferenceName) bool { return n.IsBranch() || n.IsTag() || n == plumbing.HEAD })
+	if err != nil {
+		return Stats{}, err
+	}
+	remote, err := r.RemoteTips()
+	if err != nil {
+		return Stats{}, err
+	}
+	commits, err := r.Reachable(ctx, local, remote)
+	if err != nil {
+		return Stats{}, err
+	}
+	return r.ScanCommits(ctx, eng, commits, opts, emit)
+}
+
 // PrePush scans the commits of a push and reports the secrets they add.
 func (r *Repo) PrePush(ctx context.Context, eng *scanner.Engine, updates []RefUpdate, opts Options, emit func(scanner.Finding)) (Stats, error) {
+	if r.cli != nil {
+		return Stats{}, errSHA256
+	}
 	// Telling the pushed commits apart from those the remote has walks the
 	// remote-tracking history: read the packs' commits in one pass.
 	defer r.useIndex(false, opts)()

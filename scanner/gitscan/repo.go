@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
@@ -31,6 +32,9 @@ type Repo struct {
 	// odb, during a history scan, holds every commit and tree of the packs,
 	// read in one pass; readers look there first.
 	odb *objectIndex
+	// cli is set for a repository go-git cannot read (the SHA-256 object
+	// format), which is then read through the git command (cli.go).
+	cli *cliRepo
 }
 
 // Open opens the repository holding path (path or any parent; linked
@@ -49,6 +53,9 @@ func Open(path string) (*Repo, error) {
 		if errors.Is(err, git.ErrRepositoryNotExists) {
 			return nil, fmt.Errorf("%s is not in a git repository", path)
 		}
+		if r, ok := openCLI(abs); ok {
+			return r, nil
+		}
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
 	st, ok := repo.Storer.(*filesystem.Storage)
@@ -57,13 +64,23 @@ func Open(path string) (*Repo, error) {
 	}
 	r := &Repo{repo: repo, dotfs: st.Filesystem()}
 	wt, err := repo.Worktree()
+	var wtfs billy.Filesystem
 	switch {
 	case err == nil:
 		r.root = wt.Filesystem.Root()
+		wtfs = wt.Filesystem
 	case errors.Is(err, git.ErrIsBareRepository):
 		r.bare = true
 		r.root = st.Filesystem().Root()
 	default:
+		return nil, fmt.Errorf("open repository %s: %w", path, err)
+	}
+	// Reopen on a storage that follows objects/info/alternates whatever
+	// path they name (go-git's default only follows paths inside the git
+	// directory).
+	st = filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(),
+		filesystem.Options{AlternatesFS: osfs.New("/"), LargeObjectThreshold: largeObject})
+	if r.repo, err = git.Open(st, wtfs); err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", path, err)
 	}
 	return r, nil
@@ -87,28 +104,85 @@ func (r *Repo) Root() string { return r.root }
 // Bare reports whether the repository has no worktree.
 func (r *Repo) Bare() bool { return r.bare }
 
-// Git is the underlying go-git repository.
-func (r *Repo) Git() *git.Repository { return r.repo }
-
 // reader is one worker's view of the object database. go-git storage is not
 // safe for concurrent use, so every worker owns a reader with its own caches
 // and file descriptors.
 type reader struct {
-	st    *filesystem.Storage
-	odb   *objectIndex // may be nil
-	trees map[plumbing.Hash][]object.TreeEntry
+	cli *cliRepo // set for a repository read through git (cli.go)
+	cat *catFile // its git cat-file process, started on first use
+	// st is go-git's view, opened on first need (objects the pack passes
+	// do not serve: loose ones, deltas on bases in other packs, large
+	// deltas): each one loads every pack index again.
+	st         *filesystem.Storage
+	newStorage func() *filesystem.Storage
+	odb        *objectIndex // may be nil
+	trees      map[plumbing.Hash][]object.TreeEntry
+	getters    map[*pack]*objGetter
+	names      map[string]string // interned tree entry names
+	paths      map[string]string // interned paths of changes: most recur in many commits
+	// submodules collects the paths of submodules (gitlinks) met in
+	// diffs: their commits live in other repositories and are not scanned.
+	submodules map[string]bool
 }
 
-// maxCachedTrees bounds a reader's decoded-tree cache.
-const maxCachedTrees = 1 << 15
+// maxSubmodules bounds the submodule paths a scan names.
+const maxSubmodules = 1000
+
+// maxCachedTrees bounds a reader's decoded-tree cache; treeCacheBytes
+// bounds the raw objects (trees and their delta bases) each reader keeps
+// per pack. Together with the pass over the blobs they are what a history
+// scan holds, whatever the size of the repository.
+const (
+	maxCachedTrees = 1 << 12
+	treeCacheBytes = 8 << 20
+)
+
+// largeObject is the size past which go-git streams an undeltified object
+// instead of holding it whole.
+const largeObject = 4 << 20
 
 func (r *Repo) newReader() *reader {
-	st := filesystem.NewStorageWithOptions(r.dotfs, cache.NewObjectLRU(32*cache.MiByte),
-		filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true})
-	return &reader{st: st, odb: r.odb, trees: map[plumbing.Hash][]object.TreeEntry{}}
+	if r.cli != nil {
+		return &reader{cli: r.cli}
+	}
+	dotfs := r.dotfs
+	return &reader{newStorage: func() *filesystem.Storage {
+		return filesystem.NewStorageWithOptions(dotfs, cache.NewObjectLRU(16*cache.MiByte),
+			filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true, LargeObjectThreshold: largeObject,
+				AlternatesFS: osfs.New("/")})
+	}, odb: r.odb, trees: map[plumbing.Hash][]object.TreeEntry{},
+		getters: map[*pack]*objGetter{}, names: map[string]string{}, paths: map[string]string{},
+		submodules: map[string]bool{}}
 }
 
-func (rd *reader) close() { _ = rd.st.Close() }
+func (rd *reader) close() {
+	if rd.st != nil {
+		_ = rd.st.Close()
+	}
+	if rd.cat != nil {
+		rd.cat.close()
+	}
+}
+
+// storage is go-git's view of the objects, opened on first use.
+func (rd *reader) storage() *filesystem.Storage {
+	if rd.st == nil {
+		rd.st = rd.newStorage()
+	}
+	return rd.st
+}
+
+// commitName is how findings name commit h.
+func (r *Repo) commitName(h plumbing.Hash) string {
+	if r.cli != nil {
+		return r.cli.name(h)
+	}
+	return h.String()
+}
+
+// errSHA256 is what the scans that need go-git say for a repository read
+// through the git command.
+var errSHA256 = errors.New("this scan does not support repositories with the SHA-256 object format yet (a history scan does)")
 
 func (rd *reader) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
 	if rd.odb != nil {
@@ -119,15 +193,44 @@ func (rd *reader) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
 	if t, ok := rd.trees[h]; ok {
 		return t, nil
 	}
-	t, err := object.GetTree(rd.st, h)
+	entries, err := rd.packTree(h)
 	if err != nil {
-		return nil, fmt.Errorf("read tree %s: %w", h, err)
+		t, err := object.GetTree(rd.storage(), h)
+		if err != nil {
+			return nil, fmt.Errorf("read tree %s: %w", h, err)
+		}
+		entries = t.Entries
 	}
 	if len(rd.trees) >= maxCachedTrees {
 		clear(rd.trees)
 	}
-	rd.trees[h] = t.Entries
-	return t.Entries, nil
+	if len(rd.names) >= 1<<16 {
+		clear(rd.names)
+	}
+	rd.trees[h] = entries
+	return entries, nil
+}
+
+// packTree reads a tree straight from the packs (faster than go-git, which
+// checks and copies more); any problem sends the caller to go-git.
+func (rd *reader) packTree(h plumbing.Hash) ([]object.TreeEntry, error) {
+	if rd.odb == nil {
+		return nil, plumbing.ErrObjectNotFound
+	}
+	p, i, ok := rd.odb.locate(h)
+	if !ok || p.objs[i].typ != packTree {
+		return nil, plumbing.ErrObjectNotFound
+	}
+	g := rd.getters[p]
+	if g == nil {
+		g = newObjGetter(p, treeCacheBytes)
+		rd.getters[p] = g
+	}
+	data, err := g.get(i)
+	if err != nil {
+		return nil, err
+	}
+	return parseTree(data, rd.names)
 }
 
 // isBlob reports a tree entry whose content is a file to scan. Submodules
@@ -202,6 +305,10 @@ func (rd *reader) diff(a, b plumbing.Hash, prefix string, fn func(path string, o
 			if err := rd.diff(oldTree, e.Hash, prefix+e.Name+"/", fn); err != nil {
 				return err
 			}
+		case e.Mode == filemode.Submodule:
+			if rd.submodules != nil && len(rd.submodules) < maxSubmodules {
+				rd.submodules[prefix+e.Name] = true
+			}
 		case isBlob(e.Mode):
 			var oldBlob plumbing.Hash
 			if old != nil && isBlob(old.Mode) {
@@ -227,6 +334,13 @@ type Stats struct {
 	Blobs    int64 // distinct blobs scanned
 	Bytes    int64 // bytes of those blobs
 	Findings int64 // findings emitted
+	// Unreadable counts the blobs (and commits or trees) the scan needed
+	// but could not read: missing from a partial clone, or damaged. A scan
+	// with any is incomplete.
+	Unreadable int64
+	// Submodules are the paths of submodules the scanned commits set:
+	// other repositories, not scanned (scan each on its own).
+	Submodules []string
 }
 
 // Progress is reported while a scan runs.

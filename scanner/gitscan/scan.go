@@ -1,6 +1,7 @@
 package gitscan
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/klauspost/compress/zlib"
 
 	"github.com/leakguard/leakguard/scanner"
 )
@@ -25,6 +27,15 @@ type change struct {
 	blob   plumbing.Hash
 	olds   []plumbing.Hash // the parents' blobs at path, where they had one
 }
+
+// errUnreadable marks an object the scan needed and could not read
+// (missing from a partial clone, or damaged): counted in
+// Stats.Unreadable.
+var errUnreadable = errors.New("object could not be read")
+
+// maxUnreadableWarnings bounds the warnings naming unreadable objects; the
+// rest are only counted (a partial clone lacks thousands).
+const maxUnreadableWarnings = 10
 
 // secretKey identifies one secret for one rule.
 type secretKey struct{ rule, sha string }
@@ -64,9 +75,14 @@ type commitInfo struct {
 // parents had it at that path. Findings are emitted once each, after the
 // scan, never concurrently.
 func (r *Repo) ScanCommits(ctx context.Context, eng *scanner.Engine, commits []plumbing.Hash, opts Options, emit func(scanner.Finding)) (Stats, error) {
+	if r.cli != nil {
+		return Stats{}, errSHA256
+	}
 	var st Stats
 	st.Commits = int64(len(commits))
-	changes, err := r.commitChanges(ctx, commits, opts)
+	changes, unreadable, subs, err := r.commitChanges(ctx, commits, opts)
+	st.Unreadable += unreadable
+	st.Submodules = subs
 	if err != nil {
 		return st, err
 	}
@@ -74,14 +90,16 @@ func (r *Repo) ScanCommits(ctx context.Context, eng *scanner.Engine, commits []p
 }
 
 // commitChanges diffs every commit against its parents, in parallel.
-func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts Options) ([]change, error) {
+func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts Options) ([]change, int64, []string, error) {
 	n := workers(opts.Workers)
 	jobs := make(chan int)
 	var (
-		mu       sync.Mutex
-		all      []change
-		firstErr error
-		done     int64
+		mu         sync.Mutex
+		all        []change
+		firstErr   error
+		done       int64
+		unreadable int64
+		subs       = map[string]bool{}
 	)
 	report := func() {
 		if opts.Progress != nil {
@@ -101,7 +119,8 @@ func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts 
 				mu.Lock()
 				done++
 				if err != nil {
-					if opts.Warn != nil {
+					unreadable++
+					if opts.Warn != nil && unreadable <= maxUnreadableWarnings {
 						opts.Warn(scanner.Warning{Path: "commit " + commits[i].String(), Err: err})
 					}
 				}
@@ -113,6 +132,9 @@ func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts 
 			}
 			mu.Lock()
 			all = append(all, local...)
+			for p := range rd.submodules {
+				subs[p] = true
+			}
 			mu.Unlock()
 		}()
 	}
@@ -129,9 +151,14 @@ feed:
 	wg.Wait()
 	report()
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, unreadable, nil, firstErr
 	}
-	return all, nil
+	var subList []string
+	for p := range subs {
+		subList = append(subList, p)
+	}
+	sort.Strings(subList)
+	return all, unreadable, subList, nil
 }
 
 // commitChanges lists the files commit h sets to content that no parent had
@@ -191,6 +218,11 @@ func (rd *reader) commitChanges(h plumbing.Hash) ([]change, error) {
 	for _, p := range order {
 		cc := cands[p]
 		if cc.hits == len(parentTrees) {
+			if q, ok := rd.paths[p]; ok {
+				p = q
+			} else if len(rd.paths) < 1<<20 {
+				rd.paths[p] = p
+			}
 			out = append(out, change{commit: h, path: p, blob: cc.blob, olds: cc.olds})
 		}
 	}
@@ -203,7 +235,7 @@ func (rd *reader) commit(h plumbing.Hash) (commitInfo, error) {
 			return c, nil
 		}
 	}
-	c, err := object.GetCommit(rd.st, h)
+	c, err := object.GetCommit(rd.storage(), h)
 	if err != nil {
 		return commitInfo{}, fmt.Errorf("read commit %s: %w", h, err)
 	}
@@ -279,7 +311,7 @@ func (r *Repo) resolve(ctx context.Context, eng *scanner.Engine, changes []chang
 			seen[sk] = true
 			commit := ""
 			if !c.commit.IsZero() {
-				commit = c.commit.String()
+				commit = r.commitName(c.commit)
 			}
 			out = append(out, scanner.Finding{RuleID: bf.key.rule, Path: c.path + bf.suffix,
 				Line: bf.line, Column: bf.column, Commit: commit, SecretSHA256: bf.key.sha,
@@ -296,6 +328,7 @@ func (r *Repo) resolve(ctx context.Context, eng *scanner.Engine, changes []chang
 		}
 		return a.Commit < b.Commit
 	})
+	r.describe(out)
 	for _, f := range out {
 		emit(f)
 	}
@@ -360,13 +393,18 @@ func (r *Repo) scanBlobs(ctx context.Context, eng *scanner.Engine, jobs []blobJo
 				out[it.job] = fs
 				mu.Lock()
 				done++
-				st.Blobs++
-				st.Bytes += size
+				unreadable := errors.Is(err, errUnreadable)
+				if unreadable {
+					st.Unreadable++
+				} else {
+					st.Blobs++
+					st.Bytes += size
+				}
 				if opts.Warn != nil && ctx.Err() == nil {
 					for _, w := range warns {
 						opts.Warn(w)
 					}
-					if err != nil {
+					if err != nil && (!unreadable || st.Unreadable <= maxUnreadableWarnings) {
 						opts.Warn(scanner.Warning{Path: j.path + " (blob " + j.hash.String() + ")", Err: err})
 					}
 				}
@@ -386,9 +424,11 @@ func (r *Repo) scanBlobs(ctx context.Context, eng *scanner.Engine, jobs []blobJo
 		}
 	}
 	err := func() error {
+		// Jobs by pack and object, as (object, job) pairs sorted by
+		// object: a map per pack costs ten times more for a large history.
+		type at struct{ obj, job int32 }
 		var loose []int
-		inPack := map[*pack][]int32{}
-		jobAt := map[*pack]map[int32][]int{}
+		inPack := map[*pack][]at{}
 		for k, j := range jobs {
 			if r.odb == nil {
 				loose = append(loose, k)
@@ -399,29 +439,40 @@ func (r *Repo) scanBlobs(ctx context.Context, eng *scanner.Engine, jobs []blobJo
 				loose = append(loose, k)
 				continue
 			}
-			if jobAt[p] == nil {
-				jobAt[p] = map[int32][]int{}
-			}
-			inPack[p] = append(inPack[p], i)
-			jobAt[p][i] = append(jobAt[p][i], k)
+			inPack[p] = append(inPack[p], at{i, int32(k)})
 		}
 		if r.odb != nil {
 			for _, p := range r.odb.packs {
-				if len(inPack[p]) == 0 {
+				ats := inPack[p]
+				if len(ats) == 0 {
 					continue
 				}
+				sort.Slice(ats, func(a, b int) bool { return ats[a].obj < ats[b].obj })
+				jobsOf := func(i int32) []at {
+					lo := sort.Search(len(ats), func(k int) bool { return ats[k].obj >= i })
+					hi := lo
+					for hi < len(ats) && ats[hi].obj == i {
+						hi++
+					}
+					return ats[lo:hi]
+				}
 				wanted := make([]bool, len(p.objs))
-				for _, i := range inPack[p] {
-					wanted[i] = true
+				for _, a := range ats {
+					wanted[a.obj] = true
 				}
 				err := p.walk(wanted, func(i int32, content []byte) error {
-					for _, k := range jobAt[p][i] {
-						if !send(item{job: k, content: content}) {
+					for _, a := range jobsOf(i) {
+						if !send(item{job: int(a.job), content: content}) {
 							return ctx.Err()
 						}
 					}
 					return nil
-				}, func(i int32) { loose = append(loose, jobAt[p][i]...) })
+				}, func(i int32) {
+					for _, a := range jobsOf(i) {
+						loose = append(loose, int(a.job))
+					}
+				})
+				delete(inPack, p)
 				if err != nil {
 					return err
 				}
@@ -448,13 +499,34 @@ func (r *Repo) scanBlobs(ctx context.Context, eng *scanner.Engine, jobs []blobJo
 // scanBlob scans one blob under the name path and keeps the first
 // occurrence of each secret. Problems inside archives come back as warnings.
 func (rd *reader) scanBlob(ctx context.Context, eng *scanner.Engine, j blobJob) ([]blobFinding, int64, []scanner.Warning, error) {
-	obj, err := rd.st.EncodedObject(plumbing.BlobObject, j.hash)
+	if rd.cli != nil {
+		return rd.scanBlobCLI(ctx, eng, j)
+	}
+	if rd.odb != nil {
+		if p, i, ok := rd.odb.locate(j.hash); ok && p.objs[i].base == -1 {
+			// An undeltified blob the pass left out (a large one):
+			// inflated straight from the pack as it is scanned.
+			o := &p.objs[i]
+			zr, err := zlib.NewReader(bufio.NewReaderSize(io.NewSectionReader(p.f, o.data, o.end-o.data), 1<<16))
+			if err != nil {
+				return nil, 0, nil, fmt.Errorf("%w: %w", errUnreadable, err)
+			}
+			defer zr.Close()
+			fs, warns, err := scanContent(ctx, eng, j.path, io.LimitReader(zr, o.size))
+			return fs, o.size, warns, err
+		} else if !ok && !rd.odb.loose(j.hash) {
+			// In no pack and not loose: missing (a partial clone) or
+			// lost; go-git would only load every index to say so.
+			return nil, 0, nil, fmt.Errorf("%w: %w", errUnreadable, plumbing.ErrObjectNotFound)
+		}
+	}
+	obj, err := rd.storage().EncodedObject(plumbing.BlobObject, j.hash)
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("read blob: %w", err)
+		return nil, 0, nil, fmt.Errorf("%w: %w", errUnreadable, err)
 	}
 	rc, err := obj.Reader()
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("read blob: %w", err)
+		return nil, 0, nil, fmt.Errorf("%w: %w", errUnreadable, err)
 	}
 	defer rc.Close()
 	fs, warns, err := scanContent(ctx, eng, j.path, rc)

@@ -15,6 +15,9 @@ import (
 // index), and reports the secrets the staged version adds. Findings have no
 // commit.
 func (r *Repo) Staged(ctx context.Context, eng *scanner.Engine, opts Options, emit func(scanner.Finding)) (Stats, error) {
+	if r.cli != nil {
+		return Stats{}, errSHA256
+	}
 	if r.bare {
 		return Stats{}, errors.New("a bare repository has no staged changes")
 	}

@@ -15,12 +15,14 @@
 // tag is pulled when its last_updated is after its repository's entry. At
 // most 10 000 repositories are kept (the least recently updated go first).
 //
-// Location of a hit: URL https://hub.docker.com/r/<ns>/<repo>/tags,
-// Repository "<ns>/<repo>:<tag>", Commit the image manifest digest (the
+// Location of a hit: URL the blob at the configured registry
+// (<registry>/v2/<ns>/<repo>/blobs/<layer or config digest>), Repository "<ns>/<repo>:<tag>", Commit the image manifest digest (the
 // platform's manifest, for a multi-platform tag), Layer the layer digest,
 // Path the file inside the layer ("!" joins archive members nested in it)
 // or config:Env, config:Cmd, config:Entrypoint, config:Labels,
-// config:history[N].created_by for the image config, Line.
+// config:history[N].created_by for the image config, Line. The email adds
+// the repository's page on hub.docker.com only when the registry is
+// Docker Hub's own.
 package dockerhub
 
 import (
@@ -365,7 +367,7 @@ func (s *Source) pullTag(ctx context.Context, ns, repo string, tag hubTag) error
 // pullManifest scans the image, or each platform image of an index.
 func (s *Source) pullManifest(ctx context.Context, ns, repo string, tag hubTag, mt string, body []byte, digest string) error {
 	repoPath := ns + "/" + repo
-	img := imageRef{ns: ns, repo: repo, tag: tag.Name}
+	img := imageRef{registry: s.reg.base.String(), ns: ns, repo: repo, tag: tag.Name}
 	m, err := parseManifest(mt, body)
 	if err != nil {
 		return permanent(fmt.Errorf("manifest %s@%s: %w", repoPath, digest, err))
@@ -411,13 +413,16 @@ func (s *Source) pullManifest(ctx context.Context, ns, repo string, tag hubTag, 
 
 // imageRef names one image for locations.
 type imageRef struct {
+	registry      string // registry base URL, ending in "/"
 	ns, repo, tag string
 	digest        string // image manifest digest
 }
 
-func (i imageRef) location() leakguard.Location {
+// location names blob (a layer or the config) of the image at the
+// registry it was pulled from.
+func (i imageRef) location(blob string) leakguard.Location {
 	return leakguard.Location{
-		URL:        "https://hub.docker.com/r/" + i.ns + "/" + i.repo + "/tags",
+		URL:        httpx.RedactURL(i.registry + "v2/" + i.ns + "/" + i.repo + "/blobs/" + blob),
 		Repository: i.ns + "/" + i.repo + ":" + i.tag,
 		Commit:     i.digest,
 	}

@@ -49,9 +49,8 @@ func TestTokenChallengeConfigAndGzipLayer(t *testing.T) {
 	kEnv, kLayer, kHist := newKey(t), newKey(t), newKey(t)
 	layer := h.fake.addBlob("application/vnd.docker.image.rootfs.diff.tar.gzip",
 		gzipOf(t, tarOf(t, "app/", "", "app/.env", "DEBUG=1\nSTRIPE_KEY="+kLayer+"\n", "app/main.py", "print(1)\n")))
-	img := h.fake.image(mediaDockerManifest,
-		configJSON([]string{"PATH=/usr/bin", "API_KEY=" + kEnv}, "/bin/sh -c #(nop) ADD file:abc in /", "RUN curl -H 'Authorization: Bearer "+kHist+"' https://x"),
-		layer)
+	cfg := configJSON([]string{"PATH=/usr/bin", "API_KEY=" + kEnv}, "/bin/sh -c #(nop) ADD file:abc in /", "RUN curl -H 'Authorization: Bearer "+kHist+"' https://x")
+	img := h.fake.image(mediaDockerManifest, cfg, layer)
 	h.fake.tag("acme", "web", "v1", img, t0)
 
 	b := poll(t, h, "")
@@ -59,10 +58,12 @@ func TestTokenChallengeConfigAndGzipLayer(t *testing.T) {
 	if len(hits) != 3 {
 		t.Fatalf("%d hits, want 3: %+v", len(hits), hits)
 	}
-	base := leakguard.Location{URL: "https://hub.docker.com/r/acme/web/tags", Repository: "acme/web:v1", Commit: img.Digest}
+	// The exact blob at the configured registry, never hub.docker.com.
+	blobs := h.fake.reg.URL + "/v2/acme/web/blobs/"
+	base := leakguard.Location{URL: blobs + digestOf(cfg), Repository: "acme/web:v1", Commit: img.Digest}
 	want := map[string]leakguard.Location{}
 	l := base
-	l.Path, l.Line, l.Layer = "app/.env", 2, layer.Digest
+	l.URL, l.Path, l.Line, l.Layer = blobs+layer.Digest, "app/.env", 2, layer.Digest
 	want[sha(kLayer)] = l
 	l = base
 	l.Path, l.Line = "config:Env", 2
@@ -154,9 +155,10 @@ func TestManifestListAndOCIIndexFanOut(t *testing.T) {
 			for _, hit := range hits {
 				got[hit.SecretSHA256] = hit.Location
 			}
-			wantAmd := leakguard.Location{URL: "https://hub.docker.com/r/acme/multi/tags", Repository: "acme/multi:1.0",
+			blobs := h.fake.reg.URL + "/v2/acme/multi/blobs/"
+			wantAmd := leakguard.Location{URL: blobs + amdLayer.Digest, Repository: "acme/multi:1.0",
 				Commit: amd.Digest, Layer: amdLayer.Digest, Path: "etc/app.conf", Line: 1}
-			wantArm := leakguard.Location{URL: "https://hub.docker.com/r/acme/multi/tags", Repository: "acme/multi:1.0",
+			wantArm := leakguard.Location{URL: blobs + armLayer.Digest, Repository: "acme/multi:1.0",
 				Commit: arm.Digest, Layer: armLayer.Digest, Path: "srv/secret.txt", Line: 3}
 			if got[sha(kAmd)] != wantAmd || got[sha(kArm)] != wantArm {
 				t.Errorf("locations = %+v\nwant %+v and %+v", got, wantAmd, wantArm)

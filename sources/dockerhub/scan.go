@@ -126,7 +126,7 @@ func (s *Source) scanConfig(ctx context.Context, img imageRef, d descriptor) (*s
 		return nil, permanent(fmt.Errorf("config digest mismatch: got %s, want %s", got, d.Digest))
 	}
 	item := sources.NewItem(s.env, leakguard.SourceDockerHub)
-	base := img.location()
+	base := img.location(d.Digest)
 	at := func(f scanner.Finding) leakguard.Location {
 		l := base
 		l.Path = f.Path
@@ -170,7 +170,7 @@ func (s *Source) scanLayer(ctx context.Context, img imageRef, d descriptor) (*so
 	if resp.ContentLength > s.cfg.MaxLayerBytes {
 		return nil, permanent(fmt.Errorf("layer is %d bytes, over the %d byte limit", resp.ContentLength, s.cfg.MaxLayerBytes))
 	}
-	base := img.location()
+	base := img.location(d.Digest)
 	base.Layer = d.Digest
 	v, err := sources.ScanVerified(ctx, s.env, leakguard.SourceDockerHub, resp.Body, sources.VerifiedScan{
 		What:    "layer",

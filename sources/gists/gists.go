@@ -206,7 +206,7 @@ func (s *Source) handle(ctx context.Context, g *gh.Gist) error {
 				return fmt.Errorf("fetch gist %s file %q: %w", g.GetID(), name, err)
 			}
 		}
-		loc := leakguard.Location{URL: fileURL(g, name), Repository: g.GetID(), Path: name}
+		loc := leakguard.Location{URL: fileURL(g, f, name), Repository: g.GetID(), Path: name}
 		if g.Owner != nil && g.Owner.GetLogin() != "" {
 			loc.Repository = g.Owner.GetLogin() + "/" + g.GetID()
 		}
@@ -246,9 +246,14 @@ func (s *Source) fetch(ctx context.Context, f gh.GistFile) ([]byte, error) {
 // fileURL is the gist's page with GitHub's anchor for a file:
 // "#file-" + the name lowercased, every run of other characters than
 // letters and digits turned into "-".
-func fileURL(g *gh.Gist, name string) string {
+// Without an html_url the file's raw_url (where its text was read, at the
+// configured API's host) is named, not a guess at gist.github.com.
+func fileURL(g *gh.Gist, f gh.GistFile, name string) string {
 	base := g.GetHTMLURL()
 	if base == "" {
+		if raw := f.GetRawURL(); raw != "" {
+			return httpx.RedactURL(raw)
+		}
 		base = "https://gist.github.com/" + g.GetID()
 	}
 	return base + "#file-" + Anchor(name)

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"hash"
 	"strings"
+
+	"github.com/leakguard/leakguard/internal/truncate"
 )
 
 // integrity is the one digest a tarball is checked against.
@@ -61,14 +63,14 @@ func parseIntegrity(sri, shasum string) (integrity, error) {
 		return best, nil
 	}
 	if sri != "" && shasum == "" {
-		return integrity{}, fmt.Errorf("dist.integrity %q has no usable sha512/sha384/sha256/sha1 digest", truncate(sri, 100))
+		return integrity{}, fmt.Errorf("dist.integrity %q has no usable sha512/sha384/sha256/sha1 digest", truncate.String(sri, 100))
 	}
 	sum, err := hex.DecodeString(strings.TrimSpace(shasum))
 	if err != nil || len(sum) != sha1.Size {
 		if shasum == "" {
 			return integrity{}, errors.New("no dist.integrity and no dist.shasum to check the tarball against")
 		}
-		return integrity{}, fmt.Errorf("dist.shasum %q is not 40 hex digits", truncate(shasum, 100))
+		return integrity{}, fmt.Errorf("dist.shasum %q is not 40 hex digits", truncate.String(shasum, 100))
 	}
 	return integrity{algo: "sha1", sum: sum}, nil
 }
@@ -80,11 +82,4 @@ func (i integrity) String() string {
 
 func (i integrity) matches(got []byte) bool {
 	return subtle.ConstantTimeCompare(i.sum, got) == 1
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

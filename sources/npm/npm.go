@@ -8,12 +8,12 @@
 // Cursor: the raw JSON token of the last processed change's seq (a number
 // or a string; it is opaque and passed back verbatim as since=).
 //
-// Location of a hit: URL https://www.npmjs.com/package/<name>/v/<version>,
-// Repository the package name, Commit the version, Path the file inside the
-// tarball (package/index.js; "!" joins archive members nested in it), Line.
-// The tarball itself is <registry>/<name>/-/<basename>-<version>.tgz (the
-// registry's fixed layout, derivable from the location); it is named in
-// every log line about the item.
+// Location of a hit: URL the tarball as the configured registry serves it
+// (dist.tarball, resolved against LEAKGUARD_NPM_REGISTRY_URL, query values
+// and credentials dropped), Repository the package name, Commit the
+// version, Path the file inside the tarball (package/index.js; "!" joins
+// archive members nested in it), Line. The email adds the package's page on
+// www.npmjs.com only when the tarball is on npm's own registry.
 package npm
 
 import (
@@ -30,6 +30,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leakguard/leakguard/internal/truncate"
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/httpx"
@@ -280,7 +282,7 @@ func sinceParam(cursor string) (string, error) {
 	}
 	s, err := seqString(json.RawMessage(cursor))
 	if err != nil {
-		return "", fmt.Errorf("npm: cursor %q: %w", truncate(cursor, 80), err)
+		return "", fmt.Errorf("npm: cursor %q: %w", truncate.String(cursor, 80), err)
 	}
 	return s, nil
 }
@@ -296,13 +298,13 @@ func seqString(raw json.RawMessage) (string, error) {
 	case '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil || s == "" {
-			return "", fmt.Errorf("seq %s is not a valid JSON string", truncate(string(raw), 80))
+			return "", fmt.Errorf("seq %s is not a valid JSON string", truncate.String(string(raw), 80))
 		}
 		return s, nil
 	default:
 		var n json.Number
 		if err := json.Unmarshal(raw, &n); err != nil || n == "" {
-			return "", fmt.Errorf("seq %s is neither a number nor a string", truncate(string(raw), 80))
+			return "", fmt.Errorf("seq %s is neither a number nor a string", truncate.String(string(raw), 80))
 		}
 		return n.String(), nil
 	}
@@ -474,11 +476,11 @@ func (s *Source) resolveTarball(raw string) (string, error) {
 	}
 	ref, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("dist.tarball %q: %w", truncate(raw, 200), err)
+		return "", fmt.Errorf("dist.tarball %q: %w", truncate.String(raw, 200), err)
 	}
 	u := base.ResolveReference(ref)
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("dist.tarball %q is not an http(s) URL", truncate(raw, 200))
+		return "", fmt.Errorf("dist.tarball %q is not an http(s) URL", truncate.String(raw, 200))
 	}
 	return u.String(), nil
 }
@@ -499,7 +501,7 @@ func (s *Source) scanTarball(ctx context.Context, rel release, tarURL string, in
 		return nil, permanent(fmt.Errorf("tarball is %d bytes, over the %d byte limit", resp.ContentLength, s.cfg.MaxTarballBytes))
 	}
 	loc := leakguard.Location{
-		URL:        "https://www.npmjs.com/package/" + rel.name + "/v/" + rel.version,
+		URL:        httpx.RedactURL(tarURL),
 		Repository: rel.name,
 		Commit:     rel.version,
 	}

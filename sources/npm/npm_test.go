@@ -97,8 +97,10 @@ func TestPollFeedPagesScopedAndDeleted(t *testing.T) {
 		t.Fatalf("got %d hits, want 2: %+v", len(hits), hits)
 	}
 	want := []leakguard.Location{
-		{URL: "https://www.npmjs.com/package/leaky-lib/v/1.0.0", Repository: "leaky-lib", Commit: "1.0.0", Path: "package/index.js", Line: 3},
-		{URL: "https://www.npmjs.com/package/@acme/tool/v/2.1.0", Repository: "@acme/tool", Commit: "2.1.0", Path: "package/lib/config.json", Line: 2},
+		// The exact tarball at the configured registry, never npmjs.com's
+		// page for a package that may not be there.
+		{URL: h.fake.srv.URL + "/leaky-lib/-/leaky-lib-1.0.0.tgz", Repository: "leaky-lib", Commit: "1.0.0", Path: "package/index.js", Line: 3},
+		{URL: h.fake.srv.URL + "/@acme/tool/-/tool-2.1.0.tgz", Repository: "@acme/tool", Commit: "2.1.0", Path: "package/lib/config.json", Line: 2},
 	}
 	for i, hit := range hits {
 		if hit.Location != want[i] {

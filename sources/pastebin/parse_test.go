@@ -2,6 +2,7 @@ package pastebin
 
 import (
 	"encoding/json"
+	"net/url"
 	"testing"
 )
 
@@ -32,9 +33,10 @@ func FuzzListing(f *testing.F) {
 		for _, p := range list {
 			_ = p.unix()
 			if validKey(p.Key) {
-				u := pasteURL(p)
-				if u == "" {
-					t.Fatal("empty paste URL")
+				s := &Source{base: DefaultURL}
+				u, err := url.Parse(s.itemURL(p.Key))
+				if err != nil || u.Query().Get("i") != p.Key {
+					t.Fatalf("item URL %v does not name paste %q", u, p.Key)
 				}
 			}
 		}

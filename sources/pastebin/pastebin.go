@@ -261,7 +261,7 @@ func (s *Source) handle(ctx context.Context, p Paste) error {
 			return fmt.Errorf("fetch paste %s: %w", p.Key, err)
 		}
 	}
-	loc := leakguard.Location{URL: pasteURL(p), Path: p.Key}
+	loc := leakguard.Location{URL: s.itemURL(p.Key), Path: p.Key}
 	item := sources.NewItem(s.env, leakguard.SourcePastebin)
 	item.Scan(p.Key, data, func(f scanner.Finding) leakguard.Location {
 		l := loc
@@ -274,11 +274,10 @@ func (s *Source) handle(ctx context.Context, p Paste) error {
 	return sources.MarkSeen(ctx, s.env.Seen, p.Key)
 }
 
-// pasteURL is the paste's public page: full_url when it is one, else
-// https://pastebin.com/KEY.
-func pasteURL(p Paste) string {
-	if u, err := url.Parse(p.FullURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
-		return p.FullURL
-	}
-	return "https://pastebin.com/" + p.Key
+// itemURL is where the paste's text was read: the scraping API's item at
+// the configured base (full_url in the list answer is whatever that server
+// claims; the place read is exact). The email adds https://pastebin.com/KEY
+// only when the base is Pastebin's own.
+func (s *Source) itemURL(key string) string {
+	return httpx.RedactURL(s.base) + "api_scrape_item.php?i=" + url.QueryEscape(key)
 }

@@ -133,7 +133,9 @@ func TestPastesScannedWithLocationAndCursor(t *testing.T) {
 	if len(hits) != 1 {
 		t.Fatalf("hits %+v", hits)
 	}
-	want := leakguard.Location{URL: "https://pastebin.com/0CeaNm8Y", Path: "0CeaNm8Y", Line: 2}
+	// Where the text was read at the configured base, not the full_url
+	// the list claims.
+	want := leakguard.Location{URL: fake.srv.URL + "/api_scrape_item.php?i=0CeaNm8Y", Path: "0CeaNm8Y", Line: 2}
 	if hits[0].Location != want || hits[0].SecretSHA256 != keyformat.Fingerprint([]byte(k1)) || hits[0].Source != "pastebin" {
 		t.Fatalf("hit %+v", hits[0])
 	}

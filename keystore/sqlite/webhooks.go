@@ -1,0 +1,267 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/leakguard/leakguard/internal/truncate"
+	"github.com/leakguard/leakguard/keystore"
+)
+
+var _ keystore.WebhookStore = (*Store)(nil)
+
+const endpointCols = `e.id, e.account_id, e.url, e.description, e.secret, e.created_at`
+
+func scanEndpoint(row scanner) (keystore.WebhookEndpoint, error) {
+	var e keystore.WebhookEndpoint
+	var created int64
+	if err := row.Scan(&e.ID, &e.AccountID, &e.URL, &e.Description, &e.Secret, &created); err != nil {
+		return e, classify(err)
+	}
+	e.CreatedAt = ft(created)
+	return e, nil
+}
+
+// CreateWebhookEndpoint stores a new endpoint.
+func (s *Store) CreateWebhookEndpoint(ctx context.Context, e keystore.WebhookEndpoint) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, account_id, url, description, secret, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, e.ID, e.AccountID, e.URL, e.Description, e.Secret, tn(e.CreatedAt))
+		return classify(err)
+	})
+	if err != nil {
+		return fmt.Errorf("create webhook endpoint %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// ListWebhookEndpoints lists an account's endpoints, newest first.
+func (s *Store) ListWebhookEndpoints(ctx context.Context, accountID string, p keystore.Page) ([]keystore.WebhookEndpoint, error) {
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("list webhook endpoints of %s: %w", accountID, err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints e
+		WHERE e.account_id = ? AND (? = '' OR e.id < ?) ORDER BY e.id DESC LIMIT ?`,
+		accountID, p.StartingAfter, p.StartingAfter, p.Size())
+	if err != nil {
+		return nil, fmt.Errorf("list webhook endpoints of %s: %w", accountID, classify(err))
+	}
+	defer rows.Close()
+	out := []keystore.WebhookEndpoint{}
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list webhook endpoints of %s: %w", accountID, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list webhook endpoints of %s: %w", accountID, classify(err))
+	}
+	return out, nil
+}
+
+// GetWebhookEndpoint returns one of an account's endpoints.
+func (s *Store) GetWebhookEndpoint(ctx context.Context, accountID, id string) (keystore.WebhookEndpoint, error) {
+	if err := s.check(); err != nil {
+		return keystore.WebhookEndpoint{}, fmt.Errorf("get webhook endpoint %s: %w", id, err)
+	}
+	e, err := scanEndpoint(s.r.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints e
+		WHERE e.id = ? AND e.account_id = ?`, id, accountID))
+	if err != nil {
+		return e, fmt.Errorf("get webhook endpoint %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// DeleteWebhookEndpoint deletes the endpoint and its deliveries.
+func (s *Store) DeleteWebhookEndpoint(ctx context.Context, accountID, id string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = ? AND account_id = ?`, id, accountID)
+		if err != nil {
+			return classify(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return keystore.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete webhook endpoint %s: %w", id, err)
+	}
+	return nil
+}
+
+const deliveryCols = `d.id, d.endpoint_id, d.incident_id, d.status, d.attempts, d.created_at, d.last_attempt_at,
+	d.next_attempt_at, d.delivered_at, d.response_status, d.last_error`
+
+type deliveryRow struct {
+	d                   keystore.WebhookDelivery
+	created, next       int64
+	lastAttempt, doneAt sql.NullInt64
+}
+
+func (r *deliveryRow) dest() []any {
+	d := &r.d
+	return []any{&d.ID, &d.EndpointID, &d.IncidentID, &d.Status, &d.Attempts, &r.created, &r.lastAttempt,
+		&r.next, &r.doneAt, &d.ResponseStatus, &d.LastError}
+}
+
+func (r *deliveryRow) delivery() keystore.WebhookDelivery {
+	d := r.d
+	d.CreatedAt = ft(r.created)
+	d.LastAttemptAt = fnt(r.lastAttempt)
+	d.DeliveredAt = fnt(r.doneAt)
+	if d.Status == keystore.DeliveryPending {
+		n := ft(r.next)
+		d.NextAttemptAt = &n
+	}
+	d.EventID = keystore.EventID(d.IncidentID)
+	d.EventType = keystore.EventKeyExposed
+	return d
+}
+
+// ListWebhookDeliveries is an endpoint's delivery log, newest first.
+func (s *Store) ListWebhookDeliveries(ctx context.Context, accountID, endpointID string, p keystore.Page) ([]keystore.WebhookDelivery, error) {
+	if _, err := s.GetWebhookEndpoint(ctx, accountID, endpointID); err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries d
+		WHERE d.endpoint_id = ? AND (? = '' OR (d.created_at, d.id) < (SELECT created_at, id FROM webhook_deliveries WHERE id = ?))
+		ORDER BY d.created_at DESC, d.id DESC LIMIT ?`, endpointID, p.StartingAfter, p.StartingAfter, p.Size())
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries of %s: %w", endpointID, classify(err))
+	}
+	defer rows.Close()
+	out := []keystore.WebhookDelivery{}
+	for rows.Next() {
+		var r deliveryRow
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, fmt.Errorf("list deliveries of %s: %w", endpointID, classify(err))
+		}
+		out = append(out, r.delivery())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list deliveries of %s: %w", endpointID, classify(err))
+	}
+	return out, nil
+}
+
+// ClaimWebhookDeliveries leases up to limit due deliveries.
+func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, now, leaseUntil time.Time) ([]keystore.WebhookJob, error) {
+	out := []keystore.WebhookJob{}
+	if limit <= 0 {
+		return out, nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1
+			WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+				ORDER BY next_attempt_at, id LIMIT ?)
+			RETURNING id`, tn(leaseUntil), tn(now), limit)
+		if err != nil {
+			return classify(err)
+		}
+		var ids []any
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return classify(err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return classify(err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT `+deliveryCols+`, `+endpointCols+`, `+incidentCols+`, `+keyCols+`
+			FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+			JOIN incidents i ON i.id = d.incident_id JOIN api_keys k ON k.id = i.key_id
+			WHERE d.id IN (?`+strings.Repeat(",?", len(ids)-1)+`) ORDER BY d.created_at, d.id`, ids...)
+		if err != nil {
+			return classify(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var dr deliveryRow
+			var ecreated int64
+			var ir incidentRow
+			var kr keyRow
+			var j keystore.WebhookJob
+			ep := &j.Endpoint
+			dest := append(dr.dest(), &ep.ID, &ep.AccountID, &ep.URL, &ep.Description, &ep.Secret, &ecreated)
+			dest = append(dest, ir.dest()...)
+			dest = append(dest, kr.dest()...)
+			if err := rows.Scan(dest...); err != nil {
+				return classify(err)
+			}
+			j.Delivery = dr.delivery()
+			ep.CreatedAt = ft(ecreated)
+			j.Incident = ir.incident()
+			if j.Key, err = kr.key(); err != nil {
+				return err
+			}
+			out = append(out, j)
+		}
+		return classify(rows.Err())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim webhook deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// FinishWebhookAttempt records an attempt's outcome. A delivery already
+// delivered stays so.
+func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, r keystore.WebhookResult) error {
+	status, next, delivered := keystore.DeliveryPending, tn(r.NextAttempt), any(nil)
+	switch {
+	case r.Delivered:
+		status, next, delivered = keystore.DeliveryDelivered, tn(r.At), tn(r.At)
+	case r.GiveUp:
+		status, next = keystore.DeliveryFailed, tn(r.At)
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?,
+			delivered_at = coalesce(delivered_at, ?), last_attempt_at = ?, response_status = ?, last_error = ?
+			WHERE id = ? AND status = 'pending'`, status, next, delivered, tn(r.At), r.ResponseStatus,
+			truncate.String(text(r.Error), maxErrLen), id)
+		if err != nil {
+			return classify(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhook_deliveries WHERE id = ?`, id).Scan(&one); err != nil {
+				return classify(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record webhook attempt %s: %w", id, err)
+	}
+	return nil
+}
+
+// PurgeWebhookDeliveries deletes finished deliveries created before before.
+func (s *Store) PurgeWebhookDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ?`, tn(before))
+		if err != nil {
+			return classify(err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge webhook deliveries: %w", err)
+	}
+	return n, nil
+}
