@@ -79,7 +79,7 @@ var (
 	errExpired     = &AuthError{CodeInvalidAPIKey, ReasonExpired, "This API key has expired."}
 	errTestOnLive  = &AuthError{CodeInvalidAPIKey, ReasonWrongMode, "This API key is a test-mode key, but this is a live-mode server: use a live-mode key (sk_live_, rk_live_, pk_live_)."}
 	errLiveOnTest  = &AuthError{CodeInvalidAPIKey, ReasonWrongMode, "This API key is a live-mode key, but this is a test-mode server: use a test-mode key (sk_test_, rk_test_, pk_test_)."}
-	errIP          = &AuthError{CodeInvalidAPIKey, ReasonIPNotAllow, "This API key is not allowed from your IP address."}
+	errIP          = &AuthError{CodePermissionDenied, ReasonIPNotAllow, "This API key is not allowed from your IP address."}
 	errPublishable = &AuthError{CodePermissionDenied, ReasonPublishable, "Publishable keys can only identify the account (GET /v1/account); use a secret or restricted key."}
 )
 

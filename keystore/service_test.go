@@ -153,8 +153,9 @@ func TestVerifyRefusals(t *testing.T) {
 			{"rotated away", rotated.Secret, local, "", keystore.ReasonWasRotated, "invalid_api_key", "rotated"},
 			{"exposed", exposed.Secret, local, "", keystore.ReasonWasExposed, "invalid_api_key", "found in public (exposed)"},
 			{"expired", expiring.Secret, local, "", keystore.ReasonExpired, "invalid_api_key", "expired"},
-			{"ip outside allow-list", ipOnly.Secret, local, "", keystore.ReasonIPNotAllow, "invalid_api_key", "IP address"},
-			{"no ip for allow-listed key", ipOnly.Secret, netip.Addr{}, "", keystore.ReasonIPNotAllow, "invalid_api_key", "IP address"},
+			// A real key used from the wrong place: 403, as docs/api.md says.
+			{"ip outside allow-list", ipOnly.Secret, local, "", keystore.ReasonIPNotAllow, "permission_denied", "IP address"},
+			{"no ip for allow-listed key", ipOnly.Secret, netip.Addr{}, "", keystore.ReasonIPNotAllow, "permission_denied", "IP address"},
 			{"ip inside allow-list", ipOnly.Secret, netip.MustParseAddr("10.9.8.7"), "", "", "", ""},
 			{"ipv4-mapped inside allow-list", ipOnly.Secret, netip.MustParseAddr("::ffff:10.9.8.7"), "", "", "", ""},
 			{"restricted in scope", restricted.Secret, local, "orders:read", "", "", ""},

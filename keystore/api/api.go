@@ -380,7 +380,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		!referrerAllowed(p.Key.AllowedReferrers, r) {
 		ae = keystore.ErrReferrerNotAllowed
 	}
-	if ae == nil || ae.Code == keystore.CodePermissionDenied {
+	if countsAsUse(ae) {
 		// A working key's use counts, whatever the answer.
 		h.svc.RecordUse(p.Key.ID, c.ipText, c.now)
 	}
@@ -437,6 +437,14 @@ func (h *handler) route(c *call, p *keystore.Principal, rt route, id string) {
 	case routeWebhooks, routeWebhook, routeWebhookDeliveries:
 		h.webhooks(c, p, rt, id)
 	}
+}
+
+// countsAsUse reports whether a request refused with ae (nil: accepted)
+// still counts as a use of the key for last_used: yes when the key works
+// and only the request was beyond it (scope, type, referrer); no for a dead
+// key or one used from an address it is not allowed from.
+func countsAsUse(ae *keystore.AuthError) bool {
+	return ae == nil || ae.Code == keystore.CodePermissionDenied && ae.Reason != keystore.ReasonIPNotAllow
 }
 
 // failureBucket is what failed authentications are counted against: the

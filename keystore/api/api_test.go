@@ -487,13 +487,14 @@ func TestTrustedProxy(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if s := call(""); s != 401 {
+	// An address the key is not allowed from is 403 (docs/api.md).
+	if s := call(""); s != 403 {
 		t.Errorf("from the proxy itself: %d", s)
 	}
 	if s := call("203.0.113.9"); s != 200 {
 		t.Errorf("forwarded for an allowed IP: %d", s)
 	}
-	if s := call("203.0.113.9, 198.51.100.1"); s != 401 {
+	if s := call("203.0.113.9, 198.51.100.1"); s != 403 {
 		t.Errorf("right-most untrusted is not allowed: %d", s)
 	}
 	// Without trusted proxies the header is ignored.
@@ -507,7 +508,7 @@ func TestTrustedProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 401 {
+	if resp.StatusCode != 403 {
 		t.Errorf("spoofed X-Forwarded-For believed: %d", resp.StatusCode)
 	}
 }

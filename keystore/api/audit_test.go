@@ -68,7 +68,7 @@ func TestRefusedAttemptsAreLoggedWithReason(t *testing.T) {
 			{"exposed", exposed, "/v1/account", 401, "exposed"},
 			{"expired", expired, "/v1/account", 401, "expired"},
 			{"wrong mode", testMode, "/v1/account", 401, "wrong_mode"},
-			{"ip not allowed", ipKey, "/v1/account", 401, "ip_not_allowed"},
+			{"ip not allowed", ipKey, "/v1/account", 403, "ip_not_allowed"},
 			{"permission denied", narrow, "/v1/api-keys", 403, "insufficient_scope"},
 			{"referrer not allowed", pk, "/v1/account", 403, "referrer_not_allowed"},
 		}
@@ -258,7 +258,7 @@ func TestPatchKey(t *testing.T) {
 			t.Fatalf("patch: %d %s", a.status, a.raw)
 		}
 		// The edit reaches verification (the key's own cache entry is dropped).
-		if r := w.do("GET", "/v1/account", rk.Secret, nil); r.status != 401 || !strings.Contains(r.errMessage(), "IP") {
+		if r := w.do("GET", "/v1/account", rk.Secret, nil); r.status != 403 || !strings.Contains(r.errMessage(), "IP") {
 			t.Errorf("key used from outside its new allow-list: %d %s", r.status, r.raw)
 		}
 		for _, body := range []map[string]any{

@@ -29,6 +29,11 @@ const (
 // 5xx (or none) is not kept: the next retry runs the request again.
 func (h *handler) idempotent(c *call, p *keystore.Principal, value string, run func()) {
 	ik, err := keystore.NewIdempotencyKey(p.Key.AccountID, p.Key.Mode, value)
+	var ue *keystore.Error
+	if errors.As(err, &ue) {
+		h.writeError(c, http.StatusBadRequest, "idempotency_error", ue.Message)
+		return
+	}
 	if err != nil {
 		h.fail(c, err)
 		return

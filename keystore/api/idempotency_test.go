@@ -71,7 +71,7 @@ func TestIdempotentPosts(t *testing.T) {
 			t.Errorf("replayed refusal: %d %s / %d %s", b1.status, b1.raw, b2.status, b2.raw)
 		}
 		for _, v := range []string{"short", strings.Repeat("x", 256), "has space in it 12345"} {
-			if a := w.doH("POST", "/v1/api-keys", w.sk.Secret, nil, map[string]string{"Idempotency-Key": v}); a.status != 400 {
+			if a := w.doH("POST", "/v1/api-keys", w.sk.Secret, nil, map[string]string{"Idempotency-Key": v}); a.status != 400 || a.errCode() != "idempotency_error" {
 				t.Errorf("Idempotency-Key %q: %d %s", v, a.status, a.raw)
 			}
 		}

@@ -231,7 +231,7 @@ type logEntry struct {
 	Method    string    `json:"method"`
 	Path      string    `json:"path"`
 	Status    int       `json:"status"`
-	Reason    *string   `json:"reason"`
+	Reason    string    `json:"reason"` // "" for an accepted call
 	IP        string    `json:"ip"`
 	UserAgent string    `json:"user_agent"`
 	CreatedAt time.Time `json:"created_at"`
@@ -316,11 +316,7 @@ func (h *handler) listLogs(c *call, p *keystore.Principal) {
 	data := make([]logEntry, 0, len(logs))
 	for _, e := range logs {
 		le := logEntry{ID: e.ID, KeyID: e.KeyID, Method: e.Method, Path: e.Path, Status: e.Status, IP: e.IP,
-			UserAgent: e.UserAgent, CreatedAt: e.Time.UTC(), RequestID: e.RequestID, Count: e.Count}
-		if e.Reason != "" {
-			r := e.Reason
-			le.Reason = &r
-		}
+			UserAgent: e.UserAgent, CreatedAt: e.Time.UTC(), RequestID: e.RequestID, Count: e.Count, Reason: e.Reason}
 		data = append(data, le)
 	}
 	h.writeJSON(c, http.StatusOK, listAnswer{Object: "list", URL: "/v1/api-logs", HasMore: more, Data: data})
@@ -628,7 +624,7 @@ func (h *handler) verify(c *call) {
 		mode, typ := string(p.Key.Mode), string(p.Key.Type)
 		ans.Mode, ans.Type = &mode, &typ
 		ans.Scopes = p.Scopes
-		if ae == nil || ae.Code == keystore.CodePermissionDenied {
+		if countsAsUse(ae) {
 			h.svc.RecordUse(p.Key.ID, ipText, c.now)
 		}
 		e := keystore.APILogEntry{
