@@ -398,9 +398,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	defer h.logCall(c, p, "")
-	if v := r.Header.Get("Idempotency-Key"); v != "" && r.Method == http.MethodPost && rt != routeKeyShaped {
-		h.idempotent(c, p, v, func() { h.route(c, p, rt, id) })
-		return
+	if r.Method == http.MethodPost && rt != routeKeyShaped {
+		if v := r.Header.Get("Idempotency-Key"); v != "" {
+			h.idempotent(c, p, v, func() { h.route(c, p, rt, id) })
+			return
+		}
 	}
 	h.route(c, p, rt, id)
 }
