@@ -257,6 +257,18 @@ type ExposureBatcher interface {
 	RecordExposures(ctx context.Context, hits []leakguard.Hit, at time.Time) ([]Exposure, error)
 }
 
+// SeenPurger bounds the seen-content table, which otherwise grows with
+// every commit, blob and tarball ever scanned. Both stores implement it;
+// the source runner calls it now and then. An id purged is only scanned
+// again if an upstream offers it again (a hit then is a duplicate the
+// pipeline already absorbs).
+type SeenPurger interface {
+	// PurgeSeen deletes source's ids seen before before, and all but the
+	// keep most recently seen ones (keep <= 0: no count bound). It
+	// returns how many it deleted.
+	PurgeSeen(ctx context.Context, source string, before time.Time, keep int) (int64, error)
+}
+
 // Store is the persistence boundary. PostgreSQL and the embedded SQLite
 // store implement it and pass the same test suite. Every write is
 // idempotent where the pipeline may retry it.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
@@ -441,7 +442,7 @@ func TestCacheDropsRevokedKeysWithinASecond(t *testing.T) {
 		local := netip.MustParseAddr("127.0.0.1")
 		// Once the first poll is done, the cache is warm: verifications stop
 		// reaching the store.
-		waitFor(t, 3*time.Second, func() bool {
+		testenv.WaitFor(t, 3*time.Second, "the condition", func() bool {
 			_, _ = a.Verify(ctx, nk.Secret, local, "")
 			n := fs.KeyByHashCalls.Load()
 			_, err := a.Verify(ctx, nk.Secret, local, "")
@@ -461,23 +462,12 @@ func TestCacheDropsRevokedKeysWithinASecond(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		waitFor(t, time.Second, func() bool {
+		testenv.WaitFor(t, time.Second, "the condition", func() bool {
 			_, err := a.Verify(ctx, nk.Secret, local, "")
 			return authReason(err) == keystore.ReasonRevoked
 		})
 		t.Logf("revocation seen after %s", time.Since(start))
 	})
-}
-
-func waitFor(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestStoreDownIsUnavailable(t *testing.T) {
@@ -491,7 +481,7 @@ func TestStoreDownIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	local := netip.MustParseAddr("127.0.0.1")
-	waitFor(t, 3*time.Second, func() bool { _, err := svc.Verify(ctx, nk.Secret, local, ""); return err == nil })
+	testenv.WaitFor(t, 3*time.Second, "the condition", func() bool { _, err := svc.Verify(ctx, nk.Secret, local, ""); return err == nil })
 	for _, mode := range []fault.Mode{fault.Down, fault.Hang} {
 		fs.Set(mode)
 		start := time.Now()
@@ -510,10 +500,10 @@ func TestStoreDownIsUnavailable(t *testing.T) {
 	// With polls failing, the cache stops being trusted: a cached key is
 	// not accepted blindly for longer than CacheStale.
 	fs.Set(fault.Down)
-	waitFor(t, 5*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the condition", func() bool {
 		_, err := svc.Verify(ctx, nk.Secret, local, "")
 		return errors.Is(err, keystore.ErrUnavailable)
 	})
 	fs.Set(fault.Healthy)
-	waitFor(t, 3*time.Second, func() bool { _, err := svc.Verify(ctx, nk.Secret, local, ""); return err == nil })
+	testenv.WaitFor(t, 3*time.Second, "the condition", func() bool { _, err := svc.Verify(ctx, nk.Secret, local, ""); return err == nil })
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/internal/fault"
@@ -143,9 +144,9 @@ func TestUsageRunFlushesOnTickAndShutdownAndPurges(t *testing.T) {
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- u.Run(rctx) }()
-	waitFor(t, 2*time.Second, func() bool { return u.Purged() == 1 })
+	testenv.WaitFor(t, 2*time.Second, "the condition", func() bool { return u.Purged() == 1 })
 	u.Log(keystore.APILogEntry{AccountID: acct.ID, KeyID: keys[0].ID, Time: now, Method: "GET", Path: "/tick", Status: 200})
-	waitFor(t, 2*time.Second, func() bool {
+	testenv.WaitFor(t, 2*time.Second, "the condition", func() bool {
 		logs, _ := st.ListAPILogs(ctx, acct.ID, keystore.LogFilter{})
 		return len(logs) == 1 && logs[0].Path == "/tick"
 	})

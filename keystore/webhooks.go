@@ -46,7 +46,22 @@ type WebhookDelivery struct {
 	DeliveredAt    *time.Time `json:"delivered_at"`
 	ResponseStatus int        `json:"response_status"` // of the latest attempt, 0 if none answered
 	LastError      string     `json:"last_error"`
+	// AttemptLog is every recorded attempt, oldest first (at most
+	// MaxAttemptLog, the latest ones).
+	AttemptLog []WebhookAttempt `json:"attempt_log"`
 }
+
+// WebhookAttempt is one POST of a delivery.
+type WebhookAttempt struct {
+	Attempt        int       `json:"attempt"`
+	At             time.Time `json:"at"`
+	ResponseStatus int       `json:"response_status"` // 0: nothing answered
+	Error          string    `json:"error"`
+	DurationMS     int64     `json:"duration_ms"`
+}
+
+// MaxAttemptLog bounds the attempts a listed delivery carries.
+const MaxAttemptLog = 20
 
 // WebhookJob is a claimed delivery with what sending it needs.
 type WebhookJob struct {
@@ -62,6 +77,10 @@ type WebhookResult struct {
 	Delivered      bool
 	ResponseStatus int
 	Error          string
+	// Attempt is the attempt's number (the claimed delivery's Attempts)
+	// and Duration how long it took, for the attempt log.
+	Attempt  int
+	Duration time.Duration
 	// NextAttempt is when to try again; ignored when Delivered or GiveUp.
 	NextAttempt time.Time
 	GiveUp      bool
@@ -73,13 +92,15 @@ type WebhookResult struct {
 // leak is never without its events, and never has them twice.
 type WebhookStore interface {
 	CreateWebhookEndpoint(ctx context.Context, e WebhookEndpoint) error
-	// ListWebhookEndpoints lists an account's endpoints, newest first.
+	// ListWebhookEndpoints lists an account's endpoints, newest first: up
+	// to p.Size()+1 of them, so the caller can tell whether there are more.
 	ListWebhookEndpoints(ctx context.Context, accountID string, p Page) ([]WebhookEndpoint, error)
 	GetWebhookEndpoint(ctx context.Context, accountID, id string) (WebhookEndpoint, error)
 	// DeleteWebhookEndpoint removes an endpoint; its pending deliveries
 	// are dropped with it. ErrNotFound if the account has no such endpoint.
 	DeleteWebhookEndpoint(ctx context.Context, accountID, id string) error
-	// ListWebhookDeliveries is an endpoint's delivery log, newest first.
+	// ListWebhookDeliveries is an endpoint's delivery log, newest first,
+	// up to p.Size()+1 entries (as ListWebhookEndpoints).
 	ListWebhookDeliveries(ctx context.Context, accountID, endpointID string, p Page) ([]WebhookDelivery, error)
 	// ClaimWebhookDeliveries leases up to limit due deliveries until
 	// leaseUntil and counts an attempt for each.

@@ -15,6 +15,7 @@ import (
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/keystore"
+	"github.com/leakguard/leakguard/metrics"
 )
 
 // Webhook endpoint deliveries (docs/api.md, "Webhooks").
@@ -79,6 +80,9 @@ type DispatcherConfig struct {
 	// Keep is how long finished deliveries stay in the log (30 days).
 	Keep time.Duration
 	Now  func() time.Time
+	// Metrics counts deliveries and failed attempts in notices_sent_total
+	// and notices_failed_total, channel "webhook_endpoint"; nil: none.
+	Metrics *metrics.Metrics
 }
 
 func (c *DispatcherConfig) defaults() {
@@ -106,7 +110,13 @@ func (c *DispatcherConfig) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.New()
+	}
 }
+
+// channelEndpoint labels the dispatcher's metrics.
+const channelEndpoint = "webhook_endpoint"
 
 // EndpointDispatcher delivers the webhook endpoints' events: claims due
 // deliveries, POSTs each signed event through a client whose connections
@@ -203,12 +213,17 @@ func (d *EndpointDispatcher) drain(ctx context.Context) {
 func (d *EndpointDispatcher) deliver(ctx context.Context, j keystore.WebhookJob) {
 	log := d.log.With("delivery_id", j.Delivery.ID, "endpoint_id", j.Endpoint.ID, "event_id", j.Delivery.EventID,
 		"attempt", j.Delivery.Attempts, "redacted", j.Incident.Redacted)
+	began := d.cfg.Now()
 	status, err := d.post(ctx, j)
 	now := d.cfg.Now()
-	r := keystore.WebhookResult{At: now, ResponseStatus: status}
+	r := keystore.WebhookResult{At: now, ResponseStatus: status, Attempt: j.Delivery.Attempts, Duration: now.Sub(began)}
+	if err != nil {
+		d.cfg.Metrics.NoticesFailed.WithLabelValues(channelEndpoint).Inc()
+	}
 	switch {
 	case err == nil:
 		r.Delivered = true
+		d.cfg.Metrics.NoticesSent.WithLabelValues(channelEndpoint).Inc()
 		log.Info("webhook delivered", "status", status)
 	case now.Sub(j.Delivery.CreatedAt) >= d.cfg.Window:
 		r.GiveUp, r.Error = true, err.Error()

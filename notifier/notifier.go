@@ -34,6 +34,9 @@ type Message struct {
 	Activity *keystore.Activity
 	// Attempt is 1 on the first try.
 	Attempt int
+	// ConsoleURL is the owner console's base URL (LEAKGUARD_CONSOLE_URL);
+	// the email links to its Leaks page. Empty: no link.
+	ConsoleURL string
 }
 
 // Defaults of Config.
@@ -67,6 +70,8 @@ type Config struct {
 	LoudAttempts int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// ConsoleURL is the owner console's base URL, linked from emails.
+	ConsoleURL string
 }
 
 func (c *Config) defaults() {
@@ -207,7 +212,7 @@ func (n *Notifier) deliver(ctx context.Context, nt keystore.Notice, leaseUntil t
 		}
 		return
 	}
-	msg := Message{Notice: nt, Attempt: attempt}
+	msg := Message{Notice: nt, Attempt: attempt, ConsoleURL: n.cfg.ConsoleURL}
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	revokedAt := nt.Incident.RevokedAt
 	if revokedAt == nil {

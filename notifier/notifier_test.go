@@ -143,17 +143,6 @@ func fastConfig() notifier.Config {
 	return notifier.Config{Interval: 20 * time.Millisecond, RetryBase: 40 * time.Millisecond, RetryMax: 150 * time.Millisecond, SendTimeout: 5 * time.Second}
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func incidentOf(t *testing.T, s keystore.Store, accountID string) keystore.Incident {
 	t.Helper()
 	ins, err := s.ListIncidents(tctx(t), accountID, "", keystore.Page{})
@@ -235,7 +224,7 @@ func TestEmailNamesTheKeyAndSaysWhatToDo(t *testing.T) {
 	assertNoPlaintext(t, ex.plain, "the email", string(mail.Raw), text, html, subject)
 	assertNoPlaintext(t, ex.plain, "the logs", logs.String())
 
-	waitFor(t, "the incident to be marked notified", 5*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the incident to be marked notified", func() bool {
 		return incidentOf(t, s, ex.account.ID).NotifiedAt != nil
 	})
 	if got := notifiertest.Value(m.NoticesSent.WithLabelValues("email")); got != 1 {
@@ -301,7 +290,7 @@ func TestRelayFaultsThenExactlyOneEmail(t *testing.T) {
 					t.Log(logs.String())
 				}
 			}()
-			waitFor(t, "three failed attempts", 10*time.Second, func() bool {
+			testenv.WaitFor(t, 10*time.Second, "three failed attempts", func() bool {
 				return notifiertest.Value(m.NoticesFailed.WithLabelValues("email")) >= 3
 			})
 			if incidentOf(t, s, ex.account.ID).NotifiedAt != nil {
@@ -321,7 +310,7 @@ func TestRelayFaultsThenExactlyOneEmail(t *testing.T) {
 			if got := relay.Mails()[0].From; got != "alerts@leakguard.example" {
 				t.Errorf("from %q", got)
 			}
-			waitFor(t, "the incident to be marked notified", 5*time.Second, func() bool {
+			testenv.WaitFor(t, 5*time.Second, "the incident to be marked notified", func() bool {
 				return incidentOf(t, s, ex.account.ID).NotifiedAt != nil
 			})
 			if !strings.Contains(logs.String(), "notice not delivered; will retry") {
@@ -405,7 +394,7 @@ func TestWebhookIsSignedAndRetriedUntil2xx(t *testing.T) {
 	}
 	n := notifier.New(fastConfig(), s, senders, m, logger)
 	run(t, n)
-	waitFor(t, "the webhook to be accepted", 10*time.Second, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the webhook to be accepted", func() bool {
 		return notifiertest.Value(m.NoticesSent.WithLabelValues("webhook")) == 1
 	})
 	time.Sleep(200 * time.Millisecond)
@@ -451,7 +440,7 @@ func TestLogSenderWhenNoRelayConfigured(t *testing.T) {
 	ex := expose(t, s, "", nil)
 	n := notifier.New(fastConfig(), s, senders, nil, logger)
 	run(t, n)
-	waitFor(t, "the notice to be logged and marked sent", 10*time.Second, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the notice to be logged and marked sent", func() bool {
 		return incidentOf(t, s, ex.account.ID).NotifiedAt != nil
 	})
 	out := logs.String()
@@ -504,7 +493,7 @@ func TestNoticeWithoutSenderIsNotDropped(t *testing.T) {
 	email, _ := notifier.NewSMTPSender(relay.Addr(), "")
 	n := notifier.New(fastConfig(), s, map[keystore.Channel]notifier.Sender{keystore.ChannelEmail: email}, m, logger)
 	run(t, n)
-	waitFor(t, "webhook failures", 10*time.Second, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "webhook failures", func() bool {
 		return notifiertest.Value(m.NoticesFailed.WithLabelValues("webhook")) >= 2
 	})
 	relay.WaitMails(1, 5*time.Second)

@@ -50,6 +50,7 @@ type view struct {
 	IncidentID string
 	Activity   *activityView
 	Since      string
+	LeaksURL   string // the console's Leaks page, "" when unknown
 }
 
 // activityView is the key's activity as the message words it.
@@ -150,6 +151,7 @@ func newView(msg Message) view {
 		Commit: in.Location.Commit, Path: in.Location.Path, Line: in.Location.Line, Layer: in.Location.Layer,
 		Rule: in.Rule, FoundAt: in.FirstSeenAt.UTC().Format(timeLayout), IncidentID: in.ID,
 		Activity: newActivityView(msg.Activity), Since: in.FirstSeenAt.UTC().Format(timeLayout),
+		LeaksURL: LeaksURL(msg.ConsoleURL, k.Mode),
 	}
 	v.URLLabel, v.RepoLabel, v.CommitLbl = "URL", "Repository", "Commit"
 	switch in.Source {
@@ -242,6 +244,11 @@ Where it was found
   Revoked at:  {{.RevokedAt}}{{end}}
 
 What to do next
+{{- if .LeaksURL}}
+  Sign in to your console to roll a replacement key in one step (a sign-in
+  link is emailed to this address; no key needed):
+  {{.LeaksURL}}
+{{- end}}
   1. Create a new key (POST /v1/api-keys, or: leakguard keys create) and use it
      wherever the old one was used{{if not .Revoked}}, if you have not already{{end}}.
   2. Update every integration, deployment and CI secret that held the old key.
@@ -294,6 +301,7 @@ var htmlBody = htmltemplate.Must(htmltemplate.New("html").Funcs(htmltemplate.Fun
 {{if .RevokedAt}}<tr><td>Revoked at</td><td>{{.RevokedAt}}</td></tr>{{end}}
 </table>
 <h3>What to do next</h3>
+{{if .LeaksURL}}<p><a href="{{.LeaksURL}}">Open the Leaks page of your console</a> to roll a replacement key in one step (sign in with a link emailed to this address; no key needed).</p>{{end}}
 <ol>
 <li>Create a new key (<code>POST /v1/api-keys</code>, or <code>leakguard keys create</code>) and use it wherever the old one was used{{if not .Revoked}}, if you have not already{{end}}.</li>
 <li>Update every integration, deployment and CI secret that held the old key.</li>
@@ -314,6 +322,15 @@ Requests: {{.Activity.Before}} in the 30 days before, {{.Activity.Requests}} sin
 <p style="color: #666">Incident {{.IncidentID}}, key {{.KeyID}} ({{.Mode}} mode).</p>
 </body></html>
 `))
+
+// LeaksURL is the console's Leaks page for a mode under base ("" if base
+// is empty).
+func LeaksURL(base string, mode keyformat.Mode) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimRight(base, "/") + "/leaks?mode=" + string(mode)
+}
 
 // PublicPage is the web page people open for a location, when the
 // location's URL is an artifact on the upstream's own public service rather

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/metrics"
@@ -141,7 +142,7 @@ func TestHangingRelayIsBoundedAndRetriedOnce(t *testing.T) {
 	ex := expose(t, s, "", nil)
 	start := time.Now()
 	run(t, notifier.New(cfg, s, map[keystore.Channel]notifier.Sender{keystore.ChannelEmail: email}, m, nil))
-	waitFor(t, "two attempts that timed out", 10*time.Second, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "two attempts that timed out", func() bool {
 		return notifiertest.Value(m.NoticesFailed.WithLabelValues("email")) >= 2
 	})
 	if d := time.Since(start); d > 5*time.Second {
@@ -156,7 +157,41 @@ func TestHangingRelayIsBoundedAndRetriedOnce(t *testing.T) {
 	if n := len(relay.Mails()); n != 1 {
 		t.Fatalf("%d emails, want exactly 1", n)
 	}
-	waitFor(t, "the incident to be marked notified", 5*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the incident to be marked notified", func() bool {
+		return incidentOf(t, s, ex.account.ID).NotifiedAt != nil
+	})
+}
+
+// A relay that greets and then stalls mid-session (MAIL FROM never
+// answered): each attempt ends at the timeout, nothing is accepted, and
+// once the relay works exactly one email goes out.
+func TestStalledRelayIsBoundedAndRetriedOnce(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	relay := notifiertest.NewSMTPServer(t)
+	relay.Stall(true)
+	email, err := notifier.NewSMTPSenderConfig(notifier.SMTPConfig{Addr: relay.Addr(), Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	cfg := fastConfig()
+	cfg.SendTimeout = 2 * time.Second
+	ex := expose(t, s, "", nil)
+	run(t, notifier.New(cfg, s, map[keystore.Channel]notifier.Sender{keystore.ChannelEmail: email}, m, nil))
+	testenv.WaitFor(t, 10*time.Second, "two attempts that stalled", func() bool {
+		return notifiertest.Value(m.NoticesFailed.WithLabelValues("email")) >= 2
+	})
+	if relay.Stalled() < 2 {
+		t.Errorf("%d MAIL FROM commands stalled, want one per attempt", relay.Stalled())
+	}
+	relay.Stall(false)
+	relay.WaitMails(1, 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if n := len(relay.Mails()); n != 1 {
+		t.Fatalf("%d emails, want exactly 1", n)
+	}
+	testenv.WaitFor(t, 5*time.Second, "the incident to be marked notified", func() bool {
 		return incidentOf(t, s, ex.account.ID).NotifiedAt != nil
 	})
 }

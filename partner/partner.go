@@ -6,6 +6,11 @@
 // Each token that is one of the platform's keys is fed into the revoke
 // pipeline as a hit; the answer labels every token true_positive (a key
 // that existed) or false_positive, by SHA-256 hash, never echoing a token.
+//
+// GitHub's keys are loaded by Run at start and refreshed in the background;
+// an unknown key id waits for a fresh fetch (rate-bounded, shared, on a
+// context of its own), and an alert that cannot be verified for lack of
+// keys is answered 503 so GitHub retries (docs/api.md).
 package partner
 
 import (

@@ -15,6 +15,7 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
+	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/metrics"
@@ -78,7 +79,7 @@ func TestBacklogIsRecordedInBatches(t *testing.T) {
 			cfg.MaxBatch = 16
 			cfg.OnRecorded = func(leakguard.Hit, keystore.Exposure) { recorded.Add(1) }
 			e.start(cfg, store, nil)
-			waitFor(t, "every hit recorded", 20*time.Second, func() bool { return recorded.Load() == n })
+			testenv.WaitFor(t, 20*time.Second, "every hit recorded", func() bool { return recorded.Load() == n })
 
 			sizes := store.batchSizes()
 			if len(sizes) == 0 || slices.Max(sizes) < 2 || slices.Max(sizes) > cfg.MaxBatch {
@@ -105,7 +106,7 @@ func TestBacklogIsRecordedInBatches(t *testing.T) {
 			if got := notifiertest.Value(e.m.RevokeLatency); got != n {
 				t.Errorf("revoke latency observations = %v, want %d", got, n)
 			}
-			waitFor(t, "consumer lag 0", 5*time.Second, func() bool { return notifiertest.Value(e.m.ConsumerLag) == 0 })
+			testenv.WaitFor(t, 5*time.Second, "consumer lag 0", func() bool { return notifiertest.Value(e.m.ConsumerLag) == 0 })
 			if info := consumerInfo(t, e, cfg.Durable); info.NumAckPending != 0 || info.NumRedelivered != 0 {
 				t.Errorf("consumer: %d pending acks, %d redelivered; want 0, 0", info.NumAckPending, info.NumRedelivered)
 			}
@@ -130,10 +131,10 @@ func TestPoisonHitDoesNotHoldItsBatchBack(t *testing.T) {
 	cfg.Workers = 1 // so the poison hit shares a batch
 	cfg.BackOff = []time.Duration{time.Second, 100 * time.Millisecond}
 	e.start(cfg, store, nil)
-	waitFor(t, "the good keys revoked", 10*time.Second, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the good keys revoked", func() bool {
 		return notifiertest.Value(e.m.Revocations.WithLabelValues("github")) == n
 	})
-	waitFor(t, "a dead letter", 10*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
+	testenv.WaitFor(t, 10*time.Second, "a dead letter", func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
 	dead := deadLetters(t, e)
 	if len(dead) != 1 || dead[0].Header.Get(HeaderDeliveries) != "3" || !strings.Contains(dead[0].Header.Get(HeaderReason), errPoison.Error()) {
 		t.Fatalf("dead letters = %+v", dead)
@@ -177,7 +178,7 @@ func TestMalformedHitsInABatch(t *testing.T) {
 	cfg.Workers = 1
 	cfg.OnRecorded = func(leakguard.Hit, keystore.Exposure) { recorded.Add(1) }
 	e.start(cfg, store, nil)
-	waitFor(t, "six hits recorded and six dead letters", 10*time.Second, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "six hits recorded and six dead letters", func() bool {
 		return recorded.Load() == 6 && notifiertest.Value(e.m.DeadLetters) == 6
 	})
 	if sizes := store.batchSizes(); len(sizes) == 0 || slices.Max(sizes) < 2 {
@@ -241,7 +242,7 @@ func TestCrashAfterABatchCommit(t *testing.T) {
 		return false // dead before the ack
 	}
 	stopDying := e.start(dying, store, metrics.New())
-	waitFor(t, "every hit committed", 10*time.Second, func() bool { return committed.Load() == n })
+	testenv.WaitFor(t, 10*time.Second, "every hit committed", func() bool { return committed.Load() == n })
 	stopDying()
 	if sizes := store.batchSizes(); len(sizes) == 0 || slices.Max(sizes) < 2 {
 		t.Fatalf("batch sizes %v: the backlog was not batched", sizes)
@@ -263,7 +264,7 @@ func TestCrashAfterABatchCommit(t *testing.T) {
 		outcomes[x.Outcome]++
 	}
 	e.start(cfg, store, nil)
-	waitFor(t, "the redelivered hits to be answered", 10*time.Second, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the redelivered hits to be answered", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return outcomes[keystore.OutcomeSighting] == n

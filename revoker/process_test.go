@@ -112,7 +112,7 @@ func testTwoRevokerProcesses(t *testing.T, kind string) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "every key revoked", 60*time.Second, func() bool {
+	testenv.WaitFor(t, 60*time.Second, "every key revoked", func() bool {
 		for _, pk := range keys {
 			if !revoked(t, store, pk.key.ID) {
 				return false

@@ -79,6 +79,10 @@ type Config struct {
 	MaxAckPending int
 	// HandleTimeout bounds one store transaction (default BackOff[0]/2).
 	HandleTimeout time.Duration
+	// MaxHold bounds how long a hit is held while the store is down (it
+	// answers neither the hit nor a ping) before it is nak'ed on the
+	// redelivery schedule. Held hits spend no delivery. Default 1h.
+	MaxHold time.Duration
 	// MaxBatch bounds the hits a worker records in one transaction when
 	// the store is a keystore.ExposureBatcher (group commit; default
 	// DefaultMaxBatch, 1 turns batching off). A worker takes the hits
@@ -121,6 +125,9 @@ func (c *Config) defaults() {
 	if c.HandleTimeout <= 0 {
 		c.HandleTimeout = c.BackOff[0] / 2
 	}
+	if c.MaxHold <= 0 {
+		c.MaxHold = time.Hour
+	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = DefaultMaxBatch
 	}
@@ -146,6 +153,8 @@ type Revoker struct {
 // batches (group commit).
 type Store interface {
 	RecordExposure(ctx context.Context, hit leakguard.Hit, at time.Time) (keystore.Exposure, error)
+	// Ping tells a store outage from a bad hit (hits are held meanwhile).
+	Ping(ctx context.Context) error
 }
 
 // New returns a revoker consuming cfg.Stream on js into store. m and logger
@@ -428,15 +437,58 @@ func (r *Revoker) decode(ctx context.Context, msg jetstream.Msg) (delivery, bool
 // record records one hit in its own transaction, then acks it, or
 // schedules a retry.
 func (r *Revoker) record(ctx context.Context, d delivery) {
-	now := r.cfg.Now()
-	sctx, cancel := context.WithTimeout(ctx, r.cfg.HandleTimeout)
-	exp, err := r.store.RecordExposure(sctx, d.hit, now)
-	cancel()
-	if err != nil {
+	holdUntil := time.Now().Add(r.cfg.MaxHold)
+	for {
+		now := r.cfg.Now()
+		sctx, cancel := context.WithTimeout(ctx, r.cfg.HandleTimeout)
+		exp, err := r.store.RecordExposure(sctx, d.hit, now)
+		cancel()
+		if err == nil {
+			r.done(d, exp, now)
+			return
+		}
+		if errors.Is(err, keystore.ErrUnavailable) && r.holdWhileDown(ctx, d.msg, holdUntil) {
+			continue // the store is back: try again on this delivery
+		}
 		r.retry(ctx, d.msg, d.meta, &d.hit, fmt.Errorf("record exposure: %w", err))
 		return
 	}
-	r.done(d, exp, now)
+}
+
+// holdWhileDown keeps msg (InProgress, so it is not redelivered and spends
+// no delivery) while the store is down, pinging it with a growing pause,
+// and reports true once it answers again. It reports false at once when
+// the store answers the ping (the failure was about this hit, not the
+// store: the usual retry schedule applies) or when until has passed.
+func (r *Revoker) holdWhileDown(ctx context.Context, msg jetstream.Msg, until time.Time) bool {
+	// Each step (a ping, a pause) stays well inside the ack wait, which
+	// InProgress restarts before and after it.
+	step := min(2*time.Second, r.cfg.BackOff[0]/3)
+	wait := min(250*time.Millisecond, step)
+	for i := 0; ; i++ {
+		if i > 0 {
+			if err := msg.InProgress(); err != nil {
+				r.logger.Debug("extend ack wait", "err", err)
+			}
+		}
+		pctx, cancel := context.WithTimeout(ctx, step)
+		err := r.store.Ping(pctx)
+		cancel()
+		if err == nil {
+			return i > 0
+		}
+		if ctx.Err() != nil || time.Now().After(until) {
+			return false
+		}
+		if i == 0 {
+			r.logger.Warn("store unavailable; holding hits until it answers", "err", err, "max_hold", r.cfg.MaxHold)
+		}
+		if err := msg.InProgress(); err != nil {
+			r.logger.Debug("extend ack wait", "err", err)
+		}
+		sleep(ctx, wait)
+		wait = min(wait*2, step)
+	}
 }
 
 // done acks a committed hit and counts, logs and announces it.

@@ -193,17 +193,6 @@ func (e *env) publish(hit leakguard.Hit) {
 	}
 }
 
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func getKey(t testing.TB, s keystore.Store, id string) keystore.Key {
 	t.Helper()
 	k, err := s.GetKey(tctx(t), id)
@@ -286,7 +275,7 @@ func TestRecordsEachOutcome(t *testing.T) {
 				e.publish(hitFor(pk.plain, pk.key.Type))
 			}
 			e.publish(hitFor(unknown, keyformat.Secret))
-			waitFor(t, "four hits recorded", 10*time.Second, func() bool { return recorded.Load() == 4 })
+			testenv.WaitFor(t, 10*time.Second, "four hits recorded", func() bool { return recorded.Load() == 4 })
 
 			for _, pk := range []plainKey{secret, restricted} {
 				k := getKey(t, e.store, pk.key.ID)
@@ -308,7 +297,7 @@ func TestRecordsEachOutcome(t *testing.T) {
 			if got := notifiertest.Value(e.m.RevokeLatency); got != 2 {
 				t.Errorf("revoke latency observations = %v, want 2", got)
 			}
-			waitFor(t, "consumer lag 0", 5*time.Second, func() bool { return notifiertest.Value(e.m.ConsumerLag) == 0 })
+			testenv.WaitFor(t, 5*time.Second, "consumer lag 0", func() bool { return notifiertest.Value(e.m.ConsumerLag) == 0 })
 			if info := consumerInfo(t, e, cfg.Durable); info.NumAckPending != 0 || info.NumRedelivered != 0 {
 				t.Errorf("consumer: %d pending acks, %d redelivered; want 0, 0", info.NumAckPending, info.NumRedelivered)
 			}
@@ -374,7 +363,7 @@ func TestMalformedHitsAreDeadLetteredOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "two dead letters", 10*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 2 })
+	testenv.WaitFor(t, 10*time.Second, "two dead letters", func() bool { return notifiertest.Value(e.m.DeadLetters) == 2 })
 	time.Sleep(cfg.BackOff[0] + 500*time.Millisecond) // long enough for a redelivery, if there were one
 	if got := notifiertest.Value(e.m.DeadLetters); got != 2 {
 		t.Errorf("dead letters = %v, want 2", got)
@@ -440,11 +429,11 @@ func TestStoreFailuresAreRetriedThenDeadLettered(t *testing.T) {
 			e.start(cfg, flaky, nil)
 			pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
 			e.publish(hitFor(pk.plain, keyformat.Secret))
-			waitFor(t, "three deliveries", 10*time.Second, func() bool { return flaky.calls.Load() >= 3 })
+			testenv.WaitFor(t, 10*time.Second, "three deliveries", func() bool { return flaky.calls.Load() >= 3 })
 			if tc.revoked {
-				waitFor(t, "the key to be revoked", 5*time.Second, func() bool { return revoked(t, e.store, pk.key.ID) })
+				testenv.WaitFor(t, 5*time.Second, "the key to be revoked", func() bool { return revoked(t, e.store, pk.key.ID) })
 			} else {
-				waitFor(t, "a dead letter", 5*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
+				testenv.WaitFor(t, 5*time.Second, "a dead letter", func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
 				dead := deadLetters(t, e)
 				if len(dead) != 1 || dead[0].Header.Get(HeaderDeliveries) != "3" ||
 					!strings.Contains(dead[0].Header.Get(HeaderReason), "unavailable") {
@@ -493,7 +482,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 			var outcomes sync.Map
 			cfg.OnRecorded = func(_ leakguard.Hit, x keystore.Exposure) { outcomes.Store(x.Outcome, true) }
 			e.start(cfg, nil, nil)
-			waitFor(t, "the redelivered hit to be answered with a sighting", 10*time.Second, func() bool {
+			testenv.WaitFor(t, 10*time.Second, "the redelivered hit to be answered with a sighting", func() bool {
 				_, ok := outcomes.Load(keystore.OutcomeSighting)
 				return ok
 			})
@@ -533,7 +522,7 @@ func TestUnansweredHitIsDeadLetteredByTheBackstop(t *testing.T) {
 	e.start(cfg, nil, nil)
 	pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
 	e.publish(hitFor(pk.plain, keyformat.Secret))
-	waitFor(t, "a dead letter", 10*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
+	testenv.WaitFor(t, 10*time.Second, "a dead letter", func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
 	dead := deadLetters(t, e)
 	if len(dead) != 1 || dead[0].Subject != "leaks.dead.github" || !strings.Contains(dead[0].Header.Get(HeaderReason), "no answer") {
 		t.Fatalf("dead letters = %+v", dead)
@@ -568,7 +557,7 @@ func TestNATSRestartLosesNoHit(t *testing.T) {
 				}
 				e.publish(hitFor(pk.plain, keyformat.Secret)) // waits out the restart
 			}
-			waitFor(t, "every key revoked", 30*time.Second, func() bool {
+			testenv.WaitFor(t, 30*time.Second, "every key revoked", func() bool {
 				for _, pk := range keys {
 					if !revoked(t, e.store, pk.key.ID) {
 						return false
@@ -636,12 +625,12 @@ func TestPlaintextGoesNowhere(t *testing.T) {
 				t.Fatal(err)
 			}
 			mails := relay.WaitMails(1, 10*time.Second)
-			waitFor(t, "the webhook", 10*time.Second, func() bool {
+			testenv.WaitFor(t, 10*time.Second, "the webhook", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return len(hookBodies) == 1
 			})
-			waitFor(t, "the dead letter", 10*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
+			testenv.WaitFor(t, 10*time.Second, "the dead letter", func() bool { return notifiertest.Value(e.m.DeadLetters) == 1 })
 			_ = e.bus.Conn().Flush()
 
 			p, err := notifiertest.Parse(mails[0].Raw)
@@ -714,7 +703,7 @@ func TestDeadLettersCanBeReplayed(t *testing.T) {
 	if _, err := e.bus.JetStream().Publish(tctx(t), "leaks.hits.npm", []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "two dead letters", 15*time.Second, func() bool { return notifiertest.Value(e.m.DeadLetters) == 2 })
+	testenv.WaitFor(t, 15*time.Second, "two dead letters", func() bool { return notifiertest.Value(e.m.DeadLetters) == 2 })
 	flaky.failures.Store(0)
 
 	res, err := e.bus.ReplayDead(tctx(t), "")
@@ -724,7 +713,7 @@ func TestDeadLettersCanBeReplayed(t *testing.T) {
 	if res.Replayed != 1 || res.Kept != 1 {
 		t.Fatalf("ReplayDead = %+v, want 1 replayed, 1 kept", res)
 	}
-	waitFor(t, "the replayed hit to revoke the key", 10*time.Second, func() bool { return revoked(t, e.store, pk.key.ID) })
+	testenv.WaitFor(t, 10*time.Second, "the replayed hit to revoke the key", func() bool { return revoked(t, e.store, pk.key.ID) })
 	again, err := e.bus.ReplayDead(tctx(t), "")
 	if err != nil || again.Replayed != 0 || again.Kept != 1 {
 		t.Fatalf("second ReplayDead = %+v, %v; want nothing replayed", again, err)
@@ -775,7 +764,7 @@ func TestPlaintextInAHitIsScrubbed(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start(e.config(), nil, nil)
-	waitFor(t, "the key to be revoked", 10*time.Second, func() bool { return revoked(t, e.store, pk.key.ID) })
+	testenv.WaitFor(t, 10*time.Second, "the key to be revoked", func() bool { return revoked(t, e.store, pk.key.ID) })
 	ins, err := e.store.ListIncidents(tctx(t), pk.key.AccountID, "", keystore.Page{})
 	if err != nil || len(ins) != 1 {
 		t.Fatalf("incidents %v, %v", ins, err)
@@ -799,5 +788,62 @@ func TestRunFailsOnSubjectsOfAnotherNamespace(t *testing.T) {
 	err := New(cfg, e.bus.JetStream(), e.store, nil, nil).Run(tctx(t))
 	if err == nil {
 		t.Fatal("Run with subjects the stream does not hold kept retrying")
+	}
+}
+
+// downStore is a store that is down (every call, Ping too, answers
+// ErrUnavailable) until up is set.
+type downStore struct {
+	keystore.Store
+	up       atomic.Bool
+	attempts atomic.Int32
+}
+
+func (d *downStore) RecordExposure(ctx context.Context, hit leakguard.Hit, at time.Time) (keystore.Exposure, error) {
+	d.attempts.Add(1)
+	if !d.up.Load() {
+		return keystore.Exposure{}, fmt.Errorf("record exposure: %w", keystore.ErrUnavailable)
+	}
+	return d.Store.RecordExposure(ctx, hit, at)
+}
+
+func (d *downStore) Ping(ctx context.Context) error {
+	if !d.up.Load() {
+		return fmt.Errorf("ping: %w", keystore.ErrUnavailable)
+	}
+	return d.Store.Ping(ctx)
+}
+
+// While the store is down (Ping fails too), a hit is held, not nak'ed: it
+// spends no delivery, however long the outage, and is recorded within a
+// second or so of the store coming back rather than at its next
+// redelivery.
+func TestStoreDownHoldsHitsAndResumesAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, bus.Config{}, nil)
+	down := &downStore{Store: e.store}
+	cfg := e.config()
+	cfg.BackOff = []time.Duration{2 * time.Second, 20 * time.Second}
+	e.start(cfg, down, nil)
+	pk := newKeys(t, e.store, 1, keyformat.Secret)[0]
+	e.publish(hitFor(pk.plain, keyformat.Secret))
+	testenv.WaitFor(t, 10*time.Second, "a first attempt", func() bool { return down.attempts.Load() >= 1 })
+	time.Sleep(5 * time.Second) // past two ack waits of the first delivery
+	down.up.Store(true)
+	upAt := time.Now()
+	testenv.WaitFor(t, 15*time.Second, "the key to be revoked", func() bool { return revoked(t, e.store, pk.key.ID) })
+	if d := time.Since(upAt); d > 3*time.Second {
+		t.Fatalf("recorded %v after the store came back, want within 3s", d)
+	}
+	c, err := e.bus.JetStream().Consumer(tctx(t), e.bus.StreamName(), cfg.Durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(tctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumRedelivered != 0 || info.NumAckPending != 0 {
+		t.Fatalf("%d redelivered, %d unacked: a held hit must spend no delivery", info.NumRedelivered, info.NumAckPending)
 	}
 }

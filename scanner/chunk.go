@@ -115,7 +115,10 @@ func (e *Engine) newScratch() *scratch {
 				lo, hi = max(pos-r.lead-2, 0), min(pos+r.window, len(c.buf))
 			}
 			ws := s.windows[ri]
-			if n := len(ws); n > 0 && lo <= ws[n-1].hi {
+			// Hits come nearly in order (see prefilter.scan): a window
+			// overlapping the last one extends it either way.
+			if n := len(ws); n > 0 && lo <= ws[n-1].hi && hi >= ws[n-1].lo {
+				ws[n-1].lo = min(ws[n-1].lo, lo)
 				ws[n-1].hi = max(ws[n-1].hi, hi)
 				continue
 			}

@@ -97,3 +97,22 @@ func TestDefaultFileRules(t *testing.T) {
 		}
 	}
 }
+
+func TestRequiredLiterals(t *testing.T) {
+	for _, tc := range []struct{ expr, want string }{
+		{`(?:^|[/!\\])(?:[._]netrc)$`, "netrc"},
+		// The parser factors common prefixes out: the hints are what
+		// remains, still in every match.
+		{`(?:^|[/!\\])(?:credentials|config|\.boto)$`, "redentials,onfig,.boto"},
+		{`(?i)\.(?:p12|pfx)$`, "12,fx"},
+		{`(?i)(?:^|[/!\\])nuget\.config$`, "nuget.config"},
+		{`\.(?:sql|dump)$|(?:^|/)schema\.rb$`, "sql,dump,schema.rb"},
+		{`[a-z]+\.txt`, ".txt"},
+		{`.*`, ""},
+		{`x?y`, "y"},
+	} {
+		if got := strings.Join(requiredLiterals(tc.expr), ","); got != tc.want {
+			t.Errorf("requiredLiterals(%q) = %q, want %q", tc.expr, got, tc.want)
+		}
+	}
+}

@@ -30,6 +30,7 @@ import (
 // verification then rejects.
 type prefilter struct {
 	words      []keyword
+	maxOff     int // largest keyword.off
 	bits       [1 << (hashBits - 6)]uint64
 	start      []int32 // bucket h holds ids[start[h]:start[h+1]]
 	ids        []int32
@@ -41,10 +42,42 @@ type prefilter struct {
 type keyword struct {
 	word  []byte // lower case
 	rules []int32
-	// pre and mask are the keyword's first four bytes folded (c|0x20), as
-	// a little-endian word, and which of them it has: one compare rejects
-	// most bucket neighbours before the byte-wise check.
+	// off is where in the keyword its indexed gram starts: the least
+	// common of its 4-byte grams (commonGrams), 0 for shorter keywords.
+	off int
+	// pre and mask are the indexed gram folded (c|0x20), as a
+	// little-endian word, and which of its bytes the keyword has: one
+	// compare rejects most bucket neighbours before the byte-wise check.
 	pre, mask uint32
+}
+
+// gramRank maps a folded 4-byte gram to its rank in commonGrams (0 most
+// common); grams not listed are rarer than all listed ones.
+func gramRank() map[uint32]int {
+	m := make(map[uint32]int, len(commonGrams)/4)
+	for i := 0; i+4 <= len(commonGrams); i += 4 {
+		g := binary.LittleEndian.Uint32([]byte(commonGrams[i : i+4]))
+		if _, ok := m[g]; !ok {
+			m[g] = i / 4
+		}
+	}
+	return m
+}
+
+// rarestGram returns the offset of the least common 4-byte gram of k
+// (len(k) >= 4), the first such on ties.
+func rarestGram(k []byte, rank map[uint32]int) int {
+	best, bestRank := 0, -1
+	for o := 0; o+4 <= len(k); o++ {
+		r, ok := rank[binary.LittleEndian.Uint32(k[o:])|fold4]
+		if !ok {
+			return o
+		}
+		if r > bestRank {
+			best, bestRank = o, r
+		}
+	}
+	return best
 }
 
 const (
@@ -59,6 +92,7 @@ func gramHash(x uint32) uint32 { return ((x | fold4) * hashMul) >> (32 - hashBit
 
 func newPrefilter(rules []compiledRule) *prefilter {
 	p := &prefilter{}
+	rank := gramRank()
 	index := map[string]int32{}
 	for ri, r := range rules {
 		for _, k := range r.Keywords {
@@ -71,8 +105,12 @@ func newPrefilter(rules []compiledRule) *prefilter {
 				id = int32(len(p.words))
 				index[k] = id
 				kw := keyword{word: []byte(k)}
-				for j := 0; j < len(k) && j < 4; j++ {
-					kw.pre |= uint32(k[j]|0x20) << (8 * j)
+				if len(k) >= 4 {
+					kw.off = rarestGram(kw.word, rank)
+					p.maxOff = max(p.maxOff, kw.off)
+				}
+				for j := 0; kw.off+j < len(k) && j < 4; j++ {
+					kw.pre |= uint32(k[kw.off+j]|0x20) << (8 * j)
 					kw.mask |= 0xff << (8 * j)
 				}
 				p.words = append(p.words, kw)
@@ -90,7 +128,7 @@ func newPrefilter(rules []compiledRule) *prefilter {
 		k := w.word
 		switch {
 		case len(k) >= 4:
-			entries = append(entries, entry{gramHash(uint32(k[0]) | uint32(k[1])<<8 | uint32(k[2])<<16 | uint32(k[3])<<24), uint32(id)})
+			entries = append(entries, entry{gramHash(binary.LittleEndian.Uint32(k[w.off:])), uint32(id)})
 		case len(k) == 3:
 			// Any fourth byte: insert every folded value it can take.
 			for c := 0; c < 256; c++ {
@@ -133,14 +171,29 @@ func newPrefilter(rules []compiledRule) *prefilter {
 	return p
 }
 
-// scan calls hit for every keyword occurrence starting in b[from:to], in
-// order of position; keywords may extend past to (but not past len(b)).
+// scan calls hit for every keyword occurrence starting in b[from:to],
+// roughly in order of position (a keyword is found at its indexed gram, so
+// a hit may come up to maxOff bytes before an earlier one); keywords may
+// extend past to (but not past len(b)).
 func (p *prefilter) scan(b []byte, from, to int, hit func(pos int, kw int32)) {
 	if to > len(b) {
 		to = len(b)
 	}
 	if from >= to {
 		return
+	}
+	// Keywords are found by a gram up to maxOff bytes into them: scan the
+	// grams of [from, to+maxOff) and report the keywords starting in
+	// [from, to).
+	lo, hi := from, to
+	to = min(len(b), to+p.maxOff)
+	if lo > 0 || hi < len(b) {
+		inner := hit
+		hit = func(pos int, kw int32) {
+			if pos >= lo && pos < hi {
+				inner(pos, kw)
+			}
+		}
 	}
 	// Six positions per step: the grams at i..i+4 lie in one 8-byte load,
 	// the one at i+5 in a 4-byte load.
@@ -226,15 +279,13 @@ func (p *prefilter) verify(b []byte, i int, h uint32, hit func(int, int32)) {
 	}
 	for _, id := range p.ids[p.start[h]:p.start[h+1]] {
 		w := &p.words[id]
-		if g&w.mask != w.pre || i+len(w.word) > len(b) {
+		at := i - w.off
+		if g&w.mask != w.pre || at < 0 || at+len(w.word) > len(b) {
 			continue
 		}
-		if len(w.word) <= 4 || equalFold(b[i+4:i+len(w.word)], w.word[4:]) {
-			// The folded compare is exact for letters; check the rest
-			// of the first four bytes where folding merges two bytes.
-			if equalFold(b[i:i+min(4, len(w.word))], w.word[:min(4, len(w.word))]) {
-				hit(i, id)
-			}
+		// The folded compare is exact for letters only: check all bytes.
+		if equalFold(b[at:at+len(w.word)], w.word) {
+			hit(at, id)
 		}
 	}
 }

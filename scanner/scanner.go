@@ -164,6 +164,9 @@ type compiledRule struct {
 	// pathIdx is the rule's index in Engine.pathRules if it has a Path
 	// (it then runs only on files whose path matches), else -1.
 	pathIdx int
+	// pathHints: every path Path matches contains one of these (lower
+	// case); empty if no such literals are known.
+	pathHints []string
 }
 
 // Engine is safe for concurrent use.
@@ -277,6 +280,7 @@ func New(opts Options) (*Engine, error) {
 		cr := compiledRule{Rule: r, window: DefaultWindow, pathIdx: -1}
 		if r.Path != nil {
 			cr.pathIdx = len(e.pathRules)
+			cr.pathHints = requiredLiterals(r.Path.String())
 			e.pathRules = append(e.pathRules, len(e.rules))
 		}
 		if r.MaxLen > 0 {
@@ -377,14 +381,31 @@ func (e *Engine) withLayout(workers, chunk int) *Engine {
 }
 
 // pathMask reports, for each rule in e.pathRules, whether it applies to a
-// file with this path; nil when the engine has no path rules.
+// file with this path; nil when the engine has no path rules. A path
+// without any of a rule's required literals (pathHints) is rejected with
+// a substring search: running a few dozen unanchored regexes on every path
+// cost more than scanning small files.
 func (e *Engine) pathMask(path string) []bool {
 	if len(e.pathRules) == 0 {
 		return nil
 	}
 	m := make([]bool, len(e.pathRules))
+	lower := strings.ToLower(path)
 	for i, ri := range e.pathRules {
-		m[i] = e.rules[ri].Path.MatchString(path)
+		r := &e.rules[ri]
+		if len(r.pathHints) > 0 {
+			found := false
+			for _, h := range r.pathHints {
+				if strings.Contains(lower, h) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				continue
+			}
+		}
+		m[i] = r.Path.MatchString(path)
 	}
 	return m
 }

@@ -12,15 +12,9 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// OpenCompressed decodes r by its magic bytes, the same test the scanner
-// uses inside files (detect): gzip, zstd, or r itself when it is neither.
-// zstdWindow caps the memory a zstd stream may ask for (0: 32 MiB). close
-// releases the decoder.
-func OpenCompressed(r *bufio.Reader, zstdWindow uint64) (dec io.Reader, close func(), err error) {
-	head, _ := r.Peek(4)
-	return openDecoder(detect(head), r, zstdWindow)
-}
-
+// openDecoder decodes r as archive kind k: gzip, zstd, or r itself for
+// anything else. zstdWindow caps the memory a zstd stream may ask for (0:
+// 32 MiB). The file scanner and ScanTar both open streams here.
 func openDecoder(k archiveKind, r io.Reader, zstdWindow uint64) (io.Reader, func(), error) {
 	if zstdWindow == 0 {
 		zstdWindow = 32 << 20

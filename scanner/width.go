@@ -230,3 +230,56 @@ func literalStarts(res []*syntax.Regexp, need int) ([]string, bool) {
 	}
 	return out, true
 }
+
+// requiredLiterals returns lower-case strings one of which every match of
+// expr contains, or nil if it cannot tell (a match may be made of classes
+// and repeats alone). Used to reject paths before running a rule's Path.
+func requiredLiterals(expr string) []string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	return required(re.Simplify())
+}
+
+func required(re *syntax.Regexp) []string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return []string{strings.ToLower(string(re.Rune))}
+	case syntax.OpCapture, syntax.OpPlus:
+		return required(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return required(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		// The part whose shortest literal is longest says most.
+		var best []string
+		bestLen := 0
+		for _, sub := range re.Sub {
+			lits := required(sub)
+			if len(lits) == 0 {
+				continue
+			}
+			shortest := len(lits[0])
+			for _, l := range lits {
+				shortest = min(shortest, len(l))
+			}
+			if shortest > bestLen {
+				best, bestLen = lits, shortest
+			}
+		}
+		return best
+	case syntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			lits := required(sub)
+			if len(lits) == 0 {
+				return nil
+			}
+			out = append(out, lits...)
+		}
+		return out
+	}
+	return nil
+}

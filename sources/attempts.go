@@ -34,7 +34,7 @@ func NewAttempts(max int) *Attempts {
 // GiveUp records that item id failed with err and reports whether to skip
 // it now. Rate limits, refusals, bus failures and a cancelled context never
 // give up;
-// a permanent error (permanent, or IsPermanent(err)) gives up at once;
+// a permanent error (permanent, or isPermanent(err)) gives up at once;
 // anything else after max failures.
 func (a *Attempts) GiveUp(id string, err error, permanent bool) bool {
 	var rl *httpx.RateLimitedError
@@ -42,7 +42,7 @@ func (a *Attempts) GiveUp(id string, err error, permanent bool) bool {
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if permanent || IsPermanent(err) {
+	if permanent || isPermanent(err) {
 		a.Done(id)
 		return true
 	}
@@ -66,9 +66,9 @@ func (a *Attempts) Done(id string) {
 	a.mu.Unlock()
 }
 
-// IsPermanent reports an error that retrying the same item cannot fix: a
+// isPermanent reports an error that retrying the same item cannot fix: a
 // body over its limit, a malformed answer, a 4xx other than 408 and 429.
-func IsPermanent(err error) bool {
+func isPermanent(err error) bool {
 	var se *json.SyntaxError
 	var ute *json.UnmarshalTypeError
 	if errors.Is(err, httpx.ErrTooLarge) || errors.As(err, &se) || errors.As(err, &ute) {

@@ -51,8 +51,16 @@ func (it *Item) Scan(path string, data []byte, loc func(f scanner.Finding) leakg
 		// key in a URL): the plaintext never leaves the process.
 		l = l.Scrubbed(f.Secret)
 		f.Secret = nil
-		it.Add(HitFromFinding(f, it.source, l, it.now))
+		it.Add(hitFromFinding(f, it.source, l, it.now))
 	})
+}
+
+// AddFinding adds the hit of a finding made elsewhere (a git history
+// scan) at loc, dropping the finding's plaintext as Scan does.
+func (it *Item) AddFinding(f scanner.Finding, loc leakguard.Location) {
+	loc = loc.Scrubbed(f.Secret)
+	f.Secret = nil
+	it.Add(hitFromFinding(f, it.source, loc, it.now))
 }
 
 // Add adds a hit; the same hit at the same place (same MsgID) counts once.

@@ -55,6 +55,13 @@ type RunnerConfig struct {
 	// MaxRateLimitWait caps how long a httpx.RateLimitedError.Until may park the
 	// source. Default 1h.
 	MaxRateLimitWait time.Duration
+	// SeenMaxAge and SeenMaxCount bound the source's seen ids in the store
+	// (keystore.SeenPurger): older ids, and all but the newest
+	// SeenMaxCount, are deleted every SeenPurgeInterval by the runner
+	// holding the lease. Defaults 30 days, 1,000,000 and 1h.
+	SeenMaxAge        time.Duration
+	SeenMaxCount      int
+	SeenPurgeInterval time.Duration
 }
 
 func (c RunnerConfig) withDefaults() RunnerConfig {
@@ -72,6 +79,15 @@ func (c RunnerConfig) withDefaults() RunnerConfig {
 	}
 	if c.MaxRateLimitWait <= 0 {
 		c.MaxRateLimitWait = time.Hour
+	}
+	if c.SeenMaxAge <= 0 {
+		c.SeenMaxAge = 30 * 24 * time.Hour
+	}
+	if c.SeenMaxCount <= 0 {
+		c.SeenMaxCount = 1_000_000
+	}
+	if c.SeenPurgeInterval <= 0 {
+		c.SeenPurgeInterval = time.Hour
 	}
 	return c
 }
@@ -100,6 +116,7 @@ type Runner struct {
 	mu         sync.Mutex
 	cursor     string
 	haveCursor bool
+	lastPurge  time.Time
 }
 
 // NewRunner builds a runner. lease nil means SoleLease; m may be nil.
@@ -226,6 +243,7 @@ func (r *Runner) PollOnce(ctx context.Context) (time.Duration, error) {
 	if perr == nil {
 		r.count(ResultOK)
 		r.backof.Reset()
+		r.purgeSeen(ctx)
 		wait := max(r.cfg.Interval, batch.Wait)
 		if batch.More {
 			wait = batch.Wait
@@ -237,6 +255,34 @@ func (r *Runner) PollOnce(ctx context.Context) (time.Duration, error) {
 		return 0, perr
 	}
 	return r.failed(perr), perr
+}
+
+// purgeSeen bounds the source's seen ids, at most once per
+// SeenPurgeInterval, after a good poll (so a failing store is not asked
+// more). A failure is logged and tried again next interval.
+func (r *Runner) purgeSeen(ctx context.Context) {
+	p, ok := r.store.(keystore.SeenPurger)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	due := time.Since(r.lastPurge) >= r.cfg.SeenPurgeInterval
+	if due {
+		r.lastPurge = time.Now()
+	}
+	r.mu.Unlock()
+	if !due {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	n, err := p.PurgeSeen(pctx, r.name, time.Now().Add(-r.cfg.SeenMaxAge), r.cfg.SeenMaxCount)
+	switch {
+	case err != nil:
+		r.log.Warn("purge seen content failed", "err", err)
+	case n > 0:
+		r.log.Info("purged seen content", "count", n, "max_age", r.cfg.SeenMaxAge, "max_count", r.cfg.SeenMaxCount)
+	}
 }
 
 func (r *Runner) failed(err error) time.Duration {

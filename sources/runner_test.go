@@ -492,3 +492,45 @@ func TestLostLeaseStopsPollAndKeepsCursor(t *testing.T) {
 		t.Fatalf("cursor %q, want 5 kept", c)
 	}
 }
+
+// The seen ids of a source are bounded: the runner keeps the newest
+// SeenMaxCount after a good poll, once per SeenPurgeInterval.
+func TestRunnerBoundsSeenContent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := sourcetest.Store(t)
+	for i := range 10 {
+		if _, err := store.MarkSeen(ctx, "feed", fmt.Sprintf("id%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	src := &feedSource{name: "feed", head: 1}
+	r := sources.NewRunner(src, sources.RunnerConfig{Interval: time.Minute, SeenMaxCount: 4, SeenPurgeInterval: time.Hour}, store, nil, nil, nil)
+	if _, err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	for i := range 10 {
+		isNew, err := store.MarkSeen(ctx, "feed", fmt.Sprintf("id%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !isNew {
+			kept++
+			if i < 6 {
+				t.Fatalf("id%d kept, but it is not among the 4 newest", i)
+			}
+		}
+	}
+	if kept != 4 {
+		t.Fatalf("%d seen ids kept, want 4", kept)
+	}
+	// Within the interval, no second purge: the 10 ids just marked stay.
+	if _, err := r.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if isNew, _ := store.MarkSeen(ctx, "feed", "id0"); isNew {
+		t.Fatal("purged again within SeenPurgeInterval")
+	}
+}

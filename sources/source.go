@@ -52,9 +52,9 @@ type Env struct {
 	Metrics *metrics.Metrics
 }
 
-// HitFromFinding turns a scanner finding into a hit at loc. The plaintext
+// hitFromFinding turns a scanner finding into a hit at loc. The plaintext
 // secret stays behind in the finding.
-func HitFromFinding(f scanner.Finding, source string, loc leakguard.Location, now time.Time) leakguard.Hit {
+func hitFromFinding(f scanner.Finding, source string, loc leakguard.Location, now time.Time) leakguard.Hit {
 	if loc.Line == 0 {
 		loc.Line = f.Line
 	}

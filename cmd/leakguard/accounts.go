@@ -15,9 +15,13 @@ import (
 )
 
 const accountsUsage = `usage: leakguard accounts create --email ADDRESS [--mode live|test] [--json]
+       leakguard accounts login-link --account ID [--json]
 
-Creates an account and its first full-access secret key, shown once.
+create makes an account and its first full-access secret key, shown once.
 With --json it prints {"account_id": "...", "key_id": "...", "secret": "..."}.
+login-link prints a one-time sign-in URL for the owner console, valid for
+15 minutes ({"url": "..."} with --json), under LEAKGUARD_CONSOLE_URL
+(default http:// + LEAKGUARD_HTTP_ADDR).
 Uses the same store settings as 'leakguard serve' (LEAKGUARD_DATABASE_URL,
 LEAKGUARD_DATA_DIR).`
 
@@ -31,8 +35,10 @@ func runAccounts(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	case "create":
 		return accountsCreate(ctx, e, args[1:])
+	case "login-link":
+		return accountsLoginLink(ctx, e, args[1:])
 	}
-	return fail(e, "accounts: unknown subcommand %q (want: create)", args[0])
+	return fail(e, "accounts: unknown subcommand %q (want: create, login-link)", args[0])
 }
 
 func accountsCreate(ctx context.Context, e *env, args []string) int {

@@ -39,7 +39,9 @@ type config struct {
 	DataDir     string // embedded state (SQLite, embedded NATS)
 	DatabaseURL string // PostgreSQL (pgx); "": SQLite in DataDir
 	NATSURL     string // "": embedded NATS in DataDir
-	HTTPAddr    string
+	// NATSReplicas is the replica count of the JetStream streams (0: 1).
+	NATSReplicas int
+	HTTPAddr     string
 	// HTTPAddrSet: LEAKGUARD_HTTP_ADDR was given, so roles other than api
 	// listen too (for /healthz and /metrics); unset, they stay off the
 	// default port so several processes fit on one machine.
@@ -129,6 +131,9 @@ func envVars() []envVar {
 		{Name: "LEAKGUARD_NATS_URL", Type: "URL", Unset: "embedded NATS in the data dir, loopback only",
 			Meaning: "NATS server with JetStream (a comma list of URLs for a cluster)",
 			set:     func(c *config, v string) error { c.NATSURL = v; return nil }},
+		{Name: "LEAKGUARD_NATS_REPLICAS", Type: "integer", Default: "1",
+			Meaning: "replicas of the hit and dead-letter streams, 1 to 5 (3 on a 3-node cluster); every process must use the same value, since each makes the streams match it at start",
+			set:     setNATSReplicas},
 		{Name: "LEAKGUARD_HTTP_ADDR", Type: "host:port", Default: "127.0.0.1:8080",
 			Meaning: "listen address of the key API, the console and the partner endpoint; roles other than api listen here (health, metrics) only when it is set",
 			set:     setHTTPAddr},
@@ -422,6 +427,15 @@ func setRateLimit(c *config, v string) error {
 	default:
 		c.API.RateLimit = f
 	}
+	return nil
+}
+
+func setNATSReplicas(c *config, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 5 {
+		return fmt.Errorf("%q: want a replica count from 1 to 5 (JetStream's limit)", v)
+	}
+	c.NATSReplicas = n
 	return nil
 }
 

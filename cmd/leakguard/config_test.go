@@ -74,6 +74,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"rate limit NaN", map[string]string{"LEAKGUARD_RATE_LIMIT": "NaN"}, "LEAKGUARD_RATE_LIMIT"},
 		{"rate limit Inf", map[string]string{"LEAKGUARD_RATE_LIMIT": "Inf"}, "LEAKGUARD_RATE_LIMIT"},
 		{"zero burst", map[string]string{"LEAKGUARD_RATE_BURST": "0"}, "LEAKGUARD_RATE_BURST"},
+		{"zero replicas", map[string]string{"LEAKGUARD_NATS_REPLICAS": "0"}, "LEAKGUARD_NATS_REPLICAS"},
+		{"too many replicas", map[string]string{"LEAKGUARD_NATS_REPLICAS": "7"}, "LEAKGUARD_NATS_REPLICAS"},
+		{"replicas word", map[string]string{"LEAKGUARD_NATS_REPLICAS": "three"}, "LEAKGUARD_NATS_REPLICAS"},
 		{"auth failures word", map[string]string{"LEAKGUARD_AUTH_FAILURES_PER_MINUTE": "x"}, "LEAKGUARD_AUTH_FAILURES_PER_MINUTE"},
 		{"auth failures zero", map[string]string{"LEAKGUARD_AUTH_FAILURES_PER_MINUTE": "0"}, "LEAKGUARD_AUTH_FAILURES_PER_MINUTE"},
 		{"bad proxy", map[string]string{"LEAKGUARD_TRUSTED_PROXIES": "10.0.0.0/99"}, "LEAKGUARD_TRUSTED_PROXIES"},
@@ -120,10 +123,14 @@ func TestLoadConfigValues(t *testing.T) {
 		"LEAKGUARD_WEBHOOK_ALLOW_PRIVATE": "1",
 		"LEAKGUARD_GITHUB_TOKEN":          "ghp-token",
 		"LEAKGUARD_NATS_URL":              "nats://n1:4222,nats://n2:4222",
+		"LEAKGUARD_NATS_REPLICAS":         "3",
 		"LEAKGUARD_DATABASE_URL":          "postgres://lg@db/lg",
 	}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.NATSReplicas != 3 {
+		t.Errorf("NATSReplicas = %d, want 3", c.NATSReplicas)
 	}
 	if strings.Join(c.Sources, ",") != "npm,dockerhub" || c.PollInterval != 250*time.Millisecond ||
 		strings.Join(c.DockerHubNamespaces, ",") != "acme,other" || c.Mode != keyformat.Live {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/bus"
+	"github.com/leakguard/leakguard/console"
 	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
@@ -40,8 +41,9 @@ variables (see README): with none set, the store is SQLite and NATS is
 embedded, both under ./leakguard-data.
 
 Endpoints (on LEAKGUARD_HTTP_ADDR): the key API under /v1/, GitHub's secret
-scanning partner endpoint POST /v1/secret-scanning/github, and /healthz,
-/readyz, /metrics.
+scanning partner endpoint POST /v1/secret-scanning/github, /healthz,
+/readyz, /metrics, and the owner console at / (sign in with a link from
+'leakguard accounts login-link' or the console's email form).
 `
 
 // leaseTTL is how long a source's lease outlives a crashed holder.
@@ -106,7 +108,7 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 	}
 	defer store.Close()
 
-	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Logger: logger, Metrics: m})
+	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Replicas: cfg.NATSReplicas, Logger: logger, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}
@@ -156,6 +158,12 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 		// GitHub's keys are loaded at start and refreshed in the background.
 		g.Go(func() error { ph.Run(gctx); return nil })
 		mux.Handle("/v1/secret-scanning/github", ph)
+		con, err := newConsole(cfg, svc, store, logger)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return con.Run(gctx) })
+		mux.Handle("/", con)
 	}
 
 	// The API role serves on LEAKGUARD_HTTP_ADDR; the others expose their
@@ -186,17 +194,15 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 	var n *notifier.Notifier
 	var wd *notifier.EndpointDispatcher
 	if roles["notifier"] {
-		senders, err := notifier.NewSenders(notifier.SendersConfig{SMTPAddr: cfg.SMTP.Addr, SMTPFrom: cfg.SMTP.From,
-			SMTPUsername: cfg.SMTP.Username, SMTPPassword: cfg.SMTP.Password, SMTPTLS: notifier.SMTPTLS(cfg.SMTP.TLS),
-			SMTPCAFile: cfg.SMTP.CAFile, WebhookAllowPrivate: cfg.WebhookAllowPrivate}, logger)
+		senders, err := newSenders(cfg, logger)
 		if err != nil {
 			return err
 		}
-		n = notifier.New(notifier.Config{}, store, senders, m, logger)
+		n = notifier.New(notifier.Config{ConsoleURL: cfg.ConsoleURL}, store, senders, m, logger)
 		g.Go(func() error { return n.Run(gctx) })
 		if ws, ok := store.(keystore.WebhookStore); ok {
 			// Webhook endpoints (docs/api.md): checked again at connect time.
-			wd = notifier.NewEndpointDispatcher(notifier.DispatcherConfig{}, ws,
+			wd = notifier.NewEndpointDispatcher(notifier.DispatcherConfig{Metrics: m}, ws,
 				httpx.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, logger)
 			g.Go(func() error { return wd.Run(gctx) })
 		}
@@ -241,6 +247,29 @@ func serve(ctx context.Context, cfg config, roles map[string]bool, logger *slog.
 		return err
 	}
 	return nil
+}
+
+// newSenders builds the notifier's senders (email and webhooks); the
+// console's sign-in emails go through the same email sender.
+func newSenders(cfg config, logger *slog.Logger) (map[keystore.Channel]notifier.Sender, error) {
+	return notifier.NewSenders(notifier.SendersConfig{SMTPAddr: cfg.SMTP.Addr, SMTPFrom: cfg.SMTP.From,
+		SMTPUsername: cfg.SMTP.Username, SMTPPassword: cfg.SMTP.Password, SMTPTLS: notifier.SMTPTLS(cfg.SMTP.TLS),
+		SMTPCAFile: cfg.SMTP.CAFile, WebhookAllowPrivate: cfg.WebhookAllowPrivate}, logger)
+}
+
+// newConsole builds the owner console over the api role's key service
+// (docs/console.md).
+func newConsole(cfg config, svc *keystore.Service, store keystore.Store, logger *slog.Logger) (*console.Console, error) {
+	cs, ok := store.(console.Store)
+	if !ok {
+		return nil, fmt.Errorf("owner console: the %T store keeps no sessions", store)
+	}
+	senders, err := newSenders(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	mailer, _ := senders[keystore.ChannelEmail].(notifier.MailSender)
+	return console.New(console.Config{BaseURL: cfg.ConsoleURL, Mailer: mailer, TrustedProxies: cfg.API.TrustedProxies, Logger: logger}, svc, cs)
 }
 
 // buildRunners makes one runner per configured source, each under a NATS

@@ -469,7 +469,7 @@ func TestSourcesMisbehavingUpstreamSlowsOnlyItself(t *testing.T) {
 	up.pb.PlantPaste("Sl0wN0t2", "again="+pasteKey2+"\n")
 	at = revocations(t, d.info.Addr, map[string]string{"pastebin-2": pasteKey2}, 10*time.Second)
 	t.Logf("second pastebin key revoked %v after planting while npm answered garbage", at["pastebin-2"].Sub(planted).Round(time.Millisecond))
-	waitFor(t, 20*time.Second, "npm to be polled while it answers garbage", func() bool { return up.npm.BrokenAnswers() > broken })
+	testenv.WaitFor(t, 20*time.Second, "npm to be polled while it answers garbage", func() bool { return up.npm.BrokenAnswers() > broken })
 	if !strings.Contains(logs.String(), "source=npm") {
 		t.Errorf("the npm failures left no log line naming the source")
 	}
@@ -483,16 +483,5 @@ func TestSourcesMisbehavingUpstreamSlowsOnlyItself(t *testing.T) {
 		if testenv.Contains(k, logs.String()) {
 			t.Errorf("a plaintext key reached the logs")
 		}
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -45,6 +45,12 @@ const (
 // Digests are real: the manifest's sha256 is Docker-Content-Digest, the
 // layer is a gzip'd tar whose sha256 is its digest, and the config's
 // rootfs.diff_ids hold the uncompressed tar's sha256.
+//
+// Beyond PlantImage, a test can build images piece by piece (AddBlob,
+// AddManifest, Tag) and shape answers: SetBlob and SetManifest (bytes that
+// do not match their digest), SetManifestHook (a 429 for one repository),
+// SetRateRemaining (the ratelimit-* headers of pulls), SetPageLimit,
+// SetRepoUpdated, SetRealm(false) (a challenge without realm).
 type DockerHub struct {
 	fault
 	t    testing.TB
@@ -60,6 +66,14 @@ type DockerHub struct {
 	blobs     map[string][]byte              // digest → bytes
 	tokens    map[string]string              // token → scope
 	requests  int
+	reqs      map[string]int              // "HUB path", "AUTH path", "GET path" (authorized), "401 path"
+	tokenQs   []string                    // raw queries of token requests
+	blobFns   map[string]http.HandlerFunc // digest → answer overriding the bytes
+	hook      func(w http.ResponseWriter, r *http.Request, n int) bool
+	rateLeft  string               // ratelimit-remaining on manifest answers ("": none)
+	updated   map[string]time.Time // "ns/repo" → last_updated overriding the newest tag's
+	pageLimit int                  // page size cap (0: 100)
+	noRealm   bool
 }
 
 type storedManifest struct {
@@ -85,7 +99,8 @@ type Image struct {
 // NewDockerHub starts the three servers; they stop when the test ends.
 func NewDockerHub(t testing.TB) *DockerHub {
 	d := &DockerHub{t: t, repos: map[string]map[string][]hubTag{}, manifests: map[string]storedManifest{}, inRepo: map[string]map[string]bool{},
-		tagRefs: map[string]string{}, blobs: map[string][]byte{}, tokens: map[string]string{}}
+		tagRefs: map[string]string{}, blobs: map[string][]byte{}, tokens: map[string]string{}, reqs: map[string]int{},
+		blobFns: map[string]http.HandlerFunc{}, updated: map[string]time.Time{}}
 	d.hub = httptest.NewServer(http.HandlerFunc(d.serveHub))
 	d.reg = httptest.NewServer(http.HandlerFunc(d.serveRegistry))
 	d.auth = httptest.NewServer(http.HandlerFunc(d.serveToken))
@@ -108,6 +123,151 @@ func (d *DockerHub) Requests() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.requests
+}
+
+// RequestsFor counts requests by key: "HUB <path>" on the Hub API, "AUTH
+// <path>" on the token service, "<METHOD> <path>" on the registry once
+// authorized, "401 <path>" before.
+func (d *DockerHub) RequestsFor(key string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reqs[key]
+}
+
+// RequestCounts copies every RequestsFor key and count.
+func (d *DockerHub) RequestCounts() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]int, len(d.reqs))
+	for k, v := range d.reqs {
+		out[k] = v
+	}
+	return out
+}
+
+// RequestsWithPrefix sums RequestsFor over the keys starting with prefix.
+func (d *DockerHub) RequestsWithPrefix(prefix string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for k, v := range d.reqs {
+		if strings.HasPrefix(k, prefix) {
+			n += v
+		}
+	}
+	return n
+}
+
+// TokenQueries are the raw queries of the token requests so far.
+func (d *DockerHub) TokenQueries() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.tokenQs...)
+}
+
+// AddBlob stores b under its digest and returns the digest.
+func (d *DockerHub) AddBlob(b []byte) string {
+	dg := digestOf(b)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.blobs[dg] = b
+	return dg
+}
+
+// SetBlob makes the blob digest answer with h (bytes that don't match the
+// digest, a stream that never ends…).
+func (d *DockerHub) SetBlob(digest string, h http.HandlerFunc) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.blobs[digest]; !ok {
+		d.blobs[digest] = nil
+	}
+	d.blobFns[digest] = h
+}
+
+// AddManifest stores a manifest (or index) body of mediaType and returns
+// its digest; Tag pushes it to a repository.
+func (d *DockerHub) AddManifest(mediaType string, body []byte) string {
+	dg := digestOf(body)
+	d.SetManifest(dg, mediaType, body)
+	return dg
+}
+
+// SetManifest serves body under digest, whether it matches or not.
+func (d *DockerHub) SetManifest(digest, mediaType string, body []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.manifests[digest] = storedManifest{mediaType: mediaType, body: body}
+}
+
+// Manifest is the body served under digest.
+func (d *DockerHub) Manifest(digest string) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.manifests[digest].body
+}
+
+// Tag points ns/repo:tag at the manifest digest (stored with AddManifest),
+// updated at when; the manifest, and the images of an index, now belong
+// to the repository.
+func (d *DockerHub) Tag(ns, repo, tag, digest string, when time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := d.manifests[digest]
+	if d.inRepo[ns+"/"+repo] == nil {
+		d.inRepo[ns+"/"+repo] = map[string]bool{}
+	}
+	d.inRepo[ns+"/"+repo][digest] = true
+	var idx struct {
+		Manifests []struct {
+			Digest string `json:"digest"`
+		} `json:"manifests"`
+	}
+	if json.Unmarshal(m.body, &idx) == nil {
+		for _, c := range idx.Manifests {
+			d.inRepo[ns+"/"+repo][c.Digest] = true
+		}
+	}
+	d.tagLocked(ns, repo, tag, digest, m.mediaType, when, len(m.body))
+}
+
+// SetManifestHook lets hook answer a manifest request itself (returning
+// true); n counts that request's key so far.
+func (d *DockerHub) SetManifestHook(hook func(w http.ResponseWriter, r *http.Request, n int) bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.hook = hook
+}
+
+// SetRateRemaining makes manifest answers carry Docker Hub's pull limit
+// headers, ratelimit-limit 100;w=21600 and ratelimit-remaining v.
+func (d *DockerHub) SetRateRemaining(v string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.rateLeft = v
+}
+
+// SetRepoUpdated makes the repository listing say ns/repo was last
+// updated at when, whatever its tags say.
+func (d *DockerHub) SetRepoUpdated(nsRepo string, when time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.updated[nsRepo] = when
+}
+
+// SetPageLimit caps the Hub API's page size below 100, to force pages.
+func (d *DockerHub) SetPageLimit(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pageLimit = n
+}
+
+// SetRealm(false) leaves realm out of the registry's challenge, so the
+// client must know the token service itself.
+func (d *DockerHub) SetRealm(on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.noRealm = !on
 }
 
 // AddNamespace creates an (empty) namespace, as signing up does.
@@ -296,6 +456,10 @@ func (d *DockerHub) count() {
 
 func (d *DockerHub) serveHub(w http.ResponseWriter, r *http.Request) {
 	d.count()
+	d.mu.Lock()
+	d.reqs["HUB "+r.URL.Path]++
+	limit := d.pageLimit
+	d.mu.Unlock()
 	if d.intercept(w, r) {
 		return
 	}
@@ -313,6 +477,9 @@ func (d *DockerHub) serveHub(w http.ResponseWriter, r *http.Request) {
 	if size > 100 {
 		hubJSON(w, http.StatusBadRequest, map[string]any{"message": "page_size: ensure this value is less than or equal to 100", "errinfo": map[string]any{}})
 		return
+	}
+	if limit > 0 {
+		size = min(size, limit)
 	}
 	pg, _ := strconv.Atoi(q.Get("page"))
 	if pg <= 0 {
@@ -337,6 +504,9 @@ func (d *DockerHub) serveHub(w http.ResponseWriter, r *http.Request) {
 				if t.updated.After(last) {
 					last = t.updated
 				}
+			}
+			if u, ok := d.updated[ns+"/"+n]; ok {
+				last = u
 			}
 			rows = append(rows, map[string]any{"name": n, "namespace": ns, "repository_type": "image",
 				"status": 1, "status_description": "active", "description": "", "is_private": false,
@@ -397,6 +567,10 @@ func (d *DockerHub) serveHub(w http.ResponseWriter, r *http.Request) {
 
 func (d *DockerHub) serveToken(w http.ResponseWriter, r *http.Request) {
 	d.count()
+	d.mu.Lock()
+	d.reqs["AUTH "+r.URL.Path]++
+	d.tokenQs = append(d.tokenQs, r.URL.RawQuery)
+	d.mu.Unlock()
 	if d.intercept(w, r) {
 		return
 	}
@@ -433,11 +607,17 @@ func (d *DockerHub) serveRegistry(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
 	if strings.HasPrefix(p, "/cdn/") {
 		// The CDN a blob redirect points at: no token needed.
+		dg, _ := url.PathUnescape(strings.TrimPrefix(p, "/cdn/"))
 		d.mu.Lock()
-		b, ok := d.blobs[strings.TrimPrefix(p, "/cdn/")]
+		b, ok := d.blobs[dg]
+		fn := d.blobFns[dg]
 		d.mu.Unlock()
 		if !ok {
 			http.NotFound(w, r)
+			return
+		}
+		if fn != nil {
+			fn(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
@@ -455,6 +635,15 @@ func (d *DockerHub) serveRegistry(w http.ResponseWriter, r *http.Request) {
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	d.mu.Lock()
 	scope, tokOK := d.tokens[tok]
+	if d.noRealm {
+		realm = `Bearer service="registry.docker.io"`
+	}
+	key := r.Method + " " + p
+	if repo == "" || !tokOK || !scopeAllows(scope, "repository:"+repo+":pull") {
+		key = "401 " + p
+	}
+	d.reqs[key]++
+	n, hook, rate := d.reqs[key], d.hook, d.rateLeft
 	d.mu.Unlock()
 	if repo == "" {
 		if p == "/v2/" || p == "/v2" {
@@ -480,6 +669,9 @@ func (d *DockerHub) serveRegistry(w http.ResponseWriter, r *http.Request) {
 	}
 	switch kind {
 	case "manifests":
+		if hook != nil && hook(w, r, n) {
+			return
+		}
 		d.mu.Lock()
 		digest := ref
 		if !strings.HasPrefix(ref, "sha256:") {
@@ -495,6 +687,10 @@ func (d *DockerHub) serveRegistry(w http.ResponseWriter, r *http.Request) {
 		if acc := r.Header.Get("Accept"); acc != "" && !strings.Contains(acc, m.mediaType) && !strings.Contains(acc, "*/*") {
 			registryError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "manifest of type "+m.mediaType+" is not among the accepted types")
 			return
+		}
+		if rate != "" {
+			w.Header().Set("ratelimit-limit", "100;w=21600")
+			w.Header().Set("ratelimit-remaining", rate)
 		}
 		w.Header().Set("Content-Type", m.mediaType)
 		w.Header().Set("Docker-Content-Digest", digest)

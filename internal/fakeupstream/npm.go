@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -33,24 +34,39 @@ import (
 //     Accept: application/vnd.npm.install-v1+json; 404 {"error":"Not found"}.
 //   - GET /<name>/-/<basename>-<version>.tgz: the gzip'd tar, files under
 //     package/, whose sha512 is dist.integrity.
+//
+// Beyond PlantPackage, a test can shape every answer: AddChange (any seq,
+// deletions), SetDocument (a document as raw bytes, malformed or odd),
+// SetDocumentStatus/Header (a 429 with Retry-After), SetTarball (any
+// handler: slow, truncated, huge), SetFeedBody, SetDBInfo.
 type NPM struct {
 	fault
 	t   testing.TB
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	seq      int64
-	changes  []npmChange
-	packages map[string]*npmPackage
-	tarballs map[string][]byte // path → bytes
-	requests int
+	mu        sync.Mutex
+	seq       int64
+	changes   []npmChange
+	packages  map[string]*npmPackage
+	tarballs  map[string]http.HandlerFunc // path → answer
+	docs      map[string]rawDoc           // documents set as bytes
+	docStatus map[string]int
+	docHeader map[string]http.Header
+	feedBody  []byte
+	noDBInfo  bool
+	requests  int
+	paths     map[string]int    // escaped path → count
+	accepts   map[string]string // escaped path → last Accept
 }
 
 type npmChange struct {
-	seq int64
-	id  string
-	rev string
+	seq     any // int64 from PlantPackage; whatever AddChange was given
+	id      string
+	rev     string
+	deleted bool
 }
+
+type rawDoc struct{ full, abbreviated []byte }
 
 type npmPackage struct {
 	name     string
@@ -71,7 +87,9 @@ type Package struct {
 
 // NewNPM starts the fake; it stops when the test ends.
 func NewNPM(t testing.TB) *NPM {
-	n := &NPM{t: t, packages: map[string]*npmPackage{}, tarballs: map[string][]byte{}}
+	n := &NPM{t: t, packages: map[string]*npmPackage{}, tarballs: map[string]http.HandlerFunc{},
+		docs: map[string]rawDoc{}, docStatus: map[string]int{}, docHeader: map[string]http.Header{},
+		paths: map[string]int{}, accepts: map[string]string{}}
 	n.srv = httptest.NewServer(http.HandlerFunc(n.serve))
 	t.Cleanup(n.srv.Close)
 	return n
@@ -86,6 +104,86 @@ func (n *NPM) Requests() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.requests
+}
+
+// RequestsFor counts requests for exactly the escaped path ("/@scope%2fname").
+func (n *NPM) RequestsFor(path string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.paths[path]
+}
+
+// LastAccept is the Accept header of the last request for path.
+func (n *NPM) LastAccept(path string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.accepts[path]
+}
+
+// AddChange appends a raw entry to the feed: seq as given (npm's feed
+// sends integers; CouchDB's older one strings), deleted for an unpublished
+// document. It does not create a document.
+func (n *NPM) AddChange(seq any, id string, deleted bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.changes = append(n.changes, npmChange{seq: seq, id: id, rev: "3-a1b2c3d4e5f60718293a4b5c6d7e8f90", deleted: deleted})
+}
+
+// SetDocument makes GET /<name> answer full, or abbreviated for the
+// install Accept header (nil: full for both), whatever was planted.
+func (n *NPM) SetDocument(name string, full, abbreviated []byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.docs[name] = rawDoc{full: full, abbreviated: abbreviated}
+}
+
+// Document is the raw document set for name, or nil.
+func (n *NPM) Document(name string) []byte {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.docs[name].full
+}
+
+// SetDocumentStatus makes GET /<name> answer status (0 restores it), with
+// header added.
+func (n *NPM) SetDocumentStatus(name string, status int, header http.Header) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.docStatus[name] = status
+	n.docHeader[name] = header
+}
+
+// SetTarball makes the tarball at path (as in dist.tarball, without the
+// host) answer with h.
+func (n *NPM) SetTarball(path string, h http.HandlerFunc) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.tarballs[path] = h
+}
+
+// TarballBytes is a SetTarball handler serving body as npm does.
+func TarballBytes(body []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}
+}
+
+// SetFeedBody makes the changes feed answer body, whatever is asked (nil
+// restores it).
+func (n *NPM) SetFeedBody(body []byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.feedBody = body
+}
+
+// SetDBInfo turns GET /registry/ (CouchDB's database information) on or
+// off (404), for a client that must do without it.
+func (n *NPM) SetDBInfo(on bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.noDBInfo = !on
 }
 
 // PlantPackage publishes version of package name with files (path inside
@@ -122,7 +220,7 @@ func (n *NPM) PlantPackage(name, version string, files map[string]string) Packag
 	}
 	p.times[version] = now
 	p.times["modified"] = now
-	n.tarballs[path] = tgz
+	n.tarballs[path] = TarballBytes(tgz)
 	n.seq++
 	n.changes = append(n.changes, npmChange{seq: n.seq, id: name, rev: p.revString()})
 	return Package{Name: name, Version: version, Tarball: tarball, Integrity: integ, Shasum: shasum,
@@ -187,6 +285,9 @@ func npmError(w http.ResponseWriter, status int, body string) {
 func (n *NPM) serve(w http.ResponseWriter, r *http.Request) {
 	n.mu.Lock()
 	n.requests++
+	n.paths[r.URL.EscapedPath()]++
+	n.accepts[r.URL.EscapedPath()] = r.Header.Get("Accept")
+	noDB := n.noDBInfo
 	n.mu.Unlock()
 	if n.intercept(w, r) {
 		return
@@ -196,66 +297,87 @@ func (n *NPM) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case r.URL.Path == "/registry/" || r.URL.Path == "/registry":
+	case (r.URL.Path == "/registry/" || r.URL.Path == "/registry") && !noDB:
 		n.serveDBInfo(w)
 	case r.URL.Path == "/registry/_changes":
 		n.serveChanges(w, r)
 	case strings.Contains(r.URL.Path, "/-/"):
 		n.mu.Lock()
-		b, ok := n.tarballs[r.URL.Path]
+		h := n.tarballs[r.URL.Path]
 		n.mu.Unlock()
-		if !ok {
+		if h == nil {
 			npmError(w, http.StatusNotFound, `{"error":"Not found"}`)
 			return
 		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		_, _ = w.Write(b)
+		h(w, r)
 	default:
 		n.serveDoc(w, r)
 	}
 }
 
 func (n *NPM) serveChanges(w http.ResponseWriter, r *http.Request) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.feedBody != nil {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(n.feedBody)
+		return
+	}
 	q := r.URL.Query()
 	limit, err := strconv.Atoi(q.Get("limit"))
 	if err != nil || limit <= 0 {
 		limit = 1000
 	}
 	limit = min(limit, 10000)
-	var since int64
-	if s := q.Get("since"); s == "now" {
-		// CouchDB: start at the current end of the feed.
-		n.mu.Lock()
-		since = n.seq
-		n.mu.Unlock()
-	} else if s != "" && s != "0" {
-		since, err = strconv.ParseInt(s, 10, 64)
-		if err != nil || since < 0 {
+	// since names the position after one change (its seq, whatever its
+	// type), 0 the start, now the current end (CouchDB's meaning); an
+	// integer names the position after the changes up to it.
+	start := 0
+	switch since := q.Get("since"); since {
+	case "", "0":
+	case "now":
+		start = len(n.changes)
+	default:
+		start = -1
+		for i, c := range n.changes {
+			if fmt.Sprint(c.seq) == since {
+				start = i + 1
+			}
+		}
+		if v, err := strconv.ParseInt(since, 10, 64); start < 0 && err == nil && v >= 0 {
+			start = len(n.changes)
+			for i, c := range n.changes {
+				if s, ok := c.seq.(int64); ok && s > v {
+					start = i
+					break
+				}
+			}
+		}
+		if start < 0 {
 			npmError(w, http.StatusBadRequest, `{"error":"bad_request","reason":"Malformed sequence supplied in 'since' parameter."}`)
 			return
 		}
 	}
 	type res struct {
-		Seq     int64            `json:"seq"`
+		Seq     any              `json:"seq"`
 		ID      string           `json:"id"`
 		Changes []map[string]any `json:"changes"`
+		Deleted bool             `json:"deleted,omitempty"`
 	}
 	out := struct {
 		Results []res `json:"results"`
-		LastSeq int64 `json:"last_seq"`
-	}{Results: []res{}}
-	n.mu.Lock()
-	for _, c := range n.changes {
-		if c.seq > since && len(out.Results) < limit {
-			out.Results = append(out.Results, res{Seq: c.seq, ID: c.id, Changes: []map[string]any{{"rev": c.rev}}})
-		}
+		LastSeq any   `json:"last_seq"`
+	}{Results: []res{}, LastSeq: 0}
+	end := min(start+limit, len(n.changes))
+	for _, c := range n.changes[start:end] {
+		out.Results = append(out.Results, res{Seq: c.seq, ID: c.id, Deleted: c.deleted, Changes: []map[string]any{{"rev": c.rev}}})
 	}
-	out.LastSeq = since
-	if k := len(out.Results); k > 0 {
-		out.LastSeq = out.Results[k-1].Seq
+	switch {
+	case end > start:
+		out.LastSeq = n.changes[end-1].seq
+	case start > 0:
+		out.LastSeq = n.changes[start-1].seq
 	}
-	n.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
 }
@@ -264,8 +386,12 @@ func (n *NPM) serveChanges(w http.ResponseWriter, r *http.Request) {
 // update_seq is where a follower that wants only new changes starts.
 func (n *NPM) serveDBInfo(w http.ResponseWriter) {
 	n.mu.Lock()
+	var head any = 0
+	if k := len(n.changes); k > 0 {
+		head = n.changes[k-1].seq
+	}
 	info := map[string]any{"db_name": "registry", "doc_count": len(n.packages), "doc_del_count": 0,
-		"update_seq": n.seq, "purge_seq": 0, "compact_running": false, "instance_start_time": "0",
+		"update_seq": head, "purge_seq": 0, "compact_running": false, "instance_start_time": "0",
 		"disk_format_version": 8}
 	n.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
@@ -284,7 +410,14 @@ func (n *NPM) serveDoc(w http.ResponseWriter, r *http.Request) {
 	p := n.packages[name]
 	var doc []byte
 	abbreviated := strings.Contains(r.Header.Get("Accept"), "application/vnd.npm.install-v1+json")
-	if p != nil {
+	status, header := n.docStatus[name], n.docHeader[name]
+	rd, isRaw := n.docs[name]
+	switch {
+	case isRaw && abbreviated && rd.abbreviated != nil:
+		doc = rd.abbreviated
+	case isRaw:
+		doc, abbreviated = rd.full, false
+	case p != nil:
 		versions := map[string]any{}
 		for v, m := range p.versions {
 			versions[v] = m
@@ -299,7 +432,14 @@ func (n *NPM) serveDoc(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	n.mu.Unlock()
-	if p == nil {
+	for k, v := range header {
+		w.Header()[k] = v
+	}
+	if status != 0 {
+		npmError(w, status, `{"error":"forced"}`)
+		return
+	}
+	if doc == nil {
 		npmError(w, http.StatusNotFound, `{"error":"Not found"}`)
 		return
 	}

@@ -31,6 +31,8 @@ type Pastebin struct {
 	pastes      []pbPaste
 	whitelisted bool
 	requests    int
+	paths       map[string]int // path → count
+	limits      []string       // limit= of every listing asked
 }
 
 type pbPaste struct {
@@ -47,7 +49,7 @@ type Paste struct {
 
 // NewPastebin starts the fake; it stops when the test ends.
 func NewPastebin(t testing.TB) *Pastebin {
-	p := &Pastebin{t: t, whitelisted: true}
+	p := &Pastebin{t: t, whitelisted: true, paths: map[string]int{}}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(p.srv.Close)
 	return p
@@ -70,6 +72,30 @@ func (p *Pastebin) Requests() int {
 	return p.requests
 }
 
+// RequestsTo counts requests for path ("/api_scraping.php",
+// "/api_scrape_item.php").
+func (p *Pastebin) RequestsTo(path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.paths[path]
+}
+
+// Limits are the limit= values of the listings asked so far.
+func (p *Pastebin) Limits() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.limits...)
+}
+
+// PlantPasteAt publishes a paste dated at date (Unix seconds), for a
+// listing that must order pastes or hold ones already listed.
+func (p *Pastebin) PlantPasteAt(key, content string, date int64) Paste {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pastes = append(p.pastes, pbPaste{key: key, content: content, date: date, order: len(p.pastes)})
+	return Paste{Key: key, FullURL: "https://pastebin.com/" + key}
+}
+
 // PlantPaste publishes a public paste now. key is Pastebin's 8-character
 // alphanumeric id.
 func (p *Pastebin) PlantPaste(key, content string) Paste {
@@ -82,6 +108,10 @@ func (p *Pastebin) PlantPaste(key, content string) Paste {
 func (p *Pastebin) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.requests++
+	p.paths[r.URL.Path]++
+	if r.URL.Path == "/api_scraping.php" {
+		p.limits = append(p.limits, r.URL.Query().Get("limit"))
+	}
 	white := p.whitelisted
 	p.mu.Unlock()
 	if p.intercept(w, r) {

@@ -8,8 +8,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -144,4 +147,234 @@ func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Cluster is a NATS cluster of embedded servers with JetStream, each
+// storing in a folder of its own. Every byte a node sends or receives
+// (clients and routes) passes a Proxy of its own, so a test can cut a
+// node off as a crash would: no graceful step-down, its peers just stop
+// hearing from it.
+type Cluster struct {
+	Servers []*server.Server
+	clients []*Proxy          // clients[i] fronts node i's client port
+	routes  map[[2]int]*Proxy // routes[{i, j}] carries i's route to j
+}
+
+// URLs is the client URL of every node (through its proxy), comma
+// separated, as LEAKGUARD_NATS_URL takes a server list.
+func (c *Cluster) URLs() string {
+	var urls []string
+	for _, p := range c.clients {
+		urls = append(urls, "nats://"+p.Addr())
+	}
+	return strings.Join(urls, ",")
+}
+
+func (c *Cluster) index(name string) int {
+	for i, s := range c.Servers {
+		if s.Name() == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Server is the node named name (n1, n2, …), or nil.
+func (c *Cluster) Server(name string) *server.Server {
+	if i := c.index(name); i >= 0 {
+		return c.Servers[i]
+	}
+	return nil
+}
+
+// Crash cuts node name off from its clients and peers at once, every
+// connection dropped mid-stream, as a machine that dies would.
+func (c *Cluster) Crash(name string) {
+	i := c.index(name)
+	c.clients[i].Cut()
+	for k, p := range c.routes {
+		if k[0] == i || k[1] == i {
+			p.Cut()
+		}
+	}
+}
+
+// NATSCluster starts n embedded servers routed into one JetStream cluster
+// on loopback ports, and waits until JetStream has a meta leader. Every
+// node is shut down when the test ends.
+func NATSCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+	}
+	c := &Cluster{routes: map[[2]int]*Proxy{}}
+	for i := range n {
+		for j := range n {
+			if i != j {
+				c.routes[[2]int{i, j}] = NewProxy(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[j])))
+			}
+		}
+	}
+	for i := range n {
+		var routes []*url.URL
+		for j := range n {
+			if i != j {
+				routes = append(routes, &url.URL{Scheme: "nats", Host: c.routes[[2]int{i, j}].Addr()})
+			}
+		}
+		opts := &server.Options{
+			ServerName: "n" + strconv.Itoa(i+1),
+			Host:       "127.0.0.1",
+			Port:       -1,
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			NoLog:      true,
+			NoSigs:     true,
+			// Nobody learns a node's real ports: all traffic takes the proxies.
+			Cluster: server.ClusterOpts{Name: "leakguard-test", Host: "127.0.0.1", Port: ports[i], NoAdvertise: true},
+			Routes:  routes,
+		}
+		s, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatalf("new NATS cluster node: %v", err)
+		}
+		go s.Start()
+		t.Cleanup(func() {
+			s.Shutdown()
+			s.WaitForShutdown()
+		})
+		c.Servers = append(c.Servers, s)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, s := range c.Servers {
+		if !s.ReadyForConnections(time.Until(deadline)) {
+			t.Fatalf("NATS cluster node %s not ready", s.Name())
+		}
+		addr := s.Addr().(*net.TCPAddr)
+		c.clients = append(c.clients, NewProxy(t, addr.String()))
+	}
+	for time.Now().Before(deadline) {
+		ready := true
+		for _, s := range c.Servers {
+			if s.NumRoutes() < n-1 || !s.JetStreamIsCurrent() {
+				ready = false
+			}
+		}
+		if ready {
+			return c
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("NATS cluster of %d did not form with a JetStream leader", n)
+	return nil
+}
+
+// Proxy forwards TCP connections from a loopback port to target, until
+// Cut drops them all and refuses new ones; Restore lets them in again. A
+// test puts one between the app and a service to take the service away
+// without stopping it (other tests share the machine's services).
+type Proxy struct {
+	l      net.Listener
+	target string
+
+	mu    sync.Mutex
+	cut   bool
+	conns map[net.Conn]bool
+}
+
+// NewProxy starts a proxy to target; it stops when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("proxy listen: %v", err)
+	}
+	p := &Proxy{l: l, target: target, conns: map[net.Conn]bool{}}
+	go p.accept()
+	t.Cleanup(func() {
+		_ = l.Close()
+		p.Cut()
+	})
+	return p
+}
+
+// Addr is the proxy's host:port.
+func (p *Proxy) Addr() string { return p.l.Addr().String() }
+
+// Cut drops every connection and refuses new ones until Restore.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	clear(p.conns)
+}
+
+// Restore accepts connections again.
+func (p *Proxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+}
+
+func (p *Proxy) track(cs ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut {
+		for _, c := range cs {
+			_ = c.Close()
+		}
+		return false
+	}
+	for _, c := range cs {
+		p.conns[c] = true
+	}
+	return true
+}
+
+func (p *Proxy) accept() {
+	for {
+		in, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(in) {
+			continue
+		}
+		go func() {
+			out, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+			if err != nil {
+				_ = in.Close()
+				return
+			}
+			if !p.track(out) {
+				_ = in.Close()
+				return
+			}
+			go func() { _, _ = io.Copy(out, in); _ = out.Close() }()
+			_, _ = io.Copy(in, out)
+			_ = in.Close()
+		}()
+	}
+}
+
+// WaitFor polls cond every 10 ms until it holds, failing the test with
+// what after timeout. It is the one wait helper of the tests.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

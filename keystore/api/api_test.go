@@ -15,6 +15,7 @@ import (
 	"github.com/leakguard/leakguard/internal/truncate"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
@@ -269,7 +270,7 @@ func TestLastUsedAndAPILog(t *testing.T) {
 		w.clk.Advance(time.Millisecond)             // log ids sort by time, to the millisecond
 		w.do("GET", "/v1/api-keys", rk.Secret, nil) // 403, still a use of a real key
 		var o, logs answer
-		waitFor(t, 3*time.Second, func() bool {
+		testenv.WaitFor(t, 3*time.Second, "the condition", func() bool {
 			o = w.do("GET", "/v1/api-keys/"+rk.Key.ID, w.sk.Secret, nil)
 			logs = w.do("GET", "/v1/api-logs?key_id="+rk.Key.ID, w.sk.Secret, nil)
 			d, _ := logs.body["data"].([]any)
@@ -413,7 +414,7 @@ func TestStoreDownIs503(t *testing.T) {
 		}
 	}
 	w.fs.Set(fault.Healthy)
-	waitFor(t, 3*time.Second, func() bool { return w.do("GET", "/v1/api-keys", w.sk.Secret, nil).status == 200 })
+	testenv.WaitFor(t, 3*time.Second, "the condition", func() bool { return w.do("GET", "/v1/api-keys", w.sk.Secret, nil).status == 200 })
 }
 
 func TestRateLimits(t *testing.T) {
@@ -554,7 +555,7 @@ func TestVerifyEndpoint(t *testing.T) {
 			}
 		}
 		// The verified use shows as last used, with the customer's IP.
-		waitFor(t, 3*time.Second, func() bool {
+		testenv.WaitFor(t, 3*time.Second, "the condition", func() bool {
 			o := w.do("GET", "/v1/api-keys/"+rk.Key.ID, w.sk.Secret, nil)
 			return o.str("last_used_ip") == "198.51.100.7"
 		})

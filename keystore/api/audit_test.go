@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
@@ -18,7 +19,7 @@ import (
 func (w *world) storedLogs(keyID string, n int) []keystore.APILogEntry {
 	w.t.Helper()
 	var got []keystore.APILogEntry
-	waitFor(w.t, 5*time.Second, func() bool {
+	testenv.WaitFor(w.t, 5*time.Second, "the API log entries", func() bool {
 		var err error
 		got, err = w.st.ListAPILogs(context.Background(), w.acct.ID, keystore.LogFilter{KeyID: keyID, Page: keystore.Page{Limit: 100}})
 		if err != nil {

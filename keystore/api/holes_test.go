@@ -84,7 +84,7 @@ func logData(a answer) []map[string]any {
 func (w *world) waitLogs(key, query string, n int) []map[string]any {
 	w.t.Helper()
 	var got []map[string]any
-	waitFor(w.t, 5*time.Second, func() bool {
+	testenv.WaitFor(w.t, 5*time.Second, "the API log entries", func() bool {
 		a := w.do("GET", "/v1/api-logs?limit=100"+query, key, nil)
 		got = logData(a)
 		return len(got) >= n

@@ -174,7 +174,7 @@ func TestRevocationReachesAnotherProcessWithinASecond(t *testing.T) {
 	b := startChild(t, url)
 	c := &http.Client{Timeout: 5 * time.Second}
 	// Warm both caches (and wait past the first polls).
-	waitFor(t, 5*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the condition", func() bool {
 		return get(t, c, a+"/v1/account", victim.Secret) == 200 && get(t, c, b+"/v1/account", victim.Secret) == 200
 	})
 	time.Sleep(600 * time.Millisecond)

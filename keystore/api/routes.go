@@ -20,45 +20,28 @@ import (
 	"github.com/leakguard/leakguard/keystore"
 )
 
-// Route is one endpoint a key calls and the scope it needs.
-type Route struct {
-	Method  string
-	Pattern string // "/v1/api-keys/{id}"
-	// Scope is what the key needs ("" for none: every valid key, publishable
-	// ones included).
-	Scope string
-}
-
-// routeTable is the one place that says which scope each endpoint needs;
-// Routes exports it (the console previews a key's permissions from it).
+// routeTable is the one place that says which scope each call needs, and
+// what it does: scopeFor reads it for ServeHTTP, Endpoints exports it (the
+// owner console previews a key's permissions from it).
 var routeTable = [...]struct {
 	rt route
-	Route
+	Endpoint
 }{
-	{routeAccount, Route{"GET", "/v1/account", ""}},
-	{routeKeys, Route{"GET", "/v1/api-keys", keystore.ScopeAPIKeysRead}},
-	{routeKeys, Route{"POST", "/v1/api-keys", keystore.ScopeAPIKeysWrite}},
-	{routeKey, Route{"GET", "/v1/api-keys/{id}", keystore.ScopeAPIKeysRead}},
-	{routeKey, Route{"PATCH", "/v1/api-keys/{id}", keystore.ScopeAPIKeysWrite}},
-	{routeKey, Route{"DELETE", "/v1/api-keys/{id}", keystore.ScopeAPIKeysWrite}},
-	{routeKeyRotate, Route{"POST", "/v1/api-keys/{id}/rotate", keystore.ScopeAPIKeysWrite}},
-	{routeLogs, Route{"GET", "/v1/api-logs", keystore.ScopeAPILogsRead}},
-	{routeLeaks, Route{"GET", "/v1/leaks", keystore.ScopeLeaksRead}},
+	{routeAccount, Endpoint{"GET", "/v1/account", "", "Check the key and read the account"}},
+	{routeKeys, Endpoint{"GET", "/v1/api-keys", keystore.ScopeAPIKeysRead, "List API keys"}},
+	{routeKey, Endpoint{"GET", "/v1/api-keys/{id}", keystore.ScopeAPIKeysRead, "Read an API key"}},
+	{routeKeys, Endpoint{"POST", "/v1/api-keys", keystore.ScopeAPIKeysWrite, "Create an API key"}},
+	{routeKey, Endpoint{"PATCH", "/v1/api-keys/{id}", keystore.ScopeAPIKeysWrite, "Rename an API key or change its allowed IPs and referrers"}},
+	{routeKeyRotate, Endpoint{"POST", "/v1/api-keys/{id}/rotate", keystore.ScopeAPIKeysWrite, "Rotate an API key"}},
+	{routeKey, Endpoint{"DELETE", "/v1/api-keys/{id}", keystore.ScopeAPIKeysWrite, "Revoke an API key"}},
+	{routeLogs, Endpoint{"GET", "/v1/api-logs", keystore.ScopeAPILogsRead, "Read the API log"}},
+	{routeLeaks, Endpoint{"GET", "/v1/leaks", keystore.ScopeLeaksRead, "List leaked keys"}},
 	// Served by webhooks.go.
-	{routeWebhooks, Route{"GET", "/v1/webhook-endpoints", keystore.ScopeAccountWrite}},
-	{routeWebhooks, Route{"POST", "/v1/webhook-endpoints", keystore.ScopeAccountWrite}},
-	{routeWebhook, Route{"GET", "/v1/webhook-endpoints/{id}", keystore.ScopeAccountWrite}},
-	{routeWebhook, Route{"DELETE", "/v1/webhook-endpoints/{id}", keystore.ScopeAccountWrite}},
-	{routeWebhookDeliveries, Route{"GET", "/v1/webhook-endpoints/{id}/deliveries", keystore.ScopeAccountWrite}},
-}
-
-// Routes lists every endpoint a key calls with the scope it needs.
-func Routes() []Route {
-	out := make([]Route, len(routeTable))
-	for i, r := range routeTable {
-		out[i] = r.Route
-	}
-	return out
+	{routeWebhooks, Endpoint{"GET", "/v1/webhook-endpoints", keystore.ScopeAccountWrite, "List webhook endpoints"}},
+	{routeWebhooks, Endpoint{"POST", "/v1/webhook-endpoints", keystore.ScopeAccountWrite, "Add a webhook endpoint"}},
+	{routeWebhook, Endpoint{"GET", "/v1/webhook-endpoints/{id}", keystore.ScopeAccountWrite, "Read a webhook endpoint"}},
+	{routeWebhook, Endpoint{"DELETE", "/v1/webhook-endpoints/{id}", keystore.ScopeAccountWrite, "Delete a webhook endpoint"}},
+	{routeWebhookDeliveries, Endpoint{"GET", "/v1/webhook-endpoints/{id}/deliveries", keystore.ScopeAccountWrite, "List a webhook endpoint's deliveries"}},
 }
 
 // scopeFor is the scope a route and method need ("" for none).

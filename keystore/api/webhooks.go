@@ -120,15 +120,14 @@ func (h *handler) webhooks(c *call, p *keystore.Principal, rt route, id string) 
 		if !ok {
 			return
 		}
-		pg.Limit = pg.Size() + 1
 		eps, err := ws.ListWebhookEndpoints(ctx, acct, pg)
 		if err != nil {
 			h.webhookFail(c, err)
 			return
 		}
-		more := len(eps) > pg.Limit-1
+		more := len(eps) > pg.Size()
 		if more {
-			eps = eps[:pg.Limit-1]
+			eps = eps[:pg.Size()]
 		}
 		data := make([]endpointObject, 0, len(eps))
 		for _, e := range eps {
@@ -155,15 +154,14 @@ func (h *handler) webhooks(c *call, p *keystore.Principal, rt route, id string) 
 		if !ok {
 			return
 		}
-		pg.Limit = pg.Size() + 1
 		ds, err := ws.ListWebhookDeliveries(ctx, acct, id, pg)
 		if err != nil {
 			h.webhookFail(c, err)
 			return
 		}
-		more := len(ds) > pg.Limit-1
+		more := len(ds) > pg.Size()
 		if more {
-			ds = ds[:pg.Limit-1]
+			ds = ds[:pg.Size()]
 		}
 		h.writeJSON(c, http.StatusOK, listAnswer{Object: "list", URL: "/v1/webhook-endpoints/" + id + "/deliveries", HasMore: more, Data: ds})
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/httpx"
+	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 	"github.com/leakguard/leakguard/keystore/api"
@@ -117,7 +118,7 @@ func TestWebhookEndpointsDeliverSignedEvents(t *testing.T) {
 
 		k := w.expose()
 		runDispatcher(t, w, g, notifier.DispatcherConfig{RetryBase: 20 * time.Millisecond, RetryMax: 50 * time.Millisecond})
-		waitFor(t, 15*time.Second, func() bool { return recv[0].count() >= 3 && recv[1].count() >= 1 })
+		testenv.WaitFor(t, 15*time.Second, "the condition", func() bool { return recv[0].count() >= 3 && recv[1].count() >= 1 })
 		time.Sleep(200 * time.Millisecond)
 		if recv[0].count() != 3 || recv[1].count() != 1 {
 			t.Fatalf("POSTs: %d and %d, want 3 (two refused, one accepted) and 1", recv[0].count(), recv[1].count())
@@ -157,15 +158,24 @@ func TestWebhookEndpointsDeliverSignedEvents(t *testing.T) {
 				t.Errorf("event ids %v: one event, the same id on every endpoint and retry", eventIDs)
 			}
 		}
-		waitFor(t, 5*time.Second, func() bool {
+		testenv.WaitFor(t, 5*time.Second, "the condition", func() bool {
 			a := w.do("GET", "/v1/webhook-endpoints/"+ids[0]+"/deliveries", w.sk.Secret, nil)
 			data, _ := a.body["data"].([]any)
 			if len(data) != 1 {
 				return false
 			}
 			d := data[0].(map[string]any)
+			log, _ := d["attempt_log"].([]any)
+			if len(log) != 3 {
+				return false
+			}
+			var statuses []float64
+			for _, a := range log {
+				statuses = append(statuses, a.(map[string]any)["response_status"].(float64))
+			}
 			return d["status"] == "delivered" && d["attempts"] == float64(3) && d["response_status"] == float64(200) &&
-				d["event_id"] == eventIDs[0] && d["next_attempt_at"] == nil
+				d["event_id"] == eventIDs[0] && d["next_attempt_at"] == nil &&
+				statuses[0] == 500 && statuses[1] == 500 && statuses[2] == 200
 		})
 		if a := w.do("DELETE", "/v1/webhook-endpoints/"+ids[0], w.sk.Secret, nil); a.status != 200 || a.body["deleted"] != true {
 			t.Fatalf("delete: %d %s", a.status, a.raw)
@@ -214,7 +224,7 @@ func TestWebhookEndpointsRefuseInternalAddresses(t *testing.T) {
 		w2.expose()
 		// ...and to loopback when the dispatcher connects.
 		runDispatcher(t, w2, httpx.Guard{}, notifier.DispatcherConfig{RetryBase: 20 * time.Millisecond, RetryMax: 40 * time.Millisecond})
-		waitFor(t, 10*time.Second, func() bool {
+		testenv.WaitFor(t, 10*time.Second, "the condition", func() bool {
 			a := w2.do("GET", "/v1/webhook-endpoints/"+id+"/deliveries", w2.sk.Secret, nil)
 			data, _ := a.body["data"].([]any)
 			if len(data) != 1 {
@@ -241,7 +251,7 @@ func TestWebhookDeliveryGivesUpAfterTheWindow(t *testing.T) {
 		id := a.str("id")
 		w.expose()
 		runDispatcher(t, w, g, notifier.DispatcherConfig{RetryBase: 20 * time.Millisecond, RetryMax: 40 * time.Millisecond, Window: 1500 * time.Millisecond})
-		waitFor(t, 10*time.Second, func() bool {
+		testenv.WaitFor(t, 10*time.Second, "the condition", func() bool {
 			a := w.do("GET", "/v1/webhook-endpoints/"+id+"/deliveries", w.sk.Secret, nil)
 			data, _ := a.body["data"].([]any)
 			return len(data) == 1 && data[0].(map[string]any)["status"] == "failed"
@@ -276,6 +286,36 @@ func TestWebhookPathWithAKeyIs400(t *testing.T) {
 		}
 		if a := w.do("GET", "/v1/webhook-endpoints/we_unknown0000", w.sk.Secret, nil); a.status != 404 {
 			t.Fatalf("unknown endpoint: %d", a.status)
+		}
+	})
+}
+
+// Lists page as the other lists do: limit, starting_after, has_more.
+func TestWebhookEndpointsPage(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func(*testing.T) keystore.Store) {
+		w := webhookWorld(t, open, httpx.Guard{AllowPrivate: true}, nil)
+		var ids []string
+		for i := range 3 {
+			a := w.do("POST", "/v1/webhook-endpoints", w.sk.Secret, map[string]string{"url": "https://hooks.example.com/" + string(rune('a'+i))})
+			if a.status != 200 {
+				t.Fatalf("create: %d %s", a.status, a.raw)
+			}
+			ids = append(ids, a.str("id"))
+			w.clk.Advance(time.Millisecond) // ids sort by time
+		}
+		a := w.do("GET", "/v1/webhook-endpoints?limit=2", w.sk.Secret, nil)
+		data, _ := a.body["data"].([]any)
+		if a.status != 200 || len(data) != 2 || a.body["has_more"] != true || data[0].(map[string]any)["id"] != ids[2] {
+			t.Fatalf("page 1: %d %s", a.status, a.raw)
+		}
+		last := data[1].(map[string]any)["id"].(string)
+		a = w.do("GET", "/v1/webhook-endpoints?limit=2&starting_after="+last, w.sk.Secret, nil)
+		data, _ = a.body["data"].([]any)
+		if a.status != 200 || len(data) != 1 || a.body["has_more"] != false || data[0].(map[string]any)["id"] != ids[0] {
+			t.Fatalf("page 2: %d %s", a.status, a.raw)
+		}
+		if a := w.do("GET", "/v1/webhook-endpoints?limit=1000", w.sk.Secret, nil); a.status != 400 {
+			t.Fatalf("limit 1000: %d", a.status)
 		}
 	})
 }

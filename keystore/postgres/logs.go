@@ -376,3 +376,35 @@ func (s *Store) MarkSeen(ctx context.Context, source, contentID string) (bool, e
 	}
 	return tag.RowsAffected() == 1, nil
 }
+
+// purgeSeenBatch bounds the rows one DELETE of PurgeSeen removes, so a
+// large purge is many short transactions, not one long lock.
+const purgeSeenBatch = 10_000
+
+// PurgeSeen implements keystore.SeenPurger.
+func (s *Store) PurgeSeen(ctx context.Context, source string, before time.Time, keep int) (int64, error) {
+	if err := s.check(); err != nil {
+		return 0, fmt.Errorf("purge seen content of %s: %w", source, err)
+	}
+	offset := any(nil) // no count bound: OFFSET NULL selects nothing extra
+	if keep > 0 {
+		offset = keep
+	}
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM seen_content s USING (
+				(SELECT content_id FROM seen_content WHERE source = $1 AND seen_at < $2 LIMIT $4)
+				UNION
+				(SELECT content_id FROM seen_content WHERE source = $1 AND $3::bigint IS NOT NULL
+					ORDER BY seen_at DESC, content_id OFFSET coalesce($3::bigint, 0) LIMIT $4)
+			) d
+			WHERE s.source = $1 AND s.content_id = d.content_id`, source, before, offset, purgeSeenBatch)
+		if err != nil {
+			return total, fmt.Errorf("purge seen content of %s: %w", source, classify(err))
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < purgeSeenBatch {
+			return total, nil
+		}
+	}
+}

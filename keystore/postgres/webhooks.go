@@ -37,7 +37,7 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context, accountID string, p ke
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints e
 		WHERE e.account_id = $1 AND ($2 = '' OR e.id < $2) ORDER BY e.id DESC LIMIT $3`,
-		accountID, p.StartingAfter, p.Size())
+		accountID, p.StartingAfter, p.Size()+1)
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints of %s: %w", accountID, classify(err))
 	}
@@ -124,7 +124,7 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, accountID, endpointID
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries d
 		WHERE d.endpoint_id = $1 AND ($2 = '' OR (d.created_at, d.id) < (SELECT created_at, id FROM webhook_deliveries WHERE id = $2))
-		ORDER BY d.created_at DESC, d.id DESC LIMIT $3`, endpointID, p.StartingAfter, p.Size())
+		ORDER BY d.created_at DESC, d.id DESC LIMIT $3`, endpointID, p.StartingAfter, p.Size()+1)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries of %s: %w", endpointID, classify(err))
 	}
@@ -140,7 +140,45 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, accountID, endpointID
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list deliveries of %s: %w", endpointID, classify(err))
 	}
+	rows.Close()
+	if err := s.attachAttempts(ctx, out); err != nil {
+		return nil, fmt.Errorf("list deliveries of %s: %w", endpointID, err)
+	}
 	return out, nil
+}
+
+// attachAttempts loads the latest attempts of ds in one query.
+func (s *Store) attachAttempts(ctx context.Context, ds []keystore.WebhookDelivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	ids := make([]string, len(ds))
+	at := make(map[string]int, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+		at[d.ID] = i
+		ds[i].AttemptLog = []keystore.WebhookAttempt{}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT delivery_id, attempt, at, response_status, error, duration_ms FROM (
+			SELECT a.*, row_number() OVER (PARTITION BY delivery_id ORDER BY attempt DESC) AS n FROM webhook_attempts a
+			WHERE delivery_id = ANY($1)
+		) x WHERE n <= $2 ORDER BY delivery_id, attempt`, ids, keystore.MaxAttemptLog)
+	if err != nil {
+		return classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var attempt, status int32
+		var a keystore.WebhookAttempt
+		if err := rows.Scan(&id, &attempt, &a.At, &status, &a.Error, &a.DurationMS); err != nil {
+			return classify(err)
+		}
+		a.Attempt, a.ResponseStatus, a.At = int(attempt), int(status), a.At.UTC()
+		i := at[id]
+		ds[i].AttemptLog = append(ds[i].AttemptLog, a)
+	}
+	return classify(rows.Err())
 }
 
 // ClaimWebhookDeliveries leases up to limit due deliveries in one
@@ -213,10 +251,14 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, r keystore.
 	err := s.pool.QueryRow(ctx, `WITH u AS (
 			UPDATE webhook_deliveries SET status = $2, next_attempt_at = $3, delivered_at = coalesce(delivered_at, $4),
 				last_attempt_at = $5, response_status = $6, last_error = $7
-			WHERE id = $1 AND status = 'pending' RETURNING 1
+			WHERE id = $1 AND status = 'pending' RETURNING id
+		), a AS (
+			INSERT INTO webhook_attempts (delivery_id, attempt, at, response_status, error, duration_ms)
+			SELECT u.id, $8, $5, $6, $7, $9 FROM u WHERE $8 > 0
+			ON CONFLICT (delivery_id, attempt) DO NOTHING
 		)
 		SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)`,
-		id, status, next, delivered, r.At, int32(r.ResponseStatus), msg).Scan(&found)
+		id, status, next, delivered, r.At, int32(r.ResponseStatus), msg, int32(r.Attempt), r.Duration.Milliseconds()).Scan(&found)
 	if err == nil && !found {
 		err = keystore.ErrNotFound
 	}

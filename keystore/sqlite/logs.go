@@ -251,3 +251,42 @@ func (s *Store) MarkSeen(ctx context.Context, source, contentID string) (bool, e
 	}
 	return n == 1, nil
 }
+
+// purgeSeenBatch bounds the rows one DELETE of PurgeSeen removes, so the
+// single writer is not held for long.
+const purgeSeenBatch = 10_000
+
+// PurgeSeen implements keystore.SeenPurger.
+func (s *Store) PurgeSeen(ctx context.Context, source string, before time.Time, keep int) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			q := `DELETE FROM seen_content WHERE source = ? AND content_id IN (
+				SELECT content_id FROM seen_content WHERE source = ? AND seen_at < ? LIMIT ?)`
+			args := []any{source, source, tn(before), purgeSeenBatch}
+			if keep > 0 {
+				q = `DELETE FROM seen_content WHERE source = ? AND content_id IN (
+					SELECT content_id FROM seen_content WHERE source = ? AND seen_at < ?
+					UNION
+					SELECT content_id FROM (SELECT content_id FROM seen_content WHERE source = ?
+						ORDER BY seen_at DESC, content_id LIMIT -1 OFFSET ?)
+					LIMIT ?)`
+				args = []any{source, source, tn(before), source, keep, purgeSeenBatch}
+			}
+			res, err := tx.ExecContext(ctx, q, args...)
+			if err != nil {
+				return classify(err)
+			}
+			n, err = res.RowsAffected()
+			return classify(err)
+		})
+		if err != nil {
+			return total, fmt.Errorf("purge seen content of %s: %w", source, err)
+		}
+		total += n
+		if n < purgeSeenBatch {
+			return total, nil
+		}
+	}
+}

@@ -45,7 +45,7 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context, accountID string, p ke
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints e
 		WHERE e.account_id = ? AND (? = '' OR e.id < ?) ORDER BY e.id DESC LIMIT ?`,
-		accountID, p.StartingAfter, p.StartingAfter, p.Size())
+		accountID, p.StartingAfter, p.StartingAfter, p.Size()+1)
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints of %s: %w", accountID, classify(err))
 	}
@@ -131,7 +131,7 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, accountID, endpointID
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries d
 		WHERE d.endpoint_id = ? AND (? = '' OR (d.created_at, d.id) < (SELECT created_at, id FROM webhook_deliveries WHERE id = ?))
-		ORDER BY d.created_at DESC, d.id DESC LIMIT ?`, endpointID, p.StartingAfter, p.StartingAfter, p.Size())
+		ORDER BY d.created_at DESC, d.id DESC LIMIT ?`, endpointID, p.StartingAfter, p.StartingAfter, p.Size()+1)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries of %s: %w", endpointID, classify(err))
 	}
@@ -147,7 +147,46 @@ func (s *Store) ListWebhookDeliveries(ctx context.Context, accountID, endpointID
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list deliveries of %s: %w", endpointID, classify(err))
 	}
+	rows.Close()
+	if err := s.attachAttempts(ctx, out); err != nil {
+		return nil, fmt.Errorf("list deliveries of %s: %w", endpointID, err)
+	}
 	return out, nil
+}
+
+// attachAttempts loads the latest attempts of ds in one query.
+func (s *Store) attachAttempts(ctx context.Context, ds []keystore.WebhookDelivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	ids := make([]any, 0, len(ds)+1)
+	at := make(map[string]int, len(ds))
+	for i, d := range ds {
+		ids = append(ids, d.ID)
+		at[d.ID] = i
+		ds[i].AttemptLog = []keystore.WebhookAttempt{}
+	}
+	ids = append(ids, keystore.MaxAttemptLog)
+	rows, err := s.r.QueryContext(ctx, `SELECT delivery_id, attempt, at, response_status, error, duration_ms FROM (
+			SELECT a.*, row_number() OVER (PARTITION BY delivery_id ORDER BY attempt DESC) AS n FROM webhook_attempts a
+			WHERE delivery_id IN (?`+strings.Repeat(",?", len(ds)-1)+`)
+		) WHERE n <= ? ORDER BY delivery_id, attempt`, ids...)
+	if err != nil {
+		return classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var a keystore.WebhookAttempt
+		var when int64
+		if err := rows.Scan(&id, &a.Attempt, &when, &a.ResponseStatus, &a.Error, &a.DurationMS); err != nil {
+			return classify(err)
+		}
+		a.At = ft(when)
+		i := at[id]
+		ds[i].AttemptLog = append(ds[i].AttemptLog, a)
+	}
+	return classify(rows.Err())
 }
 
 // ClaimWebhookDeliveries leases up to limit due deliveries.
@@ -240,8 +279,14 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, id string, r keystore.
 			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhook_deliveries WHERE id = ?`, id).Scan(&one); err != nil {
 				return classify(err)
 			}
+			return nil // finished before: a late report changes nothing
 		}
-		return nil
+		if r.Attempt > 0 {
+			_, err = tx.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, attempt, at, response_status, error, duration_ms)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+				id, r.Attempt, tn(r.At), r.ResponseStatus, truncate.String(text(r.Error), maxErrLen), r.Duration.Milliseconds())
+		}
+		return classify(err)
 	})
 	if err != nil {
 		return fmt.Errorf("record webhook attempt %s: %w", id, err)

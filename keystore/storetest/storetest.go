@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"ClaimNoticesConcurrent", testClaimConcurrent},
 		{"Cursors", testCursors},
 		{"MarkSeen", testMarkSeen},
+		{"PurgeSeenByAgeAndCount", testPurgeSeen},
 		{"BytesThatAreNotText", testBadBytes},
 		{"NoPlaintextAnywhere", testNoPlaintext},
 		{"ClosedStoreUnavailable", testClosed},
@@ -1376,6 +1377,46 @@ func testMarkSeen(t *testing.T, s keystore.Store) {
 		if got != tc.want {
 			t.Errorf("MarkSeen(%s, %s) = %v, want %v", tc.source, tc.id, got, tc.want)
 		}
+	}
+}
+
+// testPurgeSeen: seen ids are bounded by count (the newest kept) and by
+// age, per source; a purged id is new again.
+func testPurgeSeen(t *testing.T, s keystore.Store) {
+	p, ok := s.(keystore.SeenPurger)
+	if !ok {
+		t.Fatalf("%T does not bound seen_content (keystore.SeenPurger)", s)
+	}
+	for i := range 5 {
+		if _, err := s.MarkSeen(ctx(t), "github", fmt.Sprintf("c%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // distinct seen_at, newest last
+	}
+	if _, err := s.MarkSeen(ctx(t), "npm", "c0"); err != nil {
+		t.Fatal(err)
+	}
+	long := time.Now().Add(-24 * time.Hour)
+	n, err := p.PurgeSeen(ctx(t), "github", long, 2)
+	if err != nil || n != 3 {
+		t.Fatalf("count bound: purged %d, %v; want 3", n, err)
+	}
+	for i, wantNew := range []bool{true, true, true, false, false} {
+		id := fmt.Sprintf("c%d", i)
+		isNew, err := s.MarkSeen(ctx(t), "github", id)
+		if err != nil || isNew != wantNew {
+			t.Fatalf("after the count purge, MarkSeen(%s) new=%v, %v; want %v (the 2 newest kept)", id, isNew, err, wantNew)
+		}
+	}
+	n, err = p.PurgeSeen(ctx(t), "github", time.Now().Add(time.Minute), 0)
+	if err != nil || n != 5 {
+		t.Fatalf("age bound: purged %d, %v; want 5", n, err)
+	}
+	if isNew, err := s.MarkSeen(ctx(t), "npm", "c0"); err != nil || isNew {
+		t.Fatalf("another source's ids were purged: new=%v, %v", isNew, err)
+	}
+	if n, err := p.PurgeSeen(ctx(t), "github", long, 0); err != nil || n != 0 {
+		t.Fatalf("nothing to purge: %d, %v", n, err)
 	}
 }
 

@@ -91,8 +91,12 @@ func RunWebhooks(t *testing.T, open func(t *testing.T) keystore.Store) {
 	if got, err := ws.GetWebhookEndpoint(ctx, a.ID, e1.ID); err != nil || got != e1 {
 		t.Fatalf("get: %+v %v, want %+v", got, err, e1)
 	}
-	if eps, err := ws.ListWebhookEndpoints(ctx, a.ID, keystore.Page{Limit: 2}); err != nil || len(eps) != 2 || eps[0].ID != late.ID {
+	// Limit+1 rows, newest first, so the caller can tell there are more.
+	if eps, err := ws.ListWebhookEndpoints(ctx, a.ID, keystore.Page{Limit: 2}); err != nil || len(eps) != 3 || eps[0].ID != late.ID || eps[2].ID != e1.ID {
 		t.Fatalf("list newest first: %+v %v", eps, err)
+	}
+	if eps, err := ws.ListWebhookEndpoints(ctx, a.ID, keystore.Page{Limit: 2, StartingAfter: e2.ID}); err != nil || len(eps) != 1 || eps[0].ID != e1.ID {
+		t.Fatalf("next page: %+v %v", eps, err)
 	}
 
 	// Claim leases: a second claim within the lease gets nothing.
@@ -108,15 +112,16 @@ func RunWebhooks(t *testing.T, open func(t *testing.T) keystore.Store) {
 		t.Fatalf("claimed twice: %+v", again)
 	}
 	at := time.Now().UTC().Truncate(time.Millisecond)
-	if err := ws.FinishWebhookAttempt(ctx, jobs[0].Delivery.ID, keystore.WebhookResult{At: at, Delivered: true, ResponseStatus: 204}); err != nil {
+	if err := ws.FinishWebhookAttempt(ctx, jobs[0].Delivery.ID, keystore.WebhookResult{At: at, Delivered: true, ResponseStatus: 204,
+		Attempt: 1, Duration: 12 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	// A late failure report of the same delivery changes nothing.
-	if err := ws.FinishWebhookAttempt(ctx, jobs[0].Delivery.ID, keystore.WebhookResult{At: at, Error: "late", NextAttempt: at}); err != nil {
+	if err := ws.FinishWebhookAttempt(ctx, jobs[0].Delivery.ID, keystore.WebhookResult{At: at, Error: "late", NextAttempt: at, Attempt: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ws.FinishWebhookAttempt(ctx, jobs[1].Delivery.ID, keystore.WebhookResult{At: at, ResponseStatus: 500,
-		Error: "endpoint answered 500\x00", NextAttempt: at.Add(-time.Second)}); err != nil {
+		Error: "endpoint answered 500\x00", NextAttempt: at.Add(-time.Second), Attempt: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ws.FinishWebhookAttempt(ctx, "whd_nope", keystore.WebhookResult{At: at}); !errors.Is(err, keystore.ErrNotFound) {
@@ -136,6 +141,12 @@ func RunWebhooks(t *testing.T, open func(t *testing.T) keystore.Store) {
 	}
 	if retry.Status != keystore.DeliveryPending || retry.ResponseStatus != 500 || retry.Attempts != 1 || retry.LastAttemptAt == nil {
 		t.Fatalf("to retry: %+v", retry)
+	}
+	if l := done.AttemptLog; len(l) != 1 || l[0].Attempt != 1 || l[0].ResponseStatus != 204 || l[0].DurationMS != 12 || !l[0].At.Equal(at) {
+		t.Fatalf("attempt log of the delivered one (a late report must not add to it): %+v", l)
+	}
+	if l := retry.AttemptLog; len(l) != 1 || l[0].ResponseStatus != 500 || l[0].Error != "endpoint answered 500" {
+		t.Fatalf("attempt log of the failing one: %+v", l)
 	}
 	// Due again: claimed again, then given up.
 	jobs, err = ws.ClaimWebhookDeliveries(ctx, 10, time.Now(), time.Now().Add(time.Minute))

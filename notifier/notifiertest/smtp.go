@@ -55,9 +55,11 @@ type SMTPServer struct {
 	tls      *tls.Config // offers STARTTLS when set
 	tlsSeen  int         // messages received over TLS
 	opts     Options
-	hang     bool       // accept connections and never answer
-	held     []net.Conn // connections held by hang
-	authSeen []string   // mechanisms of successful AUTHs
+	hang     bool          // accept connections and never answer
+	held     []net.Conn    // connections held by hang
+	authSeen []string      // mechanisms of successful AUTHs
+	stall    chan struct{} // non-nil: MAIL FROM waits until it is closed
+	stalled  int           // MAIL FROM commands held by Stall
 }
 
 // SMTPTLS is how a test relay protects its connections.
@@ -200,6 +202,28 @@ func (s *SMTPServer) Hang(on bool) {
 	}
 }
 
+// Stall makes the relay greet, answer EHLO and then never answer MAIL FROM
+// while on is true (a relay stuck mid-session); turning it off lets the
+// held commands go on (their clients have usually given up by then).
+func (s *SMTPServer) Stall(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case on && s.stall == nil:
+		s.stall = make(chan struct{})
+	case !on && s.stall != nil:
+		close(s.stall)
+		s.stall = nil
+	}
+}
+
+// Stalled is the number of MAIL FROM commands held by Stall.
+func (s *SMTPServer) Stalled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stalled
+}
+
 // Held is the number of connections the relay accepted while hanging.
 func (s *SMTPServer) Held() int {
 	s.mu.Lock()
@@ -220,6 +244,7 @@ func (s *SMTPServer) Addr() string { return s.addr }
 // Down closes the listener and every connection: the relay is unreachable.
 func (s *SMTPServer) Down() {
 	s.Hang(false)
+	s.Stall(false)
 	s.mu.Lock()
 	srv, l := s.srv, s.l
 	s.srv, s.l = nil, nil
@@ -356,6 +381,16 @@ func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 	if x.s.opts.Username != "" && !x.authed {
 		return smtp.ErrAuthRequired
+	}
+	x.s.mu.Lock()
+	stall := x.s.stall
+	if stall != nil {
+		x.s.stalled++
+	}
+	x.s.mu.Unlock()
+	if stall != nil {
+		<-stall
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "stalled"}
 	}
 	x.from = from
 	return nil

@@ -47,7 +47,7 @@ const maxPackObject = 16 << 20
 // walkCacheBytes bounds the delta bases one pass keeps for the objects
 // still to come; a base past the budget is rebuilt from the pack when a
 // later object needs it.
-const walkCacheBytes = 24 << 20
+const walkCacheBytes = 16 << 20
 
 // batchBytes bounds the inflated bytes of one batch of objects handed from
 // the inflating goroutines to the pass.
@@ -311,7 +311,7 @@ func (p *pack) walk(wanted []bool, deliver func(i int32, content []byte) error, 
 				base, have := cache[o.base]
 				if !have && !bad[o.base] {
 					if getter == nil {
-						getter = newObjGetter(p, 16<<20)
+						getter = newObjGetter(p, 8<<20)
 					}
 					var err error
 					base, err = getter.get(o.base)
@@ -724,6 +724,8 @@ func alternateDirs(objects string) []string {
 
 // objectIndex is every commit and tree of the packs, decoded.
 type objectIndex struct {
+	mu         sync.Mutex           // guards tagGetters
+	tagGetters map[*pack]*objGetter // for tags and commit details, read one by one
 	// objectDirs are the object directories: the repository's own, then
 	// those of objects/info/alternates.
 	objectDirs []string
@@ -748,6 +750,58 @@ func (x *objectIndex) loose(h plumbing.Hash) bool {
 		}
 	}
 	return false
+}
+
+// tagTarget reads the object an annotated tag in the packs points at.
+func (x *objectIndex) tagTarget(h plumbing.Hash) (plumbing.Hash, bool) {
+	p, i, ok := x.locate(h)
+	if !ok || p.objs[i].typ != packTag {
+		return plumbing.ZeroHash, false
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.tagGetters == nil {
+		x.tagGetters = map[*pack]*objGetter{}
+	}
+	g := x.tagGetters[p]
+	if g == nil {
+		g = newObjGetter(p, 1<<20)
+		x.tagGetters[p] = g
+	}
+	data, err := g.get(i)
+	if err != nil {
+		return plumbing.ZeroHash, false
+	}
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	target, ok := bytes.CutPrefix(line, []byte("object "))
+	if !ok {
+		return plumbing.ZeroHash, false
+	}
+	return parseSHA(string(target))
+}
+
+// commitMeta reads the author and message of a commit in the packs; nil
+// if it is not there.
+func (x *objectIndex) commitMeta(h plumbing.Hash) *commitMeta {
+	p, i, ok := x.locate(h)
+	if !ok || p.objs[i].typ != packCommit {
+		return nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.tagGetters == nil {
+		x.tagGetters = map[*pack]*objGetter{}
+	}
+	g := x.tagGetters[p]
+	if g == nil {
+		g = newObjGetter(p, 1<<20)
+		x.tagGetters[p] = g
+	}
+	data, err := g.get(i)
+	if err != nil {
+		return nil
+	}
+	return parseCommitMeta(data)
 }
 
 // locate finds a blob in the packs.

@@ -69,6 +69,12 @@ func (r *Repo) peel(h plumbing.Hash) (plumbing.Hash, bool) {
 			if _, ok := r.odb.commits[h]; ok {
 				return h, true
 			}
+			// An annotated tag in a pack: read here, since go-git would
+			// load (and keep) every pack index for it.
+			if target, ok := r.odb.tagTarget(h); ok {
+				h = target
+				continue
+			}
 		}
 		obj, err := r.repo.Storer.EncodedObject(plumbing.AnyObject, h)
 		if err != nil {

@@ -78,7 +78,7 @@ func Open(path string) (*Repo, error) {
 	// Reopen on a storage that follows objects/info/alternates whatever
 	// path they name (go-git's default only follows paths inside the git
 	// directory).
-	st = filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(),
+	st = filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRU(8*cache.MiByte),
 		filesystem.Options{AlternatesFS: osfs.New("/"), LargeObjectThreshold: largeObject})
 	if r.repo, err = git.Open(st, wtfs); err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", path, err)

@@ -181,6 +181,12 @@ func (r *Repo) describe(fs []scanner.Finding) {
 			continue
 		}
 		d, ok := seen[f.Commit]
+		if !ok && r.odb != nil {
+			if m := r.odb.commitMeta(plumbing.NewHash(f.Commit)); m != nil {
+				d, ok = &detail{m.author, m.email, m.date, m.message}, true
+				seen[f.Commit] = d
+			}
+		}
 		if !ok {
 			if c, err := object.GetCommit(r.repo.Storer, plumbing.NewHash(f.Commit)); err == nil {
 				msg := strings.TrimRight(c.Message, "\n")

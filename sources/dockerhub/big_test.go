@@ -60,11 +60,11 @@ func TestBigLayerIsStreamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	layer := descriptor{MediaType: "application/vnd.oci.image.layer.v1.tar", Digest: "sha256:" + hex.EncodeToString(sum.Sum(nil)), Size: cw.n}
-	h.fake.blobs[layer.Digest] = func(w http.ResponseWriter) {
+	h.fake.SetBlob(layer.Digest, func(w http.ResponseWriter, _ *http.Request) {
 		if err := writeBigLayer(w, size, k); err != nil {
 			t.Logf("serving the big layer: %v", err)
 		}
-	}
+	})
 	img := h.fake.image(mediaOCIManifest, configJSON(nil), layer)
 	h.fake.tag("acme", "big", "v1", img, t0)
 

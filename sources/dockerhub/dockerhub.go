@@ -40,6 +40,7 @@ import (
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/sources/artifact"
 )
 
 // Defaults for a zero Config field.
@@ -124,7 +125,7 @@ type Source struct {
 
 	// failures counts failed polls per tag, so one broken image cannot
 	// hold its repository back forever.
-	failures *sources.FailureCounter
+	failures *artifact.FailureCounter
 }
 
 // New builds the Docker Hub source. A bad URL is reported by Poll.
@@ -135,13 +136,13 @@ func New(cfg Config, env sources.Env) sources.Source {
 func newSource(cfg Config, env sources.Env) *Source {
 	cfg = cfg.withDefaults()
 	// Layers can take many minutes; per-request contexts bound each call.
-	client := sources.DownloadClient(env.HTTP)
+	client := artifact.DownloadClient(env.HTTP)
 	log := env.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Source{cfg: cfg, env: env, client: client, log: log.With("source", leakguard.SourceDockerHub),
-		failures: sources.NewFailureCounter(maxTrackedFailed)}
+		failures: artifact.NewFailureCounter(maxTrackedFailed)}
 	hub, err := url.Parse(strings.TrimRight(cfg.HubURL, "/") + "/")
 	if err != nil || (hub.Scheme != "http" && hub.Scheme != "https") || hub.Host == "" {
 		s.cfgErr = fmt.Errorf("dockerhub: Hub URL %q is not an http(s) URL", cfg.HubURL)

@@ -59,7 +59,7 @@ func TestTokenChallengeConfigAndGzipLayer(t *testing.T) {
 		t.Fatalf("%d hits, want 3: %+v", len(hits), hits)
 	}
 	// The exact blob at the configured registry, never hub.docker.com.
-	blobs := h.fake.reg.URL + "/v2/acme/web/blobs/"
+	blobs := h.fake.regURL + "/v2/acme/web/blobs/"
 	base := leakguard.Location{URL: blobs + digestOf(cfg), Repository: "acme/web:v1", Commit: img.Digest}
 	want := map[string]leakguard.Location{}
 	l := base
@@ -88,10 +88,10 @@ func TestTokenChallengeConfigAndGzipLayer(t *testing.T) {
 
 	// The token dance: one 401 per repository, one token request with the
 	// challenge's service and the repository pull scope.
-	if len(h.fake.tokenReqs) != 1 {
-		t.Fatalf("token requests: %v", h.fake.tokenReqs)
+	if len(h.fake.TokenQueries()) != 1 {
+		t.Fatalf("token requests: %v", h.fake.TokenQueries())
 	}
-	q, _ := url.ParseQuery(h.fake.tokenReqs[0])
+	q, _ := url.ParseQuery(h.fake.TokenQueries()[0])
 	if q.Get("service") != "registry.docker.io" || q.Get("scope") != "repository:acme/web:pull" {
 		t.Errorf("token request %v", q)
 	}
@@ -115,8 +115,8 @@ func TestTokenChallengeConfigAndGzipLayer(t *testing.T) {
 
 func TestChallengeWithoutRealmUsesAuthURL(t *testing.T) {
 	h := newHarness(t, Config{})
-	h.fake.realm = ""
-	h.src = newSource(Config{HubURL: h.fake.hub.URL, RegistryURL: h.fake.reg.URL, AuthURL: h.fake.auth.URL + "/token",
+	h.fake.SetRealm(false)
+	h.src = newSource(Config{HubURL: h.fake.hubURL, RegistryURL: h.fake.regURL, AuthURL: h.fake.authURL,
 		Namespaces: []string{"acme"}}, h.src.env)
 	k := newKey(t)
 	img := h.fake.image(mediaOCIManifest, configJSON([]string{"K=" + k}))
@@ -155,7 +155,7 @@ func TestManifestListAndOCIIndexFanOut(t *testing.T) {
 			for _, hit := range hits {
 				got[hit.SecretSHA256] = hit.Location
 			}
-			blobs := h.fake.reg.URL + "/v2/acme/multi/blobs/"
+			blobs := h.fake.regURL + "/v2/acme/multi/blobs/"
 			wantAmd := leakguard.Location{URL: blobs + amdLayer.Digest, Repository: "acme/multi:1.0",
 				Commit: amd.Digest, Layer: amdLayer.Digest, Path: "etc/app.conf", Line: 1}
 			wantArm := leakguard.Location{URL: blobs + armLayer.Digest, Repository: "acme/multi:1.0",
@@ -199,7 +199,7 @@ func TestRateLimited429(t *testing.T) {
 	second := h.fake.image(mediaOCIManifest, configJSON([]string{"K=2"}))
 	h.fake.tag("acme", "a", "one", first, t0)
 	h.fake.tag("acme", "b", "two", second, t0)
-	h.fake.manifestHook = func(w http.ResponseWriter, r *http.Request, n int) bool {
+	h.fake.SetManifestHook(func(w http.ResponseWriter, r *http.Request, n int) bool {
 		if strings.HasPrefix(r.URL.Path, "/v2/acme/b/") {
 			w.Header().Set("Retry-After", "30")
 			w.Header().Set("ratelimit-remaining", "0;w=21600")
@@ -207,7 +207,7 @@ func TestRateLimited429(t *testing.T) {
 			return true
 		}
 		return false
-	}
+	})
 	before := time.Now()
 	b, err := h.src.Poll(context.Background(), "")
 	var rl *httpx.RateLimitedError
@@ -229,7 +229,7 @@ func TestRateLimited429(t *testing.T) {
 
 func TestRateLimitRemainingZeroStopsPulls(t *testing.T) {
 	h := newHarness(t, Config{})
-	h.fake.rateHeader = "0;w=21600"
+	h.fake.SetRateRemaining("0;w=21600")
 	a := h.fake.image(mediaOCIManifest, configJSON([]string{"A=1"}))
 	b := h.fake.image(mediaOCIManifest, configJSON([]string{"B=1"}))
 	h.fake.tag("acme", "a", "x", a, t0)
@@ -255,7 +255,7 @@ func TestRateLimitRemainingZeroStopsPulls(t *testing.T) {
 func mustConfig(t *testing.T, h *harness, d descriptor) string {
 	t.Helper()
 	var m manifest
-	if err := json.Unmarshal(h.fake.manifests[d.Digest].body, &m); err != nil {
+	if err := json.Unmarshal(h.fake.Manifest(d.Digest), &m); err != nil {
 		t.Fatal(err)
 	}
 	return m.Config.Digest
@@ -266,7 +266,7 @@ func TestLayerDigestMismatchPublishesNothing(t *testing.T) {
 	k := newKey(t)
 	layer := h.fake.addBlob("application/vnd.oci.image.layer.v1.tar+gzip", gzipOf(t, tarOf(t, "x", k)))
 	evil := gzipOf(t, tarOf(t, "x", k+" "))
-	h.fake.blobs[layer.Digest] = func(w http.ResponseWriter) { w.Write(evil) }
+	h.fake.SetBlob(layer.Digest, func(w http.ResponseWriter, _ *http.Request) { w.Write(evil) })
 	img := h.fake.image(mediaOCIManifest, configJSON(nil), layer)
 	h.fake.tag("acme", "bad", "v", img, t0)
 	b := poll(t, h, "")
@@ -285,13 +285,13 @@ func TestTransientLayerFailureIsRetried(t *testing.T) {
 	body := gzipOf(t, tarOf(t, "f", k))
 	layer := h.fake.addBlob("application/vnd.oci.image.layer.v1.tar+gzip", body)
 	fail := true
-	h.fake.blobs[layer.Digest] = func(w http.ResponseWriter) {
+	h.fake.SetBlob(layer.Digest, func(w http.ResponseWriter, _ *http.Request) {
 		if fail {
 			registryError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "try later")
 			return
 		}
 		w.Write(body)
-	}
+	})
 	img := h.fake.image(mediaOCIManifest, configJSON(nil), layer)
 	h.fake.tag("acme", "flaky", "v", img, t0)
 	b, err := h.src.Poll(context.Background(), "")
@@ -307,7 +307,7 @@ func TestTransientLayerFailureIsRetried(t *testing.T) {
 
 func TestHubPaginationAndTagCursor(t *testing.T) {
 	h := newHarness(t, Config{})
-	h.fake.pageLimit = 2
+	h.fake.SetPageLimit(2)
 	img := h.fake.image(mediaOCIManifest, configJSON(nil))
 	for i, r := range []string{"r1", "r2", "r3", "r4", "r5"} {
 		h.fake.tag("acme", r, "latest", img, t0.Add(time.Duration(i)*time.Second))
@@ -449,7 +449,7 @@ func TestHubRateLimitAndMissingNamespace(t *testing.T) {
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"message": "Too Many Requests"})
 	}))
 	defer hub.Close()
-	src := newSource(Config{HubURL: hub.URL, RegistryURL: h.fake.reg.URL, Namespaces: []string{"acme"}}, h.src.env)
+	src := newSource(Config{HubURL: hub.URL, RegistryURL: h.fake.regURL, Namespaces: []string{"acme"}}, h.src.env)
 	_, err := src.Poll(context.Background(), "")
 	var rl *httpx.RateLimitedError
 	if !errors.As(err, &rl) || time.Until(rl.Until) < 80*time.Second {
@@ -468,10 +468,10 @@ func TestBlobRedirectToCDN(t *testing.T) {
 	}))
 	defer cdn.Close()
 	layer := h.fake.addBlob("application/vnd.docker.image.rootfs.diff.tar.gzip", body)
-	h.fake.blobs[layer.Digest] = func(w http.ResponseWriter) {
+	h.fake.SetBlob(layer.Digest, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Location", strings.Replace(cdn.URL, "127.0.0.1", "localhost", 1)+"/blobs/"+layer.Digest+"?sig=abc")
 		w.WriteHeader(http.StatusTemporaryRedirect)
-	}
+	})
 	img := h.fake.image(mediaDockerManifest, configJSON(nil), layer)
 	h.fake.tag("acme", "cdn", "v", img, t0)
 	poll(t, h, "")
@@ -490,9 +490,7 @@ func TestRepositoryChangeWithoutNewTags(t *testing.T) {
 	b := poll(t, h, "")
 	// The repository's last_updated moves (a new description) while its
 	// tags stay put: one look at the tags, then no more.
-	h.fake.mu.Lock()
-	h.fake.repoUpdated = map[string]time.Time{"acme/r": t0.Add(time.Hour)}
-	h.fake.mu.Unlock()
+	h.fake.SetRepoUpdated("acme/r", t0.Add(time.Hour))
 	b2 := poll(t, h, b.Cursor)
 	listed := h.fake.count("HUB /v2/namespaces/acme/repositories/r/tags")
 	if listed != 2 || h.fake.manifestsPulled() != 1 {
@@ -527,7 +525,7 @@ func TestManifestDigestMismatchIsSkipped(t *testing.T) {
 	good := h.fake.image(mediaOCIManifest, configJSON([]string{"K=" + k}))
 	other := h.fake.image(mediaOCIManifest, configJSON([]string{"K=other"}))
 	// The tag claims good's digest, the registry serves other's bytes.
-	h.fake.manifests[good.Digest] = h.fake.manifests[other.Digest]
+	h.fake.SetManifest(good.Digest, good.MediaType, h.fake.Manifest(other.Digest))
 	h.fake.tag("acme", "swap", "v", good, t0)
 	b := poll(t, h, "")
 	if len(h.pub.all()) != 0 || !strings.Contains(h.logs.String(), "digest mismatch") || !strings.Contains(b.Cursor, "acme/swap") {
@@ -538,9 +536,9 @@ func TestManifestDigestMismatchIsSkipped(t *testing.T) {
 func TestPoisonedTagIsGivenUpOn(t *testing.T) {
 	h := newHarness(t, Config{})
 	layer := h.fake.addBlob("application/vnd.oci.image.layer.v1.tar", tarOf(t, "a", "b"))
-	h.fake.blobs[layer.Digest] = func(w http.ResponseWriter) {
+	h.fake.SetBlob(layer.Digest, func(w http.ResponseWriter, _ *http.Request) {
 		registryError(w, http.StatusInternalServerError, "UNKNOWN", "boom")
-	}
+	})
 	h.fake.tag("acme", "p", "v", h.fake.image(mediaOCIManifest, configJSON(nil), layer), t0)
 	cursor := ""
 	for i := 0; i < maxTagAttempts; i++ {

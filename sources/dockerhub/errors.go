@@ -7,14 +7,14 @@ import (
 	"net/http"
 
 	"github.com/leakguard/leakguard/internal/httpx"
-	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/sources/artifact"
 )
 
 // permanent marks a failure that retrying the same bytes cannot fix.
-func permanent(err error) error { return sources.Permanent(err) }
+func permanent(err error) error { return artifact.Permanent(err) }
 
 func isPermanent(err error) bool {
-	return sources.MarkedPermanent(err)
+	return artifact.MarkedPermanent(err)
 }
 
 // classify marks HTTP answers that will not change on retry as permanent;

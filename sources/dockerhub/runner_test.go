@@ -17,7 +17,7 @@ func TestWithRunnerAndStore(t *testing.T) {
 	layer := f.addBlob("application/vnd.oci.image.layer.v1.tar+gzip", gzipOf(t, tarOf(t, "app/key.txt", k)))
 	f.tag("acme", "app", "v1", f.image(mediaOCIManifest, configJSON(nil), layer), t0)
 	f.tag("acme", "app", "v2", f.image(mediaOCIManifest, configJSON([]string{"V=2"}), layer), t0.Add(1))
-	src := New(Config{HubURL: f.hub.URL, RegistryURL: f.reg.URL, Namespaces: []string{"acme"}}, kit.Env)
+	src := New(Config{HubURL: f.hubURL, RegistryURL: f.regURL, Namespaces: []string{"acme"}}, kit.Env)
 	r := sources.NewRunner(src, sources.RunnerConfig{}, kit.Store, nil, kit.Metrics, nil)
 	for i := 0; i < 2; i++ {
 		if _, err := r.PollOnce(context.Background()); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/scanner"
 	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/sources/artifact"
 )
 
 // scanImage scans an image's config and layers, each blob once.
@@ -172,9 +173,9 @@ func (s *Source) scanLayer(ctx context.Context, img imageRef, d descriptor) (*so
 	}
 	base := img.location(d.Digest)
 	base.Layer = d.Digest
-	v, err := sources.ScanVerified(ctx, s.env, leakguard.SourceDockerHub, resp.Body, sources.VerifiedScan{
+	v, err := artifact.ScanVerified(ctx, s.env, leakguard.SourceDockerHub, resp.Body, artifact.VerifiedScan{
 		What:    "layer",
-		Wrap:    sources.WrapRead,
+		Wrap:    artifact.WrapRead,
 		Limit:   s.cfg.MaxLayerBytes,
 		Hash:    sha256.New(),
 		MaxHits: maxHitsPerBlob,
@@ -186,7 +187,7 @@ func (s *Source) scanLayer(ctx context.Context, img imageRef, d descriptor) (*so
 		Scan: s.scanTar,
 	})
 	if err != nil {
-		var de *sources.DownloadError
+		var de *artifact.DownloadError
 		if errors.As(err, &de) {
 			return nil, fmt.Errorf("download layer %s: %w", d.Digest, de.Err)
 		}
@@ -211,8 +212,8 @@ func (s *Source) scanTar(ctx context.Context, raw *bufio.Reader, emit func(scann
 			s.log.Warn("dockerhub: skipped part of a member", "path", w.Path, "err", w.Err)
 		}
 	}
-	unpacked, _, err := sources.ScanTar(ctx, s.env.Scanner, raw, sources.TarScan{
-		MaxUnpacked: s.cfg.MaxUnpackedBytes, ZstdWindow: 128 << 20, Wrap: sources.WrapRead, Warn: warn,
+	unpacked, _, err := artifact.ScanTar(ctx, s.env.Scanner, raw, artifact.TarScan{
+		MaxUnpacked: s.cfg.MaxUnpackedBytes, ZstdWindow: 128 << 20, Wrap: artifact.WrapRead, Warn: warn,
 	}, emit)
 	return unpacked, err
 }

@@ -39,6 +39,9 @@ type Config struct {
 	MaxFileBytes int64
 	// FirstLookback is how far back a source with no cursor starts. Default 1h.
 	FirstLookback time.Duration
+	// MaxRevisions bounds the revisions of one gist scanned per poll (each
+	// one request). Default 30.
+	MaxRevisions int
 }
 
 // Source polls public gists.
@@ -66,6 +69,9 @@ func New(cfg Config, env sources.Env) (*Source, error) {
 	}
 	if cfg.FirstLookback <= 0 {
 		cfg.FirstLookback = time.Hour
+	}
+	if cfg.MaxRevisions <= 0 {
+		cfg.MaxRevisions = 30
 	}
 	client, err := github.NewClient(cfg.APIURL, cfg.Token, env.HTTP)
 	if err != nil {
@@ -129,7 +135,7 @@ func (s *Source) Poll(ctx context.Context, cursor string) (sources.Batch, error)
 	batch.Items = len(todo)
 	done, err := sources.ForEachPrefix(ctx, s.cfg.Concurrency, len(todo), func(ctx context.Context, i int) error {
 		g := todo[i]
-		err := s.handle(ctx, g)
+		err := s.handle(ctx, g, since)
 		if err == nil {
 			s.attempts.Done(seenID(g))
 			return nil
@@ -182,16 +188,105 @@ func (s *Source) list(ctx context.Context, since time.Time) ([]*gh.Gist, error) 
 	return out, nil
 }
 
-// handle scans every file of one gist and publishes its hits.
-func (s *Source) handle(ctx context.Context, g *gh.Gist) error {
+// handle scans one gist: every revision committed since the last poll
+// (since), each whole, so a key added and removed again between two polls
+// is still found; then it marks the gist's update seen.
+func (s *Source) handle(ctx context.Context, g *gh.Gist, since time.Time) error {
+	revs, err := s.revisions(ctx, g, since)
+	if err != nil {
+		return err
+	}
+	for i := len(revs) - 1; i >= 0; i-- { // oldest first
+		r := revs[i]
+		id := g.GetID() + "@" + r.GetVersion()
+		if sources.SeenHas(s.env.Seen, id) {
+			continue
+		}
+		files, web := g.Files, gistPage(g)
+		if i > 0 || len(revs) > 1 {
+			// An earlier revision, or the current one read with the others:
+			// GET /gists/{id}/{sha} has the files as they were.
+			rg, _, err := s.client.Gists.GetRevision(ctx, g.GetID(), r.GetVersion())
+			if err != nil {
+				if github.StatusOf(err) == http.StatusNotFound {
+					continue
+				}
+				return fmt.Errorf("get gist %s revision %.12s: %w", g.GetID(), r.GetVersion(), github.Classify(err, time.Now()))
+			}
+			files = rg.Files
+			if i > 0 {
+				web = revisionURL(g, r.GetVersion())
+			}
+		}
+		if err := s.scanFiles(ctx, g, files, web); err != nil {
+			return err
+		}
+		if err := sources.MarkSeen(ctx, s.env.Seen, id); err != nil {
+			return err
+		}
+	}
+	return sources.MarkSeen(ctx, s.env.Seen, seenID(g))
+}
+
+// revisions lists the revisions of g committed after since, newest first
+// (at most MaxRevisions). A gist never edited since it was created has one
+// revision, and costs no request.
+func (s *Source) revisions(ctx context.Context, g *gh.Gist, since time.Time) ([]*gh.GistCommit, error) {
+	current := func() []*gh.GistCommit {
+		v := listedVersion(g)
+		if v == "" {
+			v = g.GetUpdatedAt().Time.UTC().Format(time.RFC3339)
+		}
+		return []*gh.GistCommit{{Version: gh.String(v)}}
+	}
+	if g.CreatedAt != nil && g.UpdatedAt != nil && !g.GetUpdatedAt().Time.After(g.GetCreatedAt().Time) {
+		return current(), nil
+	}
+	var out []*gh.GistCommit
+	opts := &gh.ListOptions{PerPage: 100, Page: 1}
+	for {
+		cs, resp, err := s.client.Gists.ListCommits(ctx, g.GetID(), opts)
+		if err != nil {
+			if github.StatusOf(err) == http.StatusNotFound {
+				return nil, nil // deleted since it was listed
+			}
+			return nil, fmt.Errorf("list revisions of gist %s: %w", g.GetID(), github.Classify(err, time.Now()))
+		}
+		for _, c := range cs {
+			if c.GetVersion() == "" {
+				continue
+			}
+			if c.CommittedAt != nil && !c.GetCommittedAt().Time.After(since) && len(out) > 0 {
+				return out, nil // scanned by an earlier poll
+			}
+			out = append(out, c)
+			if len(out) >= s.cfg.MaxRevisions {
+				s.log.Warn("gist has more new revisions than one poll scans; the oldest were left out",
+					"gist", g.GetID(), "scanned", len(out))
+				return out, nil
+			}
+		}
+		if resp.NextPage == 0 {
+			if len(out) == 0 {
+				return current(), nil
+			}
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// scanFiles scans every file of one revision and publishes its hits, each
+// at web (the gist's page, or a revision's) with the file's anchor.
+func (s *Source) scanFiles(ctx context.Context, g *gh.Gist, files map[gh.GistFilename]gh.GistFile, web string) error {
 	item := sources.NewItem(s.env, leakguard.SourceGists)
-	names := make([]string, 0, len(g.Files))
-	for name := range g.Files {
+	names := make([]string, 0, len(files))
+	for name := range files {
 		names = append(names, string(name))
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		f := g.Files[gh.GistFilename(name)]
+		f := files[gh.GistFilename(name)]
 		if f.GetFilename() != "" {
 			name = f.GetFilename()
 		}
@@ -206,7 +301,7 @@ func (s *Source) handle(ctx context.Context, g *gh.Gist) error {
 				return fmt.Errorf("fetch gist %s file %q: %w", g.GetID(), name, err)
 			}
 		}
-		loc := leakguard.Location{URL: fileURL(g, f, name), Repository: g.GetID(), Path: name}
+		loc := leakguard.Location{URL: fileURL(g, f, name, web), Repository: g.GetID(), Path: name}
 		if g.Owner != nil && g.Owner.GetLogin() != "" {
 			loc.Repository = g.Owner.GetLogin() + "/" + g.GetID()
 		}
@@ -216,16 +311,18 @@ func (s *Source) handle(ctx context.Context, g *gh.Gist) error {
 			return l
 		})
 	}
-	if err := item.Publish(ctx); err != nil {
-		return err
-	}
-	return sources.MarkSeen(ctx, s.env.Seen, seenID(g))
+	return item.Publish(ctx)
 }
 
-// fetch reads a file's content: inline when the listing carried it whole,
+// revisionURL is the web page of one revision of g.
+func revisionURL(g *gh.Gist, version string) string {
+	return gistPage(g) + "/" + version
+}
+
+// fetch reads a file's content: inline when the answer carried it whole,
 // else from raw_url (the token is only sent to the API's own host).
 func (s *Source) fetch(ctx context.Context, f gh.GistFile) ([]byte, error) {
-	if f.Content != nil && f.RawURL == nil {
+	if f.Content != nil && (f.RawURL == nil || !truncated(f)) {
 		return []byte(f.GetContent()), nil
 	}
 	u := f.GetRawURL()
@@ -246,17 +343,24 @@ func (s *Source) fetch(ctx context.Context, f gh.GistFile) ([]byte, error) {
 // fileURL is the gist's page with GitHub's anchor for a file:
 // "#file-" + the name lowercased, every run of other characters than
 // letters and digits turned into "-".
-// Without an html_url the file's raw_url (where its text was read, at the
-// configured API's host) is named, not a guess at gist.github.com.
-func fileURL(g *gh.Gist, f gh.GistFile, name string) string {
-	base := g.GetHTMLURL()
-	if base == "" {
+// web is the gist's page or a revision's. Without an html_url the file's
+// raw_url (where its text was read, at the configured API's host) is
+// named, not a guess at gist.github.com.
+func fileURL(g *gh.Gist, f gh.GistFile, name, web string) string {
+	if g.GetHTMLURL() == "" {
 		if raw := f.GetRawURL(); raw != "" {
 			return httpx.RedactURL(raw)
 		}
-		base = "https://gist.github.com/" + g.GetID()
 	}
-	return base + "#file-" + Anchor(name)
+	return web + "#file-" + Anchor(name)
+}
+
+// gistPage is g's web page.
+func gistPage(g *gh.Gist) string {
+	if base := g.GetHTMLURL(); base != "" {
+		return base
+	}
+	return "https://gist.github.com/" + g.GetID()
 }
 
 // Anchor is GitHub's fragment for a gist file name: "config.env" →
@@ -276,4 +380,22 @@ func Anchor(name string) string {
 		}
 	}
 	return b.String()
+}
+
+// truncated reports a file whose inline content GitHub cut short (it does
+// past a megabyte): its size says more than the content holds.
+func truncated(f gh.GistFile) bool {
+	return f.Size != nil && *f.Size > len(f.GetContent())
+}
+
+// listedVersion reads the revision a listing's files are at from their
+// raw_url (".../raw/<version>/<file>"), or "".
+func listedVersion(g *gh.Gist) string {
+	for _, f := range g.Files {
+		_, rest, ok := strings.Cut(f.GetRawURL(), "/raw/")
+		if v, _, ok2 := strings.Cut(rest, "/"); ok && ok2 && len(v) == 40 {
+			return v
+		}
+	}
+	return ""
 }

@@ -4,154 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/fakeupstream"
 	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/sources/gists"
 	"github.com/leakguard/leakguard/sources/sourcetest"
 )
-
-type gist struct {
-	ID      string
-	Owner   string
-	Updated time.Time
-	Files   map[string]string
-}
-
-// fakeGists speaks GET /gists/public (since, per_page, page, Link) and
-// serves raw files like gist.githubusercontent.com.
-type fakeGists struct {
-	srv      *httptest.Server
-	mu       sync.Mutex
-	gists    []gist
-	requests []string
-	rawHits  int
-	next     []func(http.ResponseWriter, *http.Request)
-	auth     []string // Authorization of raw requests
-}
-
-func newFake(t *testing.T) *fakeGists {
-	f := &fakeGists{}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeGists) add(g gist) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.gists = append(f.gists, g)
-}
-
-func (f *fakeGists) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.requests = append(f.requests, r.URL.RequestURI())
-	var override func(http.ResponseWriter, *http.Request)
-	if len(f.next) > 0 {
-		override, f.next = f.next[0], f.next[1:]
-	}
-	f.mu.Unlock()
-	if override != nil {
-		override(w, r)
-		return
-	}
-	f.route(w, r)
-}
-
-func (f *fakeGists) route(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == "/gists/public":
-		f.list(w, r)
-	case strings.HasPrefix(r.URL.Path, "/raw/"):
-		parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/raw/"), "/", 2)
-		f.mu.Lock()
-		f.rawHits++
-		f.auth = append(f.auth, r.Header.Get("Authorization"))
-		var body string
-		found := false
-		for _, g := range f.gists {
-			if g.ID == parts[0] {
-				body, found = g.Files[parts[1]]
-			}
-		}
-		f.mu.Unlock()
-		if !found {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte(body))
-	default:
-		w.WriteHeader(404)
-		_, _ = w.Write([]byte(`{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}`))
-	}
-}
-
-func (f *fakeGists) list(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var since time.Time
-	if s := q.Get("since"); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			w.WriteHeader(422)
-			_, _ = w.Write([]byte(`{"message":"Invalid request.\n\n\"since\" is not a timestamp."}`))
-			return
-		}
-		since = t
-	}
-	f.mu.Lock()
-	var sel []gist
-	for _, g := range f.gists {
-		if g.Updated.After(since) { // "last updated after the given time"
-			sel = append(sel, g)
-		}
-	}
-	f.mu.Unlock()
-	sort.SliceStable(sel, func(i, j int) bool { return sel[i].Updated.After(sel[j].Updated) })
-	perPage, _ := strconv.Atoi(q.Get("per_page"))
-	if perPage <= 0 {
-		perPage = 30
-	}
-	page, _ := strconv.Atoi(q.Get("page"))
-	if page <= 0 {
-		page = 1
-	}
-	lo := min((page-1)*perPage, len(sel))
-	hi := min(lo+perPage, len(sel))
-	var out []map[string]any
-	for _, g := range sel[lo:hi] {
-		files := map[string]any{}
-		for name, body := range g.Files {
-			files[name] = map[string]any{"filename": name, "type": "text/plain", "language": "Text",
-				"raw_url": f.srv.URL + "/raw/" + g.ID + "/" + name, "size": len(body)}
-		}
-		out = append(out, map[string]any{
-			"url": f.srv.URL + "/gists/" + g.ID, "id": g.ID, "node_id": "G_" + g.ID,
-			"html_url": "https://gist.github.com/" + g.ID, "files": files, "public": true,
-			"created_at": g.Updated.Add(-time.Hour).Format(time.RFC3339),
-			"updated_at": g.Updated.UTC().Format(time.RFC3339), "description": "", "comments": 0,
-			"owner": map[string]any{"login": g.Owner, "id": 1}, "truncated": false,
-		})
-	}
-	if hi < len(sel) {
-		u := *r.URL
-		q.Set("page", strconv.Itoa(page+1))
-		u.RawQuery = q.Encode()
-		w.Header().Set("Link", fmt.Sprintf(`<http://%s%s>; rel="next"`, r.Host, u.RequestURI()))
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	_ = json.NewEncoder(w).Encode(out)
-}
 
 func key(t *testing.T) string {
 	k, err := keyformat.GenerateKey(keyformat.Secret, keyformat.Test)
@@ -164,15 +28,13 @@ func key(t *testing.T) string {
 func TestGistsScanFilesAndMoveCursor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFake(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGists, nil)
 	base := time.Now().UTC().Truncate(time.Second).Add(-10 * time.Minute)
 	k1, k2 := key(t), key(t)
-	fake.add(gist{ID: "aa5a315d61ae9438b18d", Owner: "octocat", Updated: base.Add(time.Minute),
-		Files: map[string]string{"config.env": "A=1\nSECRET=" + k1 + "\n", "readme.md": "nothing"}})
-	fake.add(gist{ID: "bb", Owner: "mona", Updated: base.Add(2 * time.Minute),
-		Files: map[string]string{"Hello World.py": "x = 1\n\n\nkey = '" + k2 + "'\n"}})
-	src, err := gists.New(gists.Config{APIURL: fake.srv.URL + "/", Token: "tok"}, kit.Env)
+	g1 := fake.PlantGistAt("octocat", map[string]string{"config.env": "A=1\nSECRET=" + k1 + "\n", "readme.md": "nothing"}, base.Add(time.Minute))
+	g2 := fake.PlantGistAt("mona", map[string]string{"Hello World.py": "x = 1\n\n\nkey = '" + k2 + "'\n"}, base.Add(2*time.Minute))
+	src, err := gists.New(gists.Config{APIURL: fake.URL(), Token: "tok"}, kit.Env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,10 +47,10 @@ func TestGistsScanFilesAndMoveCursor(t *testing.T) {
 		t.Fatalf("hits %+v", hits)
 	}
 	want := map[string]leakguard.Location{
-		keyformat.Fingerprint([]byte(k1)): {URL: "https://gist.github.com/aa5a315d61ae9438b18d#file-config-env",
-			Repository: "octocat/aa5a315d61ae9438b18d", Path: "config.env", Line: 2},
-		keyformat.Fingerprint([]byte(k2)): {URL: "https://gist.github.com/bb#file-hello-world-py",
-			Repository: "mona/bb", Path: "Hello World.py", Line: 4},
+		keyformat.Fingerprint([]byte(k1)): {URL: g1.HTMLURL + "#file-config-env",
+			Repository: "octocat/" + g1.ID, Path: "config.env", Line: 2},
+		keyformat.Fingerprint([]byte(k2)): {URL: g2.HTMLURL + "#file-hello-world-py",
+			Repository: "mona/" + g2.ID, Path: "Hello World.py", Line: 4},
 	}
 	for _, h := range hits {
 		if h.Location != want[h.SecretSHA256] {
@@ -198,25 +60,22 @@ func TestGistsScanFilesAndMoveCursor(t *testing.T) {
 	if b.Cursor != base.Add(2*time.Minute).Format(time.RFC3339) || b.Items != 2 {
 		t.Fatalf("batch %+v", b)
 	}
-	for _, a := range fake.auth {
-		if a != "Bearer tok" { // raw host == API host in this fake
+	for _, r := range fake.RequestLog("/gist.githubusercontent.com/") {
+		if a := r.Header.Get("Authorization"); a != "Bearer tok" { // raw host == API host in this fake
 			t.Fatalf("raw auth %q", a)
 		}
 	}
 	// Nothing new: the listing is re-read from the cursor; nothing re-fetched.
-	raw := fake.rawHits
+	raw := fake.RequestsTo("/gist.githubusercontent.com/")
 	if _, err := src.Poll(ctx, b.Cursor); err != nil {
 		t.Fatal(err)
 	}
-	if fake.rawHits != raw {
+	if fake.RequestsTo("/gist.githubusercontent.com/") != raw {
 		t.Fatal("unchanged gists fetched again")
 	}
 	// An update of the first gist is scanned again.
 	k3 := key(t)
-	fake.mu.Lock()
-	fake.gists[0].Updated = base.Add(3 * time.Minute)
-	fake.gists[0].Files["config.env"] = "NEW=" + k3
-	fake.mu.Unlock()
+	fake.UpdateGistAt(g1.ID, map[string]string{"config.env": "NEW=" + k3, "readme.md": "nothing"}, base.Add(3*time.Minute))
 	b2, err := src.Poll(ctx, b.Cursor)
 	if err != nil {
 		t.Fatal(err)
@@ -224,9 +83,9 @@ func TestGistsScanFilesAndMoveCursor(t *testing.T) {
 	if len(kit.Pub.Hits()) != 3 || b2.Cursor != base.Add(3*time.Minute).Format(time.RFC3339) {
 		t.Fatalf("after update: hits %d batch %+v", len(kit.Pub.Hits()), b2)
 	}
-	last := fake.requests[len(fake.requests)-3]
-	if !strings.Contains(last, "since="+strings.ReplaceAll(base.Add(2*time.Minute-time.Second).Format(time.RFC3339), ":", "%3A")) {
-		t.Fatalf("listing %s does not ask since the cursor", last)
+	list := fake.LastRequest("/gists/public")
+	if got, want := list.URL.Query().Get("since"), base.Add(2*time.Minute-time.Second).Format(time.RFC3339); got != want {
+		t.Fatalf("listing asks since %s, want a second before the cursor, %s", got, want)
 	}
 	hitsJSON, _ := json.Marshal(kit.Pub.Hits())
 	for _, k := range []string{k1, k2, k3} {
@@ -236,17 +95,54 @@ func TestGistsScanFilesAndMoveCursor(t *testing.T) {
 	}
 }
 
+// A key pasted into a gist and removed by the next edit, both between two
+// polls, is in the gist's history for anyone to read: every revision since
+// the last poll is scanned, each reported at its own revision's page.
+func TestGistsEveryRevisionSinceTheLastPollIsScanned(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fake := fakeupstream.NewGitHub(t)
+	kit := sourcetest.NewKit(t, leakguard.SourceGists, nil)
+	base := time.Now().UTC().Truncate(time.Second).Add(-10 * time.Minute)
+	src, err := gists.New(gists.Config{APIURL: fake.URL()}, kit.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := fake.PlantGistAt("octocat", map[string]string{"notes.md": "hello\n"}, base)
+	b, err := src.Poll(ctx, "")
+	if err != nil || len(kit.Pub.Hits()) != 0 {
+		t.Fatalf("first poll: %v, hits %d", err, len(kit.Pub.Hits()))
+	}
+	k := key(t)
+	added := fake.UpdateGistAt(old.ID, map[string]string{"notes.md": "hello\nTOKEN=" + k + "\n"}, base.Add(time.Minute))
+	fake.UpdateGistAt(old.ID, map[string]string{"notes.md": "hello\n"}, base.Add(2*time.Minute))
+	if _, err := src.Poll(ctx, b.Cursor); err != nil {
+		t.Fatal(err)
+	}
+	hits := kit.Pub.Hits()
+	if len(hits) != 1 || hits[0].SecretSHA256 != keyformat.Fingerprint([]byte(k)) {
+		t.Fatalf("hits %+v, want the key of the intermediate revision", hits)
+	}
+	want := leakguard.Location{URL: old.HTMLURL + "/" + added + "#file-notes-md", Repository: "octocat/" + old.ID, Path: "notes.md", Line: 2}
+	if hits[0].Location != want {
+		t.Fatalf("location %+v, want %+v", hits[0].Location, want)
+	}
+	// The first revision, scanned by the first poll, is not read again.
+	if n := fake.RequestsTo("/gists/" + old.ID + "/" + old.Version); n != 0 {
+		t.Fatalf("the revision seen by the first poll was read %d times", n)
+	}
+}
+
 func TestGistsPagination(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFake(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGists, nil)
 	base := time.Now().UTC().Truncate(time.Second).Add(-30 * time.Minute)
 	for i := range 230 {
-		fake.add(gist{ID: fmt.Sprintf("g%03d", i), Owner: "o", Updated: base.Add(time.Duration(i) * time.Second),
-			Files: map[string]string{"f.txt": "x"}})
+		fake.PlantGistAt("o", map[string]string{"f.txt": "x"}, base.Add(time.Duration(i)*time.Second))
 	}
-	src, err := gists.New(gists.Config{APIURL: fake.srv.URL + "/"}, kit.Env)
+	src, err := gists.New(gists.Config{APIURL: fake.URL()}, kit.Env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,19 +150,16 @@ func TestGistsPagination(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Items != 230 || fake.rawHits != 230 {
-		t.Fatalf("items %d raw %d", b.Items, fake.rawHits)
+	if raw := fake.RequestsTo("/gist.githubusercontent.com/"); b.Items != 230 || raw != 230 {
+		t.Fatalf("items %d raw %d", b.Items, raw)
 	}
-	pages := 0
-	for _, r := range fake.requests {
-		if strings.HasPrefix(r, "/gists/public") {
-			pages++
-		}
-	}
-	if pages != 3 {
+	if pages := fake.RequestsTo("/gists/public"); pages != 3 {
 		t.Fatalf("%d pages read, want 3", pages)
 	}
-	if fake.auth[0] != "" {
+	if fake.RequestsTo("/gists/") != 3 {
+		t.Fatal("gists never edited need no revision listing")
+	}
+	if a := fake.LastRequest("/gist.githubusercontent.com/").Header.Get("Authorization"); a != "" {
 		t.Fatal("no token configured, yet one was sent")
 	}
 }
@@ -274,25 +167,25 @@ func TestGistsPagination(t *testing.T) {
 func TestGistsRateLimitAndPartialProgress(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFake(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGists, nil)
 	base := time.Now().UTC().Truncate(time.Second).Add(-5 * time.Minute)
 	for i := range 3 {
-		fake.add(gist{ID: fmt.Sprintf("p%d", i), Owner: "o", Updated: base.Add(time.Duration(i) * time.Minute),
-			Files: map[string]string{"f": "x"}})
+		fake.PlantGistAt("o", map[string]string{"f": "x"}, base.Add(time.Duration(i)*time.Minute))
 	}
-	src, err := gists.New(gists.Config{APIURL: fake.srv.URL + "/", Concurrency: 1}, kit.Env)
+	src, err := gists.New(gists.Config{APIURL: fake.URL(), Concurrency: 1}, kit.Env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	limited := func(w http.ResponseWriter, r *http.Request) {
+	// The listing and the first gist's file go through; then a secondary
+	// rate limit.
+	fake.AnswerNext(nil)
+	fake.AnswerNext(nil)
+	fake.AnswerNext(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "120")
 		w.WriteHeader(http.StatusTooManyRequests)
 		_, _ = w.Write([]byte(`{"message":"You have exceeded a secondary rate limit."}`))
-	}
-	fake.mu.Lock()
-	fake.next = []func(http.ResponseWriter, *http.Request){fake.route, fake.route, limited}
-	fake.mu.Unlock()
+	})
 	b, err := src.Poll(ctx, "")
 	var rl *httpx.RateLimitedError
 	if !errors.As(err, &rl) || time.Until(rl.Until) < 100*time.Second {
@@ -321,31 +214,26 @@ func TestAnchor(t *testing.T) {
 func TestGistsDeletedFileAndMalformedListing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFake(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGists, nil)
 	k := key(t)
 	base := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
-	fake.add(gist{ID: "del", Owner: "o", Updated: base, Files: map[string]string{"a.txt": "A=" + k}})
-	src, err := gists.New(gists.Config{APIURL: fake.srv.URL + "/"}, kit.Env)
+	fake.PlantGistAt("o", map[string]string{"a.txt": "A=" + k}, base)
+	src, err := gists.New(gists.Config{APIURL: fake.URL()}, kit.Env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The file vanishes between the listing and the fetch: skipped, not an error.
-	fake.mu.Lock()
-	fake.next = []func(http.ResponseWriter, *http.Request){fake.route, func(w http.ResponseWriter, r *http.Request) {
-		http.NotFound(w, r)
-	}}
-	fake.mu.Unlock()
+	fake.AnswerNext(nil)
+	fake.AnswerNext(http.NotFound)
 	b, err := src.Poll(ctx, "")
 	if err != nil || b.Cursor != base.Format(time.RFC3339) || len(kit.Pub.Hits()) != 0 {
 		t.Fatalf("batch %+v err %v hits %d", b, err, len(kit.Pub.Hits()))
 	}
-	fake.mu.Lock()
-	fake.next = []func(http.ResponseWriter, *http.Request){func(w http.ResponseWriter, r *http.Request) {
+	fake.AnswerNext(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`[{"id": "x", "files": `))
-	}}
-	fake.mu.Unlock()
+	})
 	b, err = src.Poll(ctx, b.Cursor)
 	if err == nil || b.Cursor != "" {
 		t.Fatalf("malformed listing: batch %+v err %v", b, err)

@@ -1,8 +1,11 @@
 // Package github is the leak hunter for public pushes on GitHub: it polls
 // GET /events (conditional on the last ETag, at the pace X-Poll-Interval
-// sets), fetches each PushEvent's change with the compare API (or the commit
-// API for a new branch, whose before is all zeros), and scans only the lines
-// the push added, reporting each hit at its line in the new file.
+// sets). For each PushEvent it lists the push's commits with the compare
+// API (a new branch: from its merge base with the default branch) and
+// scans each commit's own diff, only the lines it added, reporting each
+// hit at its line in that commit; a key added and removed within one push
+// is found. For each PublicEvent it clones the repository and scans its
+// whole history (bounded). docs/sources.md has the rate budget.
 package github
 
 import (
@@ -42,6 +45,11 @@ type Config struct {
 	// MaxFileBytes bounds a raw file fetched when a patch is missing.
 	// Default 8 MiB.
 	MaxFileBytes int64
+	// MaxPushCommits bounds the commits of one push (or new branch)
+	// scanned one by one, each costing a request. Default 250.
+	MaxPushCommits int
+	// History bounds the scan of a repository made public (PublicEvent).
+	History HistoryConfig
 }
 
 // Source polls GitHub's public events.
@@ -74,6 +82,10 @@ func New(cfg Config, env sources.Env) (*Source, error) {
 	if cfg.MaxFileBytes <= 0 {
 		cfg.MaxFileBytes = httpx.MaxItemBody
 	}
+	if cfg.MaxPushCommits <= 0 {
+		cfg.MaxPushCommits = 250
+	}
+	cfg.History.defaults()
 	client, err := NewClient(cfg.APIURL, cfg.Token, env.HTTP)
 	if err != nil {
 		return nil, fmt.Errorf("github source: %w", err)
@@ -235,7 +247,14 @@ type pushPayload struct {
 }
 
 func (s *Source) handleEvent(ctx context.Context, e *gh.Event) error {
-	if e.GetType() != "PushEvent" || e.RawPayload == nil {
+	switch e.GetType() {
+	case "PushEvent":
+	case "PublicEvent":
+		return s.handlePublic(ctx, e)
+	default:
+		return nil
+	}
+	if e.RawPayload == nil {
 		return nil
 	}
 	var p pushPayload
@@ -260,20 +279,155 @@ func (s *Source) handleEvent(ctx context.Context, e *gh.Event) error {
 		}
 		return nil
 	}
-	id := repo + "@" + head
-	if sources.SeenHas(s.env.Seen, id) {
+	// A commit's seen id is repo@sha; the push's is its head's, so a push
+	// whose commits were all scanned (the same commits on another branch)
+	// costs nothing.
+	if sources.SeenHas(s.env.Seen, repo+"@"+head) {
 		return nil
 	}
-	var err error
 	if p.Before == "" || p.Before == zeroSHA {
-		err = s.scanCommit(ctx, owner, name, head)
-	} else {
-		err = s.scanCompare(ctx, owner, name, p.Before, head)
+		return s.scanNewBranch(ctx, owner, name, p.Ref, head)
 	}
+	return s.scanPush(ctx, owner, name, p.Before, head)
+}
+
+// scanPush scans every commit between before and head, each with its own
+// diff: a key added in one commit and removed in the next is in neither
+// the net compare diff nor the head, but it is in the history for anyone
+// to read.
+func (s *Source) scanPush(ctx context.Context, owner, name, before, head string) error {
+	cmp, commits, err := s.compare(ctx, owner, name, before, head)
 	if err != nil {
+		if gone(err) {
+			// A force push may have dropped before; the head commit alone
+			// is still worth a look. A deleted repository 404s there too.
+			s.log.Info("compare unavailable; trying the head commit", "repo", owner+"/"+name, "status", StatusOf(err))
+			return s.scanCommits(ctx, owner, name, []string{head})
+		}
 		return err
 	}
-	return sources.MarkSeen(ctx, s.env.Seen, id)
+	if len(commits) == 0 || len(commits) == 1 && commits[0] == head {
+		// One commit: the compare's files are its own diff (and an answer
+		// that lists no commits has only its files to go by).
+		if err := s.scanFiles(ctx, owner, name, head, webBaseOf(cmp.GetHTMLURL(), owner+"/"+name), cmp.Files); err != nil {
+			return err
+		}
+		return sources.MarkSeen(ctx, s.env.Seen, owner+"/"+name+"@"+head)
+	}
+	return s.scanCommits(ctx, owner, name, commits)
+}
+
+// scanNewBranch scans the commits of a branch pushed for the first time:
+// those from its merge base with the default branch to head (the whole
+// first-parent history, bounded, when the default branch itself is new or
+// shares nothing with it).
+func (s *Source) scanNewBranch(ctx context.Context, owner, name, ref, head string) error {
+	r, _, err := s.client.Repositories.Get(ctx, owner, name)
+	if err != nil {
+		if gone(err) {
+			s.log.Info("skipping push to a repository that is gone", "repo", owner+"/"+name, "status", StatusOf(err))
+			return nil
+		}
+		return fmt.Errorf("get repository %s/%s: %w", owner, name, Classify(err, time.Now()))
+	}
+	def := r.GetDefaultBranch()
+	var commits []string
+	if def != "" && ref != "refs/heads/"+def {
+		_, commits, err = s.compare(ctx, owner, name, def, head)
+		if err != nil && !gone(err) {
+			return err
+		}
+	}
+	if len(commits) == 0 {
+		if commits, err = s.listCommits(ctx, owner, name, head); err != nil {
+			if gone(err) {
+				return s.scanCommits(ctx, owner, name, []string{head})
+			}
+			return err
+		}
+	}
+	return s.scanCommits(ctx, owner, name, commits)
+}
+
+// compare reads base...head with its commits (oldest first), following
+// the commit pages up to MaxPushCommits.
+func (s *Source) compare(ctx context.Context, owner, name, base, head string) (*gh.CommitsComparison, []string, error) {
+	var first *gh.CommitsComparison
+	var commits []string
+	opts := &gh.ListOptions{PerPage: 100, Page: 1}
+	for {
+		cmp, resp, err := s.client.Repositories.CompareCommits(ctx, owner, name, base, head, opts)
+		if err != nil {
+			if gone(err) {
+				return nil, nil, err
+			}
+			return nil, nil, fmt.Errorf("compare %s/%s %.12s...%.12s: %w", owner, name, base, head, Classify(err, time.Now()))
+		}
+		if first == nil {
+			first = cmp
+		}
+		for _, c := range cmp.Commits {
+			if c.GetSHA() != "" {
+				commits = append(commits, c.GetSHA())
+			}
+		}
+		if len(commits) >= s.cfg.MaxPushCommits {
+			s.log.Warn("push has more commits than one push scans; the newest were left out",
+				"repo", owner+"/"+name, "total", cmp.GetTotalCommits(), "scanned", s.cfg.MaxPushCommits)
+			return first, commits[:s.cfg.MaxPushCommits], nil
+		}
+		if resp.NextPage == 0 {
+			return first, commits, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// listCommits lists head and its ancestors, oldest first, at most
+// MaxPushCommits of the newest.
+func (s *Source) listCommits(ctx context.Context, owner, name, head string) ([]string, error) {
+	opts := &gh.CommitsListOptions{SHA: head, ListOptions: gh.ListOptions{PerPage: 100, Page: 1}}
+	var newestFirst []string
+	for len(newestFirst) < s.cfg.MaxPushCommits {
+		cs, resp, err := s.client.Repositories.ListCommits(ctx, owner, name, opts)
+		if err != nil {
+			if gone(err) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("list commits of %s/%s at %.12s: %w", owner, name, head, Classify(err, time.Now()))
+		}
+		for _, c := range cs {
+			newestFirst = append(newestFirst, c.GetSHA())
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	newestFirst = newestFirst[:min(len(newestFirst), s.cfg.MaxPushCommits)]
+	out := make([]string, 0, len(newestFirst))
+	for i := len(newestFirst) - 1; i >= 0; i-- {
+		out = append(out, newestFirst[i])
+	}
+	return out, nil
+}
+
+// scanCommits scans each commit not yet seen with its own diff, oldest
+// first, marking each seen once its hits are published.
+func (s *Source) scanCommits(ctx context.Context, owner, name string, commits []string) error {
+	for _, sha := range commits {
+		id := owner + "/" + name + "@" + sha
+		if sources.SeenHas(s.env.Seen, id) {
+			continue
+		}
+		if err := s.scanCommit(ctx, owner, name, sha); err != nil {
+			return err
+		}
+		if err := sources.MarkSeen(ctx, s.env.Seen, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // handleCommits scans each commit an old-format payload lists.
@@ -312,20 +466,6 @@ func gone(err error) bool {
 		return true
 	}
 	return false
-}
-
-func (s *Source) scanCompare(ctx context.Context, owner, name, before, head string) error {
-	cmp, _, err := s.client.Repositories.CompareCommits(ctx, owner, name, before, head, &gh.ListOptions{PerPage: 100})
-	if err != nil {
-		if gone(err) {
-			// A force push may have dropped before; the head commit alone
-			// is still worth a look. A deleted repository 404s there too.
-			s.log.Info("compare unavailable; trying the head commit", "repo", owner+"/"+name, "status", StatusOf(err))
-			return s.scanCommit(ctx, owner, name, head)
-		}
-		return fmt.Errorf("compare %s/%s %.12s...%.12s: %w", owner, name, before, head, Classify(err, time.Now()))
-	}
-	return s.scanFiles(ctx, owner, name, head, webBaseOf(cmp.GetHTMLURL(), owner+"/"+name), cmp.Files)
 }
 
 func (s *Source) scanCommit(ctx context.Context, owner, name, sha string) error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard"
+	"github.com/leakguard/leakguard/internal/fakeupstream"
 	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/sources"
@@ -30,7 +31,7 @@ func newKey(t *testing.T, typ keyformat.KeyType) string {
 	return k
 }
 
-func newSource(t *testing.T, fake *fakeGitHub, kit *sourcetest.Kit) *github.Source {
+func newSource(t *testing.T, fake *fakeupstream.GitHub, kit *sourcetest.Kit) *github.Source {
 	t.Helper()
 	src, err := github.New(github.Config{APIURL: fake.URL(), Token: "ghp_testtoken"}, kit.Env)
 	if err != nil {
@@ -53,47 +54,50 @@ func assertNoPlaintext(t *testing.T, kit *sourcetest.Kit, secrets ...string) {
 	}
 }
 
+// primed is a fake whose repository repo already has one commit that the
+// source has seen, so the next push to it is a compare of two commits.
+func primed(t *testing.T, fake *fakeupstream.GitHub, src *github.Source, repo string) string {
+	t.Helper()
+	fake.PlantPush(repo, "README.md", "# "+repo+"\n")
+	b, err := src.Poll(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Cursor
+}
+
 func TestPushCompareReportsAddedLinesAtNewFileLines(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
 	added := newKey(t, keyformat.Secret)
 	removed := newKey(t, keyformat.Secret)
 	context_ := newKey(t, keyformat.Restricted)
-	before, head := sha("before"), sha("head")
-	patch := strings.Join([]string{
-		"@@ -1,4 +1,5 @@",
-		" # settings",
-		"-OLD_KEY=" + removed,
-		" CONTEXT_KEY=" + context_,
-		"+DEBUG=false",
-		"+STRIPE_LIKE_KEY=" + added,
-		" tail",
-		"@@ -20,2 +21,3 @@ func main() {",
-		" a",
-		"+docs: sk_live_abc123xyz789 is an example, not a key",
-		" b",
-		`\ No newline at end of file`,
-	}, "\n")
-	fake.do(func(f *fakeGitHub) {
-		f.compares["octo/app "+before+"..."+head] = []fakeFile{{Name: "config/app.env", Patch: patch}}
-	})
-	fake.push("octo/app", before, head)
+	filler := strings.Repeat("filler\n", 15)
+	fake.PlantPush("octo/app", "config/app.env", "# settings\nOLD_KEY="+removed+"\nCONTEXT_KEY="+context_+"\ntail\n"+filler+"a\nb\n")
 	src := newSource(t, fake, kit)
-
-	b, err := src.Poll(ctx, "")
+	b0, err := src.Poll(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hits := kit.Pub.Hits()
+	seen := len(kit.Pub.Hits())
+	// A diff of two hunks: one line removed, context kept, two lines added;
+	// and far below, an example that is not a key.
+	push := fake.PlantPush("octo/app", "config/app.env", "# settings\nCONTEXT_KEY="+context_+"\nDEBUG=false\nSTRIPE_LIKE_KEY="+added+"\ntail\n"+
+		filler+"a\ndocs: sk_live_abc123xyz789 is an example, not a key\nb\n")
+	b, err := src.Poll(ctx, b0.Cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits := kit.Pub.Hits()[seen:]
 	if len(hits) != 1 {
 		t.Fatalf("got %d hits, want only the added key: %+v", len(hits), hits)
 	}
 	h := hits[0]
 	want := leakguard.Location{
-		URL:        fake.srv.URL + "/octo/app/blob/" + head + "/config/app.env#L4",
-		Repository: "octo/app", Commit: head, Path: "config/app.env", Line: 4,
+		URL:        "https://github.com/octo/app/blob/" + push.Commit + "/config/app.env#L4",
+		Repository: "octo/app", Commit: push.Commit, Path: "config/app.env", Line: 4,
 	}
 	if h.Location != want {
 		t.Fatalf("location\n got %+v\nwant %+v", h.Location, want)
@@ -102,10 +106,10 @@ func TestPushCompareReportsAddedLinesAtNewFileLines(t *testing.T) {
 		h.Source != leakguard.SourceGitHub || h.Redacted != keyformat.RedactKey([]byte(added)) {
 		t.Fatalf("hit %+v", h)
 	}
-	if b.Items != 1 || b.Cursor == "" || b.Wait != 60*time.Second {
+	if b.Items != 1 || b.Cursor != push.EventID || b.Wait != 60*time.Second {
 		t.Fatalf("batch %+v", b)
 	}
-	if got := fake.lastRequest("/repos/").Header.Get("Authorization"); got != "Bearer ghp_testtoken" {
+	if got := fake.LastRequest("/repos/").Header.Get("Authorization"); got != "Bearer ghp_testtoken" {
 		t.Fatalf("Authorization %q", got)
 	}
 	assertNoPlaintext(t, kit, added, removed, context_)
@@ -114,28 +118,25 @@ func TestPushCompareReportsAddedLinesAtNewFileLines(t *testing.T) {
 func TestLocationOnGitHubDotCom(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	target, _ := url.Parse(fake.srv.URL)
+	target, _ := url.Parse(fake.URL())
 	kit.Env.HTTP = &http.Client{Transport: rewriteTransport{target: target}}
 	key := newKey(t, keyformat.Secret)
-	before, head := sha("b2"), sha("h2")
-	fake.do(func(f *fakeGitHub) {
-		f.compares["octo/app "+before+"..."+head] = []fakeFile{{Name: "dir with space/k.txt", Patch: "@@ -0,0 +1,2 @@\n+x\n+" + key}}
-	})
-	fake.push("octo/app", before, head)
 	src, err := github.New(github.Config{APIURL: "https://api.github.com/"}, kit.Env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.Poll(ctx, ""); err != nil {
+	cursor := primed(t, fake, src, "octo/app")
+	push := fake.PlantPush("octo/app", "dir with space/k.txt", "x\n"+key+"\n")
+	if _, err := src.Poll(ctx, cursor); err != nil {
 		t.Fatal(err)
 	}
 	hits := kit.Pub.Hits()
 	if len(hits) != 1 {
 		t.Fatalf("hits %+v", hits)
 	}
-	if want := "https://github.com/octo/app/blob/" + head + "/dir%20with%20space/k.txt#L2"; hits[0].Location.URL != want {
+	if want := "https://github.com/octo/app/blob/" + push.Commit + "/dir%20with%20space/k.txt#L2"; hits[0].Location.URL != want {
 		t.Fatalf("URL %s, want %s", hits[0].Location.URL, want)
 	}
 }
@@ -143,14 +144,10 @@ func TestLocationOnGitHubDotCom(t *testing.T) {
 func TestETagMakesSecondPollFree(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	before, head := sha("b3"), sha("h3")
-	fake.do(func(f *fakeGitHub) {
-		f.compares["octo/app "+before+"..."+head] = []fakeFile{{Name: "a.txt", Patch: "@@ -1 +1 @@\n-a\n+b"}}
-		f.pollInterval = 90
-	})
-	fake.push("octo/app", before, head)
+	fake.SetPollInterval(90)
+	fake.PlantPush("octo/app", "a.txt", "a\n")
 	src := newSource(t, fake, kit)
 	store := kit.Store
 	r := sources.NewRunner(src, sources.RunnerConfig{Interval: 10 * time.Second}, store, nil, kit.Metrics, nil)
@@ -161,49 +158,44 @@ func TestETagMakesSecondPollFree(t *testing.T) {
 	if wait != 90*time.Second {
 		t.Fatalf("wait %v, want X-Poll-Interval 90s (longer than the 10s interval)", wait)
 	}
-	first := fake.lastRequest("/events")
+	first := fake.LastRequest("/events")
 	if first.Header.Get("If-None-Match") != "" {
 		t.Fatal("first poll was conditional")
 	}
-	compares := fake.count("/repos/")
+	calls := fake.RequestsTo("/repos/")
 	cursor := r.Cursor()
 
 	wait, err = r.PollOnce(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second := fake.lastRequest("/events")
+	second := fake.LastRequest("/events")
 	if second.Header.Get("If-None-Match") == "" {
 		t.Fatal("second poll did not send If-None-Match")
 	}
-	if fake.count("/repos/") != compares {
-		t.Fatal("a 304 cost compare calls")
+	if fake.RequestsTo("/repos/") != calls {
+		t.Fatal("a 304 cost repository calls")
 	}
 	if r.Cursor() != cursor || wait != 90*time.Second {
 		t.Fatalf("after 304: cursor %q (was %q), wait %v", r.Cursor(), cursor, wait)
 	}
-	if fake.count("/events") != 2 {
-		t.Fatalf("events requests %d, want 2 (no further pages after a 304)", fake.count("/events"))
+	if n := fake.RequestsTo("/events"); n != 2 {
+		t.Fatalf("events requests %d, want 2 (no further pages after a 304)", n)
 	}
 }
 
 func TestPaginationAndCursor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	keys := map[string]string{}
+	newest := ""
 	for i := range 250 {
 		if i%50 == 0 {
-			before, head := sha("pb"+string(rune(i))), sha("ph"+string(rune(i)))
-			k := newKey(t, keyformat.Secret)
-			keys[head] = k
-			fake.do(func(f *fakeGitHub) {
-				f.compares["octo/many "+before+"..."+head] = []fakeFile{{Name: "k", Patch: "@@ -1,0 +1,1 @@\n+" + k}}
-			})
-			fake.push("octo/many", before, head)
+			p := fake.PlantPush("octo/many", "k", newKey(t, keyformat.Secret)+"\n")
+			newest = p.EventID
 		} else {
-			fake.other("WatchEvent")
+			newest = fake.PlantEvent("WatchEvent", "a/b", nil)
 		}
 	}
 	src := newSource(t, fake, kit)
@@ -214,28 +206,21 @@ func TestPaginationAndCursor(t *testing.T) {
 	if b.Items != 250 || len(kit.Pub.Hits()) != 5 {
 		t.Fatalf("items %d hits %d, want 250 and 5", b.Items, len(kit.Pub.Hits()))
 	}
-	if fake.count("/events") != 3 {
-		t.Fatalf("%d event pages read, want 3 (Link next)", fake.count("/events"))
+	if n := fake.RequestsTo("/events"); n != 3 {
+		t.Fatalf("%d event pages read, want 3 (Link next)", n)
 	}
-	var newest string
-	fake.do(func(f *fakeGitHub) { newest = f.events[0]["id"].(string) })
 	if b.Cursor != newest {
 		t.Fatalf("cursor %s, want newest id %s", b.Cursor, newest)
 	}
 	// Two new events: page 1 holds them and reaches the cursor; no page 2.
-	before, head := sha("nb"), sha("nh")
-	k := newKey(t, keyformat.Restricted)
-	fake.do(func(f *fakeGitHub) {
-		f.compares["octo/new "+before+"..."+head] = []fakeFile{{Name: "n", Patch: "@@ -1,0 +1,1 @@\n+" + k}}
-	})
-	fake.push("octo/new", before, head)
-	fake.other("ForkEvent")
+	fake.PlantPush("octo/new", "n", newKey(t, keyformat.Restricted)+"\n")
+	fake.PlantEvent("ForkEvent", "a/b", map[string]any{})
 	b2, err := src.Poll(ctx, b.Cursor)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b2.Items != 2 || fake.count("/events") != 4 || len(kit.Pub.Hits()) != 6 {
-		t.Fatalf("second poll: items %d, event requests %d, hits %d", b2.Items, fake.count("/events"), len(kit.Pub.Hits()))
+	if n := fake.RequestsTo("/events"); b2.Items != 2 || n != 4 || len(kit.Pub.Hits()) != 6 {
+		t.Fatalf("second poll: items %d, event requests %d, hits %d", b2.Items, n, len(kit.Pub.Hits()))
 	}
 }
 
@@ -245,7 +230,7 @@ func TestRateLimits(t *testing.T) {
 	reset := time.Now().Add(7 * time.Minute).Truncate(time.Second)
 	tests := []struct {
 		name   string
-		answer func(http.ResponseWriter, *http.Request)
+		answer http.HandlerFunc
 		min    time.Duration
 		max    time.Duration
 	}{
@@ -256,10 +241,10 @@ func TestRateLimits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := newFakeGitHub(t)
+			fake := fakeupstream.NewGitHub(t)
 			kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-			fake.other("WatchEvent")
-			fake.do(func(f *fakeGitHub) { f.next = append(f.next, tc.answer) })
+			fake.PlantEvent("WatchEvent", "a/b", nil)
+			fake.AnswerNext(tc.answer)
 			src := newSource(t, fake, kit)
 			_, err := src.Poll(ctx, "")
 			var rl *httpx.RateLimitedError
@@ -271,7 +256,7 @@ func TestRateLimits(t *testing.T) {
 			}
 			// The runner honours it.
 			r := sources.NewRunner(src, sources.RunnerConfig{Interval: time.Second}, kit.Store, nil, kit.Metrics, nil)
-			fake.do(func(f *fakeGitHub) { f.next = append(f.next, tc.answer) })
+			fake.AnswerNext(tc.answer)
 			wait, _ := r.PollOnce(ctx)
 			if wait < tc.min || wait > tc.max {
 				t.Fatalf("runner waits %v", wait)
@@ -283,29 +268,54 @@ func TestRateLimits(t *testing.T) {
 	}
 }
 
-func TestRateLimitMidBatchKeepsProgress(t *testing.T) {
+// The fake's own primary rate limit: 60 requests an hour without a token.
+// Past it the source parks until the reset GitHub names.
+func TestUnauthenticatedBudgetRunsOut(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	var ids []string
+	fake.SetRateLimit(3, 5000, time.Hour)
 	for i := range 3 {
-		before, head := sha("rb"+string(rune('a'+i))), sha("rh"+string(rune('a'+i)))
-		fake.do(func(f *fakeGitHub) {
-			f.compares["octo/rl "+before+"..."+head] = []fakeFile{{Name: "f", Patch: "@@ -1 +1 @@\n+x"}}
-		})
-		ids = append(ids, fake.push("octo/rl", before, head))
+		fake.PlantPush("octo/busy"+strconv.Itoa(i), "f", "x\n")
 	}
 	src, err := github.New(github.Config{APIURL: fake.URL(), Concurrency: 1}, kit.Env)
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, err = src.Poll(ctx, "")
+	var rl *httpx.RateLimitedError
+	if !errors.As(err, &rl) || time.Until(rl.Until) < 55*time.Minute {
+		t.Fatalf("err %v, want a rate limit until the reset about an hour away", err)
+	}
+	// x-ratelimit-remaining said 0 after the 3rd: no 4th request is sent
+	// only to be refused.
+	if fake.Requests() != 3 || fake.RateLimited() != 0 {
+		t.Fatalf("%d requests, %d refused; want 3 and none", fake.Requests(), fake.RateLimited())
+	}
+}
+
+func TestRateLimitMidBatchKeepsProgress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fake := fakeupstream.NewGitHub(t)
+	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
+	src, err := github.New(github.Config{APIURL: fake.URL(), Concurrency: 1}, kit.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Primed by another source of the same process (same seen set), so
+	// this one holds no ETag yet.
+	cursor := primed(t, fake, newSource(t, fake, kit), "octo/rl")
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, fake.PlantPush("octo/rl", "f", "x"+strconv.Itoa(i)+"\n").EventID)
+	}
 	// events ok, compare 1 ok, compare 2 rate limited.
-	fake.do(func(f *fakeGitHub) {
-		f.next = []func(http.ResponseWriter, *http.Request){f.serveEvents, f.serveRepo,
-			retryAfter(60, http.StatusTooManyRequests)}
-	})
-	b, err := src.Poll(ctx, "")
+	fake.AnswerNext(nil)
+	fake.AnswerNext(nil)
+	fake.AnswerNext(retryAfter(60, http.StatusTooManyRequests))
+	b, err := src.Poll(ctx, cursor)
 	var rl *httpx.RateLimitedError
 	if !errors.As(err, &rl) {
 		t.Fatalf("err %v", err)
@@ -321,7 +331,7 @@ func TestRateLimitMidBatchKeepsProgress(t *testing.T) {
 	if b.Cursor != ids[2] || b.Items != 2 {
 		t.Fatalf("after recovery: %+v", b)
 	}
-	if fake.lastRequest("/events").Header.Get("If-None-Match") != "" {
+	if fake.LastRequest("/events").Header.Get("If-None-Match") != "" {
 		t.Fatal("an ETag from a failed poll was reused: the rest would never be read")
 	}
 }
@@ -331,16 +341,16 @@ func TestMalformedAndServerErrors(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name   string
-		answer func(http.ResponseWriter, *http.Request)
+		answer http.HandlerFunc
 	}{
 		{"malformed JSON", status(200, `[{"id": "1", "type": "PushEvent", "payload": `)},
 		{"not an array", status(200, `{"message":"hi"}`)},
 		{"502", status(502, `<html>Bad gateway</html>`)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := newFakeGitHub(t)
+			fake := fakeupstream.NewGitHub(t)
 			kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-			fake.do(func(f *fakeGitHub) { f.next = append(f.next, tc.answer) })
+			fake.AnswerNext(tc.answer)
 			src := newSource(t, fake, kit)
 			b, err := src.Poll(ctx, "123")
 			if err == nil || b.Cursor != "" {
@@ -357,15 +367,15 @@ func TestMalformedAndServerErrors(t *testing.T) {
 func TestServerErrorStormBacksOffThenRecovers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	fake.other("WatchEvent")
+	fake.PlantEvent("WatchEvent", "a/b", nil)
 	src := newSource(t, fake, kit)
 	r := sources.NewRunner(src, sources.RunnerConfig{Interval: 5 * time.Second, BaseBackoff: time.Second, MaxBackoff: time.Minute},
 		kit.Store, nil, kit.Metrics, nil)
 	var waits []time.Duration
 	for range 5 {
-		fake.do(func(f *fakeGitHub) { f.next = append(f.next, status(503, `{"message":"Service Unavailable"}`)) })
+		fake.AnswerNext(status(503, `{"message":"Service Unavailable"}`))
 		w, err := r.PollOnce(ctx)
 		if err == nil {
 			t.Fatal("want error")
@@ -392,16 +402,11 @@ func TestDeletedRepositoryIsSkipped(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	for _, code := range []int{http.StatusNotFound, http.StatusUnavailableForLegalReasons} {
-		fake := newFakeGitHub(t)
+		fake := fakeupstream.NewGitHub(t)
 		kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-		fake.push("gone/repo", sha("gb"), sha("gh"))
-		live := newKey(t, keyformat.Secret)
-		before, head := sha("lb"), sha("lh")
-		fake.do(func(f *fakeGitHub) {
-			f.gone["gone/repo"] = code
-			f.compares["octo/live "+before+"..."+head] = []fakeFile{{Name: "x", Patch: "@@ -1 +1 @@\n+" + live}}
-		})
-		id := fake.push("octo/live", before, head)
+		fake.PlantPush("gone/repo", "x", newKey(t, keyformat.Secret)+"\n")
+		fake.SetRepoStatus("gone/repo", code)
+		id := fake.PlantPush("octo/live", "x", newKey(t, keyformat.Secret)+"\n").EventID
 		src := newSource(t, fake, kit)
 		b, err := src.Poll(ctx, "")
 		if err != nil {
@@ -413,51 +418,21 @@ func TestDeletedRepositoryIsSkipped(t *testing.T) {
 	}
 }
 
-func TestNewBranchUsesCommitEndpoint(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	fake := newFakeGitHub(t)
-	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	key := newKey(t, keyformat.Restricted)
-	head := sha("newbranch")
-	fake.do(func(f *fakeGitHub) {
-		f.commits["octo/nb@"+head] = fakeCommit{Repo: "octo/nb", SHA: head, Files: []fakeFile{
-			{Name: "src/main.go", Status: "added", Patch: "@@ -0,0 +1,3 @@\n+package main\n+\n+const k = \"" + key + "\""},
-		}}
-	})
-	fake.push("octo/nb", "0000000000000000000000000000000000000000", head)
-	src := newSource(t, fake, kit)
-	if _, err := src.Poll(ctx, ""); err != nil {
-		t.Fatal(err)
-	}
-	if fake.count("/repos/octo/nb/compare") != 0 || fake.count("/repos/octo/nb/commits/"+head) != 1 {
-		t.Fatal("a new branch must use the commit endpoint, not compare")
-	}
-	hits := kit.Pub.Hits()
-	if len(hits) != 1 || hits[0].Location.Line != 3 || hits[0].Location.Commit != head || hits[0].Rule != keyformat.RuleRestrictedKey {
-		t.Fatalf("hits %+v", hits)
-	}
-}
-
 func TestMissingPatchFetchesRawFile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	key := newKey(t, keyformat.Secret)
-	before, head := sha("bigb"), sha("bigh")
-	big := strings.Repeat("filler line\n", 5000) + "KEY=" + key + "\n"
-	fake.do(func(f *fakeGitHub) {
-		f.compares["octo/big "+before+"..."+head] = []fakeFile{
-			{Name: "data/big.txt", NoPatch: true, Additions: 5001},
-			{Name: "logo.png", Status: "added", NoPatch: true},
-			{Name: "moved.txt", Status: "renamed", NoPatch: true},
-		}
-		f.raw["octo/big/"+head+"/data/big.txt"] = big
-	})
-	fake.push("octo/big", before, head)
+	fake.SetMaxPatchBytes(10_000)
 	src := newSource(t, fake, kit)
-	if _, err := src.Poll(ctx, ""); err != nil {
+	cursor := primed(t, fake, src, "octo/big")
+	key := newKey(t, keyformat.Secret)
+	big := strings.Repeat("filler line\n", 5000) + "KEY=" + key + "\n"
+	fake.PushCommits("octo/big", "main", []fakeupstream.Change{
+		{Path: "data/big.txt", Content: big},
+		{Path: "logo.png", Content: "\x89PNG\r\n\x1a\n\x00\x00"},
+	})
+	if _, err := src.Poll(ctx, cursor); err != nil {
 		t.Fatal(err)
 	}
 	hits := kit.Pub.Hits()
@@ -465,35 +440,34 @@ func TestMissingPatchFetchesRawFile(t *testing.T) {
 		t.Fatalf("hits %+v", hits)
 	}
 	// The raw host is the fake itself here (same host as the API), so the
-	// token may go; a different host never gets it (see rawFile).
-	if fake.count("/raw/") != 1 {
-		t.Fatal("raw file not fetched")
+	// token may go; a different host never gets it (see rawFile). The
+	// image is not fetched.
+	if n := fake.RequestsTo("/raw.githubusercontent.com/"); n != 1 {
+		t.Fatalf("%d raw files fetched, want the big text file only", n)
 	}
 }
 
 func TestSameHeadScannedOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	before, head := sha("db"), sha("dh")
-	fake.do(func(f *fakeGitHub) {
-		f.compares["octo/d "+before+"..."+head] = []fakeFile{{Name: "x", Patch: "@@ -1 +1 @@\n+y"}}
-	})
-	fake.push("octo/d", before, head)
 	src := newSource(t, fake, kit)
-	b, err := src.Poll(ctx, "")
+	cursor := primed(t, fake, src, "octo/d")
+	push := fake.PlantPush("octo/d", "x", "y\n")
+	b, err := src.Poll(ctx, cursor)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake.push("octo/d", before, head) // the same push seen again (another ref)
+	calls := fake.RequestsTo("/repos/octo/d/")
+	fake.PushRef("octo/d", "release", push.Commit) // the same head seen again (another ref)
 	if _, err := src.Poll(ctx, b.Cursor); err != nil {
 		t.Fatal(err)
 	}
-	if n := fake.count("/repos/octo/d/compare"); n != 1 {
-		t.Fatalf("compare called %d times for one head", n)
+	if n := fake.RequestsTo("/repos/octo/d/"); n != calls {
+		t.Fatalf("%d more repository calls for a head already scanned", n-calls)
 	}
-	if isNew, _ := kit.Store.MarkSeen(ctx, "github", "octo/d@"+head); isNew {
+	if isNew, _ := kit.Store.MarkSeen(ctx, "github", "octo/d@"+push.Commit); isNew {
 		t.Fatal("head not recorded in the store")
 	}
 }
@@ -501,14 +475,10 @@ func TestSameHeadScannedOnce(t *testing.T) {
 func TestPublishFailureDoesNotMarkSeenOrAdvance(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
 	key := newKey(t, keyformat.Secret)
-	before, head := sha("pfb"), sha("pfh")
-	fake.do(func(f *fakeGitHub) {
-		f.compares["octo/pf "+before+"..."+head] = []fakeFile{{Name: "x", Patch: "@@ -1 +1 @@\n+" + key}}
-	})
-	fake.push("octo/pf", before, head)
+	fake.PlantPush("octo/pf", "x", key+"\n")
 	src := newSource(t, fake, kit)
 	kit.Pub.SetFailing(true)
 	b, err := src.Poll(ctx, "")
@@ -525,29 +495,24 @@ func TestPublishFailureDoesNotMarkSeenOrAdvance(t *testing.T) {
 	assertNoPlaintext(t, kit, key)
 }
 
+// GitHub Enterprise Server and events from before October 2025 list the
+// push's commits in the payload (and may lack head).
 func TestOldFormatPayloadWithCommits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
 	key := newKey(t, keyformat.Secret)
-	c1 := sha("old1")
-	fake.do(func(f *fakeGitHub) {
-		f.commits["octo/old@"+c1] = fakeCommit{SHA: c1, Files: []fakeFile{{Name: "a", Patch: "@@ -1 +1,2 @@\n a\n+" + key}}}
-		f.events = append([]map[string]any{{
-			"id": "39999999999", "type": "PushEvent", "public": true,
-			"repo": map[string]any{"id": 1, "name": "octo/old"},
-			"payload": map[string]any{"push_id": 1, "size": 1, "distinct_size": 1, "ref": "refs/heads/main",
-				"commits": []map[string]any{{"sha": c1, "message": "m", "distinct": true,
-					"author": map[string]any{"name": "a", "email": "a@example.com"}}}},
-		}}, f.events...)
-	})
+	c := fake.Commit("octo/old", []fakeupstream.Change{{Path: "a", Content: "a\n" + key + "\n"}})
+	fake.PlantEvent("PushEvent", "octo/old", map[string]any{"push_id": 1, "size": 1, "distinct_size": 1, "ref": "refs/heads/main",
+		"commits": []map[string]any{{"sha": c[0], "message": "m", "distinct": true,
+			"author": map[string]any{"name": "a", "email": "a@example.com"}}}})
 	src := newSource(t, fake, kit)
 	if _, err := src.Poll(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
 	hits := kit.Pub.Hits()
-	if len(hits) != 1 || hits[0].Location.Commit != c1 || hits[0].Location.Line != 2 {
+	if len(hits) != 1 || hits[0].Location.Commit != c[0] || hits[0].Location.Line != 2 {
 		t.Fatalf("hits %+v", hits)
 	}
 }
@@ -555,22 +520,14 @@ func TestOldFormatPayloadWithCommits(t *testing.T) {
 func TestRunnerRestartResumesWithoutGapOrRepeat(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	path := t.TempDir() + "/lg.db"
 	store := sourcetest.StoreAt(t, path)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, store)
-	var keys []string
-	addPush := func(i int) {
-		k := newKey(t, keyformat.Secret)
-		keys = append(keys, k)
-		before, head := sha("rsb"+strconv.Itoa(i)), sha("rsh"+strconv.Itoa(i))
-		fake.do(func(f *fakeGitHub) {
-			f.compares["octo/rs "+before+"..."+head] = []fakeFile{{Name: "k", Patch: "@@ -1 +1 @@\n+" + k}}
-		})
-		fake.push("octo/rs", before, head)
-	}
-	for i := range 3 {
-		addPush(i)
+	fake.PlantPush("octo/rs", "README.md", "rs\n")
+	addPush := func() { fake.PlantPush("octo/rs", "k", newKey(t, keyformat.Secret)+"\n") }
+	for range 3 {
+		addPush()
 	}
 	src := newSource(t, fake, kit)
 	r := sources.NewRunner(src, sources.RunnerConfig{Interval: time.Second}, store, nil, nil, nil)
@@ -580,8 +537,8 @@ func TestRunnerRestartResumesWithoutGapOrRepeat(t *testing.T) {
 	// The process stops; two more pushes happen; a new process (new source,
 	// no ETag, a fresh memory) starts on the same store and bus.
 	_ = store.Close()
-	for i := 3; i < 5; i++ {
-		addPush(i)
+	for range 2 {
+		addPush()
 	}
 	store2 := sourcetest.StoreAt(t, path)
 	kit2 := sourcetest.NewKit(t, leakguard.SourceGitHub, store2)
@@ -598,7 +555,7 @@ func TestRunnerRestartResumesWithoutGapOrRepeat(t *testing.T) {
 	if kit.Pub.Attempts() != 5 {
 		t.Fatalf("%d publish attempts, want 5: nothing re-published after restart", kit.Pub.Attempts())
 	}
-	if n := fake.count("/repos/octo/rs/compare"); n != 5 {
+	if n := fake.RequestsTo("/repos/octo/rs/compare"); n != 5 {
 		t.Fatalf("%d compares, want 5", n)
 	}
 }
@@ -606,7 +563,7 @@ func TestRunnerRestartResumesWithoutGapOrRepeat(t *testing.T) {
 func TestArchivePushedWithoutPatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
 	key := newKey(t, keyformat.Secret)
 	var buf bytes.Buffer
@@ -614,22 +571,18 @@ func TestArchivePushedWithoutPatch(t *testing.T) {
 	w, _ := zw.Create("config/.env")
 	_, _ = w.Write([]byte("A=1\nKEY=" + key + "\n"))
 	_ = zw.Close()
-	before, head := sha("zb"), sha("zh")
-	fake.do(func(f *fakeGitHub) {
-		f.compares["octo/zip "+before+"..."+head] = []fakeFile{{Name: "dist/bundle.zip", Status: "added", NoPatch: true}}
-		f.raw["octo/zip/"+head+"/dist/bundle.zip"] = buf.String()
-	})
-	fake.push("octo/zip", before, head)
 	src := newSource(t, fake, kit)
-	if _, err := src.Poll(ctx, ""); err != nil {
+	cursor := primed(t, fake, src, "octo/zip")
+	push := fake.PlantPush("octo/zip", "dist/bundle.zip", buf.String())
+	if _, err := src.Poll(ctx, cursor); err != nil {
 		t.Fatal(err)
 	}
 	hits := kit.Pub.Hits()
 	if len(hits) != 1 {
 		t.Fatalf("hits %+v", hits)
 	}
-	want := leakguard.Location{URL: fake.srv.URL + "/octo/zip/blob/" + head + "/dist/bundle.zip",
-		Repository: "octo/zip", Commit: head, Path: "dist/bundle.zip!config/.env", Line: 2}
+	want := leakguard.Location{URL: "https://github.com/octo/zip/blob/" + push.Commit + "/dist/bundle.zip",
+		Repository: "octo/zip", Commit: push.Commit, Path: "dist/bundle.zip!config/.env", Line: 2}
 	if hits[0].Location != want {
 		t.Fatalf("location\n got %+v\nwant %+v", hits[0].Location, want)
 	}
@@ -638,20 +591,15 @@ func TestArchivePushedWithoutPatch(t *testing.T) {
 func TestPoisonEventIsSkippedAfterRetries(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	// The first push's compare always fails with 500; the second is fine.
-	pb, ph := sha("poison-b"), sha("poison-h")
-	fake.push("octo/poison", pb, ph)
-	key := newKey(t, keyformat.Secret)
-	gb, gh := sha("good-b"), sha("good-h")
-	fake.do(func(f *fakeGitHub) {
-		f.compares["octo/good "+gb+"..."+gh] = []fakeFile{{Name: "k", Patch: "@@ -1 +1 @@\n+" + key}}
-	})
-	good := fake.push("octo/good", gb, gh)
+	// Every call about the first push's repository fails with 500; the
+	// second push is fine.
+	fake.PlantPush("octo/poison", "x", "y\n")
+	fake.SetRepoStatus("octo/poison", 500)
+	good := fake.PlantPush("octo/good", "k", newKey(t, keyformat.Secret)+"\n").EventID
 	src := newSource(t, fake, kit)
 	var cursor string
-	fake.do(func(f *fakeGitHub) { f.fail["octo/poison"] = 500 })
 	for i := range 5 {
 		b, err := src.Poll(ctx, cursor)
 		if b.Cursor != "" {
@@ -675,41 +623,86 @@ func TestPoisonEventIsSkippedAfterRetries(t *testing.T) {
 func TestMalformedCompareIsSkipped(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
-	id := fake.push("octo/bad", sha("mb"), sha("mh"))
-	fake.do(func(f *fakeGitHub) {
-		f.next = []func(http.ResponseWriter, *http.Request){f.serveEvents, status(200, `{"files": "not a list"}`)}
-	})
 	src := newSource(t, fake, kit)
-	b, err := src.Poll(ctx, "")
+	cursor := primed(t, fake, src, "octo/bad")
+	id := fake.PlantPush("octo/bad", "x", "y\n").EventID
+	fake.AnswerNext(nil)
+	fake.AnswerNext(status(200, `{"files": "not a list"}`))
+	b, err := src.Poll(ctx, cursor)
 	if err != nil || b.Cursor != id {
 		t.Fatalf("batch %+v err %v", b, err)
 	}
 }
 
+// A GitHub Enterprise Server answer names its own web host in html_url
+// and may leave blob_url out: hits point at that host.
 func TestLocationFromHTMLURLWhenNoBlobURL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := newFakeGitHub(t)
+	fake := fakeupstream.NewGitHub(t)
 	kit := sourcetest.NewKit(t, leakguard.SourceGitHub, nil)
 	key := newKey(t, keyformat.Secret)
-	before, head := sha("hb"), sha("hh")
-	fake.push("octo/h", before, head)
-	fake.do(func(f *fakeGitHub) {
-		f.next = []func(http.ResponseWriter, *http.Request){f.serveEvents, func(w http.ResponseWriter, r *http.Request) {
-			f.writeJSON(w, 200, map[string]any{
-				"html_url": "https://ghe.example.com/octo/h/compare/" + before + "..." + head,
-				"files":    []map[string]any{{"filename": "a/b.txt", "status": "modified", "additions": 1, "patch": "@@ -1 +1 @@\n+" + key}},
-			})
-		}}
-	})
 	src := newSource(t, fake, kit)
-	if _, err := src.Poll(ctx, ""); err != nil {
+	cursor := primed(t, fake, src, "octo/h")
+	push := fake.PlantPush("octo/h", "a/b.txt", "z\n")
+	fake.AnswerNext(nil)
+	fake.AnswerNext(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"html_url": "https://ghe.example.com/octo/h/compare/" + push.Before + "..." + push.Commit,
+			"files":    []map[string]any{{"filename": "a/b.txt", "status": "modified", "additions": 1, "patch": "@@ -1 +1 @@\n+" + key}},
+		})
+	})
+	if _, err := src.Poll(ctx, cursor); err != nil {
 		t.Fatal(err)
 	}
 	hits := kit.Pub.Hits()
-	if len(hits) != 1 || hits[0].Location.URL != "https://ghe.example.com/octo/h/blob/"+head+"/a/b.txt#L1" {
+	if len(hits) != 1 || hits[0].Location.URL != "https://ghe.example.com/octo/h/blob/"+push.Commit+"/a/b.txt#L1" {
 		t.Fatalf("hits %+v", hits)
 	}
+}
+
+// rateLimited answers like GitHub's primary rate limit.
+func rateLimited(reset time.Time, code int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("X-RateLimit-Limit", "60")
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-Used", "60")
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+		w.Header().Set("X-RateLimit-Resource", "core")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(`{"message":"API rate limit exceeded for 203.0.113.7. (But here's the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)","documentation_url":"https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"}`))
+	}
+}
+
+// retryAfter answers like GitHub's secondary rate limit.
+func retryAfter(secs int, code int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(`{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`))
+	}
+}
+
+func status(code int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+// rewriteTransport sends every request to the fake, whatever its host, so
+// a source configured with the real API URL can be tested.
+type rewriteTransport struct{ target *url.URL }
+
+func (rt rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.URL.Scheme, r.URL.Host = rt.target.Scheme, rt.target.Host
+	r.Host = rt.target.Host
+	return http.DefaultTransport.RoundTrip(r)
 }

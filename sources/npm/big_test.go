@@ -89,12 +89,12 @@ func TestBigTarballIsStreamed(t *testing.T) {
 	}
 	integ := "sha512-" + base64.StdEncoding.EncodeToString(hash.Sum(nil))
 	h.fake.addPackageDoc(t, "bundle", "9.9.9", []byte("placeholder"), integ, "")
-	h.fake.tarballs[tarballPath("bundle", "9.9.9")] = func(w http.ResponseWriter, r *http.Request) {
+	h.fake.SetTarball(tarballPath("bundle", "9.9.9"), func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		if err := writeBigTarball(w, size, k); err != nil {
 			t.Logf("serving the big tarball: %v", err)
 		}
-	}
+	})
 	h.fake.addChange(1, "bundle", false)
 
 	runtime.GC()

@@ -10,16 +10,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/fakeupstream"
 	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 
@@ -28,183 +27,39 @@ import (
 	"github.com/leakguard/leakguard/sources"
 )
 
-// fakeNPM speaks the replication feed (/registry/_changes), the registry's
-// package documents (/<name>, scoped /@scope%2fname) and tarballs
-// (/<name>/-/<base>-<version>.tgz), the way npm does.
+// fakeNPM is the shared fake of npm (internal/fakeupstream) with the
+// builders these tests use: packages with chosen versions, integrity and
+// shasum, and raw feed entries.
 type fakeNPM struct {
-	t   testing.TB
-	srv *httptest.Server
-
-	mu       sync.Mutex
-	changes  []fakeChange
-	docs     map[string][]byte // by package name: full document JSON
-	abbrev   map[string][]byte // abbreviated documents, when set
-	tarballs map[string]func(w http.ResponseWriter, r *http.Request)
-	hits     map[string]int // request path → count
-	accepts  map[string]string
-	// docStatus forces a status for a package document.
-	docStatus map[string]int
-	docHeader map[string]http.Header
-	feedBody  []byte // when set, the feed answers this instead
-	// dbInfo makes GET /registry/ answer CouchDB's database information
-	// with update_seq = the newest change's seq, as the real feed does.
-	dbInfo bool
-}
-
-type fakeChange struct {
-	seq     any // int or string
-	id      string
-	deleted bool
+	*fakeupstream.NPM
+	t testing.TB
 }
 
 func newFakeNPM(t testing.TB) *fakeNPM {
-	f := &fakeNPM{t: t, docs: map[string][]byte{}, abbrev: map[string][]byte{},
-		tarballs: map[string]func(http.ResponseWriter, *http.Request){}, hits: map[string]int{},
-		accepts: map[string]string{}, docStatus: map[string]int{}, docHeader: map[string]http.Header{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	f := &fakeNPM{NPM: fakeupstream.NewNPM(t), t: t}
+	f.SetDBInfo(false) // the tests that want GET /registry/ turn it on
 	return f
 }
 
-func (f *fakeNPM) url() string { return f.srv.URL + "/" }
+func (f *fakeNPM) url() string { return f.URL() }
 
-func (f *fakeNPM) count(path string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.hits[path]
-}
+func (f *fakeNPM) count(path string) int { return f.RequestsFor(path) }
 
-func (f *fakeNPM) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.hits[r.URL.EscapedPath()]++
-	f.accepts[r.URL.EscapedPath()] = r.Header.Get("Accept")
-	f.mu.Unlock()
-	if r.Method != http.MethodGet {
-		http.Error(w, "method", http.StatusMethodNotAllowed)
-		return
+// abbreviatedOf is the abbreviated document addPackage made for name.
+func abbreviatedOf(t testing.TB, f *fakeNPM, name string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, f.URL()+url.PathEscape(name), nil)
+	req.Header.Set("Accept", "application/vnd.npm.install-v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	switch {
-	case r.URL.Path == "/registry/" && f.dbInfo:
-		f.mu.Lock()
-		var head any = 0
-		if n := len(f.changes); n > 0 {
-			head = f.changes[n-1].seq
-		}
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"db_name": "registry", "update_seq": head})
-	case r.URL.Path == "/registry/_changes":
-		f.serveChanges(w, r)
-	case strings.Contains(r.URL.Path, "/-/"):
-		f.mu.Lock()
-		h := f.tarballs[r.URL.Path]
-		f.mu.Unlock()
-		if h == nil {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusNotFound)
-			io.WriteString(w, `{"error":"Not found"}`)
-			return
-		}
-		h(w, r)
-	default:
-		f.serveDoc(w, r)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func (f *fakeNPM) serveChanges(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.feedBody != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(f.feedBody)
-		return
-	}
-	q := r.URL.Query()
-	since := q.Get("since")
-	limit, err := strconv.Atoi(q.Get("limit"))
-	if err != nil || limit <= 0 {
-		limit = 1000
-	}
-	// The feed orders changes; since names the position of one of them
-	// (or 0), whatever its type.
-	start := 0
-	if since != "0" && since != "" {
-		start = -1
-		for i, c := range f.changes {
-			if fmt.Sprint(c.seq) == since {
-				start = i + 1
-			}
-		}
-		if start < 0 {
-			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, `{"error":"bad_request","reason":"Malformed sequence supplied in 'since' parameter."}`)
-			return
-		}
-	}
-	type res struct {
-		Seq     any              `json:"seq"`
-		ID      string           `json:"id"`
-		Changes []map[string]any `json:"changes"`
-		Deleted bool             `json:"deleted,omitempty"`
-	}
-	out := struct {
-		Results []res `json:"results"`
-		LastSeq any   `json:"last_seq"`
-	}{Results: []res{}}
-	end := min(start+limit, len(f.changes))
-	for _, c := range f.changes[start:end] {
-		out.Results = append(out.Results, res{Seq: c.seq, ID: c.id, Deleted: c.deleted,
-			Changes: []map[string]any{{"rev": "3-a1b2c3d4e5f60718293a4b5c6d7e8f90"}}})
-	}
-	switch {
-	case end > start:
-		out.LastSeq = f.changes[end-1].seq
-	case len(f.changes) > 0:
-		out.LastSeq = f.changes[len(f.changes)-1].seq
-	default:
-		out.LastSeq = 0
-	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(out)
-}
-
-func (f *fakeNPM) serveDoc(w http.ResponseWriter, r *http.Request) {
-	// The registry addresses a scoped package as /@scope%2fname; a raw
-	// /@scope/name is a different route (a version lookup).
-	raw := strings.TrimPrefix(r.URL.EscapedPath(), "/")
-	if strings.Contains(raw, "/") {
-		http.Error(w, `{"error":"Not found"}`, http.StatusNotFound)
-		return
-	}
-	name := strings.Replace(raw, "%2f", "/", 1)
-	name = strings.Replace(name, "%2F", "/", 1)
-	f.mu.Lock()
-	doc, ok := f.docs[name]
-	ab, abOK := f.abbrev[name]
-	st := f.docStatus[name]
-	hdr := f.docHeader[name]
-	f.mu.Unlock()
-	for k, v := range hdr {
-		w.Header()[k] = v
-	}
-	if st != 0 {
-		w.WriteHeader(st)
-		io.WriteString(w, `{"error":"forced"}`)
-		return
-	}
-	if !ok {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		io.WriteString(w, `{"error":"Not found"}`)
-		return
-	}
-	if strings.HasPrefix(r.Header.Get("Accept"), "application/vnd.npm.install-v1+json") && abOK {
-		w.Header().Set("Content-Type", "application/vnd.npm.install-v1+json")
-		w.Write(ab)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(doc)
+	return b
 }
 
 // fakeVersion is one version of a package in the fake.
@@ -259,7 +114,7 @@ func (f *fakeNPM) addPackage(name, latest string, versions ...fakeVersion) {
 			shasum = hex.EncodeToString(sum[:])
 		}
 		p := tarballPath(name, v.version)
-		vers[v.version] = ver{Name: name, Version: v.version, Dist: dist{Tarball: f.srv.URL + p, Shasum: shasum, Integrity: integ, FileCount: 1}}
+		vers[v.version] = ver{Name: name, Version: v.version, Dist: dist{Tarball: strings.TrimSuffix(f.URL(), "/") + p, Shasum: shasum, Integrity: integ, FileCount: 1}}
 		times[v.version] = v.published.UTC().Format("2006-01-02T15:04:05.000Z")
 		if created.IsZero() || v.published.Before(created) {
 			created = v.published
@@ -267,14 +122,7 @@ func (f *fakeNPM) addPackage(name, latest string, versions ...fakeVersion) {
 		if v.published.After(modified) {
 			modified = v.published
 		}
-		body := v.tgz
-		f.mu.Lock()
-		f.tarballs[p] = func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/octet-stream")
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.Write(body)
-		}
-		f.mu.Unlock()
+		f.SetTarball(p, fakeupstream.TarballBytes(v.tgz))
 	}
 	times["created"] = created.UTC().Format("2006-01-02T15:04:05.000Z")
 	times["modified"] = modified.UTC().Format("2006-01-02T15:04:05.000Z")
@@ -286,10 +134,7 @@ func (f *fakeNPM) addPackage(name, latest string, versions ...fakeVersion) {
 	}
 	ab, _ := json.Marshal(map[string]any{"name": name, "modified": times["modified"],
 		"dist-tags": map[string]string{"latest": latest}, "versions": vers})
-	f.mu.Lock()
-	f.docs[name] = b
-	f.abbrev[name] = ab
-	f.mu.Unlock()
+	f.SetDocument(name, b, ab)
 }
 
 // addPackageDoc publishes one version whose tarball is body, with the
@@ -300,9 +145,10 @@ func (f *fakeNPM) addPackageDoc(t testing.TB, name, version string, body []byte,
 }
 
 func (f *fakeNPM) addChange(seq any, id string, deleted bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.changes = append(f.changes, fakeChange{seq: seq, id: id, deleted: deleted})
+	if n, ok := seq.(int); ok {
+		seq = int64(n) // as the feed's own integers
+	}
+	f.AddChange(seq, id, deleted)
 }
 
 // tgz builds a gzip-compressed tar of name → content, in order.
@@ -428,7 +274,7 @@ func newHarness(t testing.TB, cfg Config) *harness {
 	h := &harness{fake: f, pub: &capture{}, seen: &memSeen{}, logs: &logBuffer{}}
 	cfg.ReplicateURL = f.url()
 	cfg.RegistryURL = f.url()
-	env := sources.Env{Scanner: eng, Publisher: h.pub, Seen: h.seen, HTTP: f.srv.Client(),
+	env := sources.Env{Scanner: eng, Publisher: h.pub, Seen: h.seen, HTTP: &http.Client{Timeout: 30 * time.Second},
 		Logger: slogJSON(h.logs)}
 	h.src = newSource(cfg, env)
 	return h

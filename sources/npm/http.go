@@ -10,17 +10,17 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/httpx"
-	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/sources/artifact"
 )
 
 // errNotFound is a 404 or 410: the package or tarball is gone.
 var errNotFound = errors.New("not found")
 
 // permanent marks a failure that retrying the same bytes cannot fix.
-func permanent(err error) error { return sources.Permanent(err) }
+func permanent(err error) error { return artifact.Permanent(err) }
 
 func isPermanent(err error) bool {
-	return sources.MarkedPermanent(err) || errors.Is(err, errNotFound)
+	return artifact.MarkedPermanent(err) || errors.Is(err, errNotFound)
 }
 
 // get performs one GET and returns the response when the status is 2xx.

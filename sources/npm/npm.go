@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/leakguard/leakguard/internal/truncate"
+	"github.com/leakguard/leakguard/sources/artifact"
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/httpx"
@@ -126,7 +127,7 @@ type Source struct {
 
 	// attempts counts failed polls per change, so one poisoned package
 	// cannot hold the feed back forever.
-	attempts *sources.FailureCounter
+	attempts *artifact.FailureCounter
 }
 
 // New builds the npm source.
@@ -137,13 +138,13 @@ func New(cfg Config, env sources.Env) sources.Source {
 func newSource(cfg Config, env sources.Env) *Source {
 	cfg = cfg.withDefaults()
 	// Tarballs can take minutes; per-request contexts bound each call.
-	client := sources.DownloadClient(env.HTTP)
+	client := artifact.DownloadClient(env.HTTP)
 	log := env.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Source{cfg: cfg, env: env, client: client, log: log.With("source", leakguard.SourceNPM),
-		attempts: sources.NewFailureCounter(maxTrackedIDs)}
+		attempts: artifact.NewFailureCounter(maxTrackedIDs)}
 }
 
 // Name is "npm".
@@ -505,9 +506,9 @@ func (s *Source) scanTarball(ctx context.Context, rel release, tarURL string, in
 		Repository: rel.name,
 		Commit:     rel.version,
 	}
-	v, err := sources.ScanVerified(ctx, s.env, leakguard.SourceNPM, resp.Body, sources.VerifiedScan{
+	v, err := artifact.ScanVerified(ctx, s.env, leakguard.SourceNPM, resp.Body, artifact.VerifiedScan{
 		What:    "tarball",
-		Wrap:    sources.WrapRead,
+		Wrap:    artifact.WrapRead,
 		Limit:   s.cfg.MaxTarballBytes,
 		Hash:    newHash(integ.algo),
 		MaxHits: maxHitsPerItem,
@@ -519,7 +520,7 @@ func (s *Source) scanTarball(ctx context.Context, rel release, tarURL string, in
 		Scan: s.scanArchive,
 	})
 	if err != nil {
-		var de *sources.DownloadError
+		var de *artifact.DownloadError
 		if errors.As(err, &de) {
 			// The connection failed, not the content: worth a retry.
 			return nil, fmt.Errorf("download tarball: %w", de.Err)
@@ -545,8 +546,8 @@ func (s *Source) scanArchive(ctx context.Context, raw *bufio.Reader, emit func(s
 			s.log.Warn("npm: skipped part of a member", "path", w.Path, "err", w.Err)
 		}
 	}
-	unpacked, entries, err := sources.ScanTar(ctx, s.env.Scanner, raw, sources.TarScan{
-		MaxUnpacked: s.cfg.MaxUnpackedBytes, ZstdWindow: 64 << 20, Wrap: sources.WrapRead, Warn: warn,
+	unpacked, entries, err := artifact.ScanTar(ctx, s.env.Scanner, raw, artifact.TarScan{
+		MaxUnpacked: s.cfg.MaxUnpackedBytes, ZstdWindow: 64 << 20, Wrap: artifact.WrapRead, Warn: warn,
 	}, emit)
 	if err == nil && entries == 0 {
 		err = permanent(errors.New("tarball holds no files"))

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,8 +100,8 @@ func TestPollFeedPagesScopedAndDeleted(t *testing.T) {
 	want := []leakguard.Location{
 		// The exact tarball at the configured registry, never npmjs.com's
 		// page for a package that may not be there.
-		{URL: h.fake.srv.URL + "/leaky-lib/-/leaky-lib-1.0.0.tgz", Repository: "leaky-lib", Commit: "1.0.0", Path: "package/index.js", Line: 3},
-		{URL: h.fake.srv.URL + "/@acme/tool/-/tool-2.1.0.tgz", Repository: "@acme/tool", Commit: "2.1.0", Path: "package/lib/config.json", Line: 2},
+		{URL: strings.TrimSuffix(h.fake.URL(), "/") + "/leaky-lib/-/leaky-lib-1.0.0.tgz", Repository: "leaky-lib", Commit: "1.0.0", Path: "package/index.js", Line: 3},
+		{URL: strings.TrimSuffix(h.fake.URL(), "/") + "/@acme/tool/-/tool-2.1.0.tgz", Repository: "@acme/tool", Commit: "2.1.0", Path: "package/lib/config.json", Line: 2},
 	}
 	for i, hit := range hits {
 		if hit.Location != want[i] {
@@ -246,7 +247,7 @@ func TestDotDotEntryIsOnlyAName(t *testing.T) {
 func TestMalformedJSON(t *testing.T) {
 	t.Run("feed", func(t *testing.T) {
 		h := newHarness(t, Config{})
-		h.fake.feedBody = []byte(`{"results":[{"seq":1,"id":"a"`)
+		h.fake.SetFeedBody([]byte(`{"results":[{"seq":1,"id":"a"`))
 		b, err := h.src.Poll(context.Background(), "7")
 		if err == nil || b.Cursor != "" {
 			t.Fatalf("Poll = %+v, %v; want an error and no cursor move", b, err)
@@ -257,7 +258,7 @@ func TestMalformedJSON(t *testing.T) {
 	})
 	t.Run("feed seq", func(t *testing.T) {
 		h := newHarness(t, Config{})
-		h.fake.feedBody = []byte(`{"results":[{"seq":{"x":1},"id":"a","changes":[]}],"last_seq":1}`)
+		h.fake.SetFeedBody([]byte(`{"results":[{"seq":{"x":1},"id":"a","changes":[]}],"last_seq":1}`))
 		if _, err := h.src.Poll(context.Background(), ""); err == nil {
 			t.Fatal("an object seq was accepted")
 		}
@@ -266,7 +267,7 @@ func TestMalformedJSON(t *testing.T) {
 		h := newHarness(t, Config{})
 		k := newKey(t)
 		h.fake.addPackage("ok", "1.0.0", fakeVersion{version: "1.0.0", published: t0, tgz: tgz(t, "package/i.js", k)})
-		h.fake.docs["broken"] = []byte(`{"name":"broken","versions":{"1.0.0":{"dist":`)
+		h.fake.SetDocument("broken", []byte(`{"name":"broken","versions":{"1.0.0":{"dist":`), nil)
 		h.fake.addChange(1, "broken", false)
 		h.fake.addChange(2, "ok", false)
 		b := poll(t, h, "")
@@ -305,8 +306,7 @@ func TestRateLimitedDocument(t *testing.T) {
 	k := newKey(t)
 	h.fake.addPackage("first", "1.0.0", fakeVersion{version: "1.0.0", published: t0, tgz: tgz(t, "package/i.js", k)})
 	h.fake.addPackage("limited", "1.0.0", fakeVersion{version: "1.0.0", published: t0, tgz: tgz(t, "package/i.js", "x")})
-	h.fake.docStatus["limited"] = http.StatusTooManyRequests
-	h.fake.docHeader["limited"] = http.Header{"Retry-After": {"120"}}
+	h.fake.SetDocumentStatus("limited", http.StatusTooManyRequests, http.Header{"Retry-After": {"120"}})
 	h.fake.addChange(10, "first", false)
 	h.fake.addChange(11, "limited", false)
 	before := time.Now()
@@ -330,30 +330,29 @@ func TestTransientFailureIsRetriedNotLost(t *testing.T) {
 	body := tgz(t, "package/i.js", k2)
 	h.fake.addPackage("flaky", "1.0.0", fakeVersion{version: "1.0.0", published: t0, tgz: body})
 	p := tarballPath("flaky", "1.0.0")
-	fail := true
-	h.fake.tarballs[p] = func(w http.ResponseWriter, r *http.Request) {
-		if fail {
+	var fail atomic.Bool
+	fail.Store(true)
+	h.fake.SetTarball(p, func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
 			http.Error(w, "upstream timeout", http.StatusBadGateway)
 			return
 		}
 		w.Write(body)
-	}
+	})
 	h.fake.addChange(1, "one", false)
 	h.fake.addChange(2, "flaky", false)
 	b := poll(t, h, "")
 	if b.Cursor != "1" {
 		t.Fatalf("cursor = %q, want 1: the failed package must be retried", b.Cursor)
 	}
-	h.fake.mu.Lock()
-	fail = false
-	h.fake.mu.Unlock()
+	fail.Store(false)
 	b = poll(t, h, b.Cursor)
 	if b.Cursor != "2" || len(h.pub.all()) != 2 {
 		t.Fatalf("after retry: cursor %q, %d hits", b.Cursor, len(h.pub.all()))
 	}
 	// A failure on the first package of a page is an error for the runner's backoff.
 	h.fake.addPackage("down", "1.0.0", fakeVersion{version: "1.0.0", published: t0, tgz: tgz(t, "package/i.js", "x")})
-	h.fake.docStatus["down"] = http.StatusServiceUnavailable
+	h.fake.SetDocumentStatus("down", http.StatusServiceUnavailable, nil)
 	h.fake.addChange(3, "down", false)
 	if b, err := h.src.Poll(context.Background(), "2"); err == nil || b.Cursor != "" {
 		t.Fatalf("Poll = %+v, %v; want an error without progress", b, err)
@@ -395,7 +394,7 @@ func TestTarballOverLimitIsSkipped(t *testing.T) {
 
 func TestUnpublishedPackageIsSkipped(t *testing.T) {
 	h := newHarness(t, Config{})
-	h.fake.docs["unpub"] = []byte(`{"_id":"unpub","name":"unpub","time":{"created":"2020-01-01T00:00:00.000Z","modified":"2021-01-01T00:00:00.000Z","unpublished":{"time":"2021-01-01T00:00:00.000Z","versions":["1.0.0"]}}}`)
+	h.fake.SetDocument("unpub", []byte(`{"_id":"unpub","name":"unpub","time":{"created":"2020-01-01T00:00:00.000Z","modified":"2021-01-01T00:00:00.000Z","unpublished":{"time":"2021-01-01T00:00:00.000Z","versions":["1.0.0"]}}}`), nil)
 	h.fake.addChange(1, "unpub", false)
 	h.fake.addChange(2, "missing", false)
 	if b := poll(t, h, ""); b.Cursor != "2" {
@@ -408,15 +407,16 @@ func TestHugeDocumentFallsBackToAbbreviated(t *testing.T) {
 	k := newKey(t)
 	h.fake.addPackage("huge", "3.0.0", fakeVersion{version: "3.0.0", published: t0, tgz: tgz(t, "package/i.js", k)})
 	var doc map[string]any
-	json.Unmarshal(h.fake.docs["huge"], &doc)
+	json.Unmarshal(h.fake.Document("huge"), &doc)
 	doc["readme"] = strings.Repeat("long readme ", 200)
-	h.fake.docs["huge"], _ = json.Marshal(doc)
+	full, _ := json.Marshal(doc)
+	h.fake.SetDocument("huge", full, abbreviatedOf(t, h.fake, "huge"))
 	h.fake.addChange(1, "huge", false)
 	poll(t, h, "")
 	if len(h.pub.all()) != 1 {
 		t.Fatalf("hits = %d, want 1 via the abbreviated document", len(h.pub.all()))
 	}
-	if a := h.fake.accepts["/huge"]; !strings.HasPrefix(a, "application/vnd.npm.install-v1+json") {
+	if a := h.fake.LastAccept("/huge"); !strings.HasPrefix(a, "application/vnd.npm.install-v1+json") {
 		t.Errorf("last Accept = %q", a)
 	}
 }
@@ -566,7 +566,7 @@ func TestNestedArchivePath(t *testing.T) {
 func TestPoisonedPackageIsGivenUpOn(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.fake.addPackage("poison", "1.0.0", fakeVersion{version: "1.0.0", published: t0, tgz: tgz(t, "package/i.js", "x")})
-	h.fake.docStatus["poison"] = http.StatusInternalServerError
+	h.fake.SetDocumentStatus("poison", http.StatusInternalServerError, nil)
 	h.fake.addChange(1, "poison", false)
 	for i := 0; i < maxAttempts-1; i++ {
 		if b, err := h.src.Poll(context.Background(), ""); err == nil || b.Cursor != "" {
@@ -584,7 +584,7 @@ func TestPoisonedPackageIsGivenUpOn(t *testing.T) {
 // waiting; a short feed is read from its start.
 func TestFirstPollStartsAtFeedHeadAndDrainsBacklog(t *testing.T) {
 	h := newHarness(t, Config{BatchSize: 2})
-	h.fake.dbInfo = true
+	h.fake.SetDBInfo(true)
 	old, fresh1, fresh2 := newKey(t), newKey(t), newKey(t)
 	for i, k := range []string{old, fresh1, fresh2} {
 		name := []string{"old-pkg", "fresh-a", "fresh-b"}[i]
@@ -624,7 +624,7 @@ func TestFirstPollStartsAtFeedHeadAndDrainsBacklog(t *testing.T) {
 
 func TestFirstPollReadsAShortFeedFromItsStart(t *testing.T) {
 	h := newHarness(t, Config{BatchSize: 10})
-	h.fake.dbInfo = true
+	h.fake.SetDBInfo(true)
 	k := newKey(t)
 	h.fake.addPackage("early", "1.0.0", fakeVersion{version: "1.0.0", published: t0,
 		tgz: tgz(t, "package/index.js", "const k = \""+k+"\";\n")})

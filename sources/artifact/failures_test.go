@@ -1,11 +1,11 @@
-package sources_test
+package artifact_test
 
 import (
 	"fmt"
 	"sync"
 	"testing"
 
-	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/sources/artifact"
 )
 
 func TestFailureCounter(t *testing.T) {
@@ -25,7 +25,7 @@ func TestFailureCounter(t *testing.T) {
 		{"max 0 takes the default", 0, []string{"+a", "+b", "+a"}, []int{1, 1, 2}},
 	}
 	for _, tc := range tests {
-		c := sources.NewFailureCounter(tc.max)
+		c := artifact.NewFailureCounter(tc.max)
 		var got []int
 		for _, op := range tc.ops {
 			if op[0] == '+' {
@@ -42,7 +42,7 @@ func TestFailureCounter(t *testing.T) {
 
 func TestFailureCounterStaysBounded(t *testing.T) {
 	t.Parallel()
-	c := sources.NewFailureCounter(100)
+	c := artifact.NewFailureCounter(100)
 	for i := range 10_000 {
 		c.Inc(fmt.Sprint(i))
 	}
@@ -57,7 +57,7 @@ func TestFailureCounterStaysBounded(t *testing.T) {
 
 func TestFailureCounterConcurrent(t *testing.T) {
 	t.Parallel()
-	c := sources.NewFailureCounter(50)
+	c := artifact.NewFailureCounter(50)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)

@@ -1,4 +1,4 @@
-package sources_test
+package artifact_test
 
 import (
 	"archive/tar"
@@ -23,17 +23,18 @@ import (
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/scanner"
 	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/sources/artifact"
 	"github.com/leakguard/leakguard/sources/sourcetest"
 )
 
 func TestDownloadClient(t *testing.T) {
 	t.Parallel()
-	if c := sources.DownloadClient(nil); c == nil || c.Timeout != 0 {
+	if c := artifact.DownloadClient(nil); c == nil || c.Timeout != 0 {
 		t.Fatalf("DownloadClient(nil) = %+v", c)
 	}
 	jar := http.DefaultTransport
 	orig := &http.Client{Timeout: time.Minute, Transport: jar}
-	c := sources.DownloadClient(orig)
+	c := artifact.DownloadClient(orig)
 	if c == orig || c.Timeout != 0 || c.Transport != jar {
 		t.Fatalf("DownloadClient = %+v, want a copy with the transport and no timeout", c)
 	}
@@ -68,8 +69,8 @@ func TestErrRecorderAndCountingReader(t *testing.T) {
 		{"dropped", &dropping{r: strings.NewReader("hello"), err: reset}, reset},
 	}
 	for _, tc := range tests {
-		rec := sources.NewErrRecorder(tc.r)
-		cnt := sources.NewCountingReader(rec)
+		rec := artifact.NewErrRecorder(tc.r)
+		cnt := artifact.NewCountingReader(rec)
 		data, err := io.ReadAll(cnt)
 		if string(data) != "hello" || cnt.N() != 5 {
 			t.Errorf("%s: read %q, counted %d", tc.name, data, cnt.N())
@@ -117,7 +118,7 @@ func wrapContent(what string, err error) error {
 // scanTar is a Scan as the sources write it.
 func scanTar(env sources.Env) func(context.Context, *bufio.Reader, func(scanner.Finding)) (int64, error) {
 	return func(ctx context.Context, r *bufio.Reader, emit func(scanner.Finding)) (int64, error) {
-		n, _, err := sources.ScanTar(ctx, env.Scanner, r, sources.TarScan{MaxUnpacked: 1 << 20, ZstdWindow: 8 << 20, Wrap: wrapContent}, emit)
+		n, _, err := artifact.ScanTar(ctx, env.Scanner, r, artifact.TarScan{MaxUnpacked: 1 << 20, ZstdWindow: 8 << 20, Wrap: wrapContent}, emit)
 		return n, err
 	}
 }
@@ -170,14 +171,14 @@ func TestScanVerified(t *testing.T) {
 		if scan == nil {
 			scan = scanTar(kit.Env)
 		}
-		v, err := sources.ScanVerified(context.Background(), kit.Env, "npm", body, sources.VerifiedScan{
+		v, err := artifact.ScanVerified(context.Background(), kit.Env, "npm", body, artifact.VerifiedScan{
 			What: "tarball", Wrap: wrapContent, Limit: tc.limit, Hash: h, MaxHits: tc.maxHits,
 			Location: func(f scanner.Finding) leakguard.Location {
 				return leakguard.Location{URL: "https://www.npmjs.com/package/p/v/1.0.0", Repository: "p", Commit: "1.0.0", Path: f.Path}
 			},
 			Scan: scan,
 		})
-		var de *sources.DownloadError
+		var de *artifact.DownloadError
 		var ce *contentError
 		switch {
 		case tc.want.download:
@@ -214,7 +215,7 @@ func TestScanVerifiedHitsAndMetric(t *testing.T) {
 	kit := sourcetest.NewKit(t, "dockerhub", nil)
 	k, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	body := tarball(t, "etc/app.env", "A=1\nB=2\nKEY="+k+"\n", "bin/empty", "")
-	v, err := sources.ScanVerified(context.Background(), kit.Env, "dockerhub", bytes.NewReader(body), sources.VerifiedScan{
+	v, err := artifact.ScanVerified(context.Background(), kit.Env, "dockerhub", bytes.NewReader(body), artifact.VerifiedScan{
 		What: "layer", Wrap: wrapContent, Limit: 1 << 20, Hash: sha256.New(), MaxHits: 10,
 		Location: func(f scanner.Finding) leakguard.Location {
 			return leakguard.Location{URL: "https://hub.docker.com/r/acme/app/tags", Repository: "acme/app:v1", Layer: "sha256:ab", Path: f.Path}
@@ -304,8 +305,8 @@ func TestScanTar(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var got []string
-		n, entries, err := sources.ScanTar(context.Background(), kit.Env.Scanner, bufio.NewReader(bytes.NewReader(tc.body)),
-			sources.TarScan{MaxUnpacked: tc.max, ZstdWindow: 8 << 20, Wrap: wrapContent}, func(f scanner.Finding) {
+		n, entries, err := artifact.ScanTar(context.Background(), kit.Env.Scanner, bufio.NewReader(bytes.NewReader(tc.body)),
+			artifact.TarScan{MaxUnpacked: tc.max, ZstdWindow: 8 << 20, Wrap: wrapContent}, func(f scanner.Finding) {
 				got = append(got, fmt.Sprintf("%s:%d", f.Path, f.Line))
 			})
 		switch {
@@ -336,8 +337,8 @@ func TestScanTarDefaults(t *testing.T) {
 	t.Parallel()
 	kit := sourcetest.NewKit(t, "npm", nil)
 	// No Wrap: the error is named all the same.
-	_, _, err := sources.ScanTar(context.Background(), kit.Env.Scanner, bufio.NewReader(strings.NewReader("no tar")),
-		sources.TarScan{MaxUnpacked: 1 << 20}, func(scanner.Finding) {})
+	_, _, err := artifact.ScanTar(context.Background(), kit.Env.Scanner, bufio.NewReader(strings.NewReader("no tar")),
+		artifact.TarScan{MaxUnpacked: 1 << 20}, func(scanner.Finding) {})
 	if err == nil || !strings.HasPrefix(err.Error(), "read tar: ") {
 		t.Fatalf("err %v", err)
 	}
@@ -350,7 +351,7 @@ func TestScanVerifiedScrubsKeyFromLocation(t *testing.T) {
 	kit := sourcetest.NewKit(t, "npm", nil)
 	key, _ := keyformat.GenerateKey(keyformat.Secret, keyformat.Live)
 	body := tarball(t, "pkg/"+key+".txt", key+"\n")
-	v, err := sources.ScanVerified(context.Background(), kit.Env, "npm", bytes.NewReader(body), sources.VerifiedScan{
+	v, err := artifact.ScanVerified(context.Background(), kit.Env, "npm", bytes.NewReader(body), artifact.VerifiedScan{
 		What: "tarball", Wrap: wrapContent, Limit: 1 << 20, Hash: sha256.New(), MaxHits: 10,
 		Location: func(f scanner.Finding) leakguard.Location {
 			return leakguard.Location{URL: "https://example.test/" + f.Path, Repository: "p", Commit: "1.0.0", Path: f.Path}

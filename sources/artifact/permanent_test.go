@@ -1,4 +1,4 @@
-package sources_test
+package artifact_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/leakguard/leakguard/internal/httpx"
-	"github.com/leakguard/leakguard/sources"
+	"github.com/leakguard/leakguard/sources/artifact"
 )
 
 func TestWrapRead(t *testing.T) {
@@ -20,21 +20,21 @@ func TestWrapRead(t *testing.T) {
 	}{
 		{"broken archive", io.ErrUnexpectedEOF, true},
 		{"body over its limit", httpx.ErrTooLarge, true},
-		{"already permanent", sources.Permanent(errors.New("digest mismatch")), true},
+		{"already permanent", artifact.Permanent(errors.New("digest mismatch")), true},
 		{"cancelled", context.Canceled, false},
 		{"deadline", context.DeadlineExceeded, false},
 		{"connection timeout", timeout, false},
 	}
 	for _, tc := range cases {
-		err := sources.WrapRead("read layer", tc.err)
-		if got := sources.MarkedPermanent(err); got != tc.permanent {
+		err := artifact.WrapRead("read layer", tc.err)
+		if got := artifact.MarkedPermanent(err); got != tc.permanent {
 			t.Errorf("%s: permanent = %v, want %v (%v)", tc.name, got, tc.permanent, err)
 		}
 		if !errors.Is(err, tc.err) || err.Error()[:len("read layer: ")] != "read layer: " {
 			t.Errorf("%s: %v does not name what failed and wrap the cause", tc.name, err)
 		}
 	}
-	if sources.WrapRead("x", nil) != nil {
+	if artifact.WrapRead("x", nil) != nil {
 		t.Error("WrapRead(nil) is not nil")
 	}
 }

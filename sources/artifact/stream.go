@@ -1,4 +1,4 @@
-package sources
+package artifact
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/internal/httpx"
 	"github.com/leakguard/leakguard/scanner"
+	"github.com/leakguard/leakguard/sources"
 )
 
 // DownloadClient is c (a zero client when nil) without its client-wide
@@ -104,7 +105,7 @@ type VerifiedScan struct {
 // Verified is an archive scanned whole, whose hits may be published once
 // the caller found Sum to be the digest it expected.
 type Verified struct {
-	Item    *Item
+	Item    *sources.Item
 	Sum     []byte // Hash's sum of the whole body
 	Dropped int    // findings past MaxHits, not in Item
 }
@@ -118,27 +119,26 @@ type Verified struct {
 // was over Limit: worth a retry. Otherwise it is the content's fault: Scan's
 // error as it is, or Wrap's of reading the rest (an httpx.ErrTooLarge). Comparing
 // Sum with the expected digest is the caller's job.
-func ScanVerified(ctx context.Context, env Env, source string, body io.Reader, o VerifiedScan) (Verified, error) {
+func ScanVerified(ctx context.Context, env sources.Env, source string, body io.Reader, o VerifiedScan) (Verified, error) {
 	conn := NewErrRecorder(body)
 	raw := bufio.NewReaderSize(io.TeeReader(httpx.LimitBody(io.NopCloser(conn), o.Limit), o.Hash), 64<<10)
 
-	item := NewItem(env, source)
+	item := sources.NewItem(env, source)
 	var (
 		mu      sync.Mutex
 		dropped int
 	)
 	emit := func(f scanner.Finding) {
-		// A member named after a key must not carry it onto the bus.
-		l := o.Location(f).Scrubbed(f.Secret)
-		f.Secret = nil
-		hit := HitFromFinding(f, source, l, item.now)
+		l := o.Location(f)
 		mu.Lock()
 		defer mu.Unlock()
 		if len(item.Hits()) >= o.MaxHits {
 			dropped++
 			return
 		}
-		item.Add(hit)
+		// AddFinding scrubs the location (a member named after a key must
+		// not carry it onto the bus) and drops the plaintext.
+		item.AddFinding(f, l)
 	}
 	unpacked, err := o.Scan(ctx, raw, emit)
 	if err == nil {
