@@ -20,8 +20,9 @@ import (
 //     manage keys.
 //   - The API log and leaks are written by the platform, never through the
 //     API: api_logs and leaks are read-only resources, so "api_logs:write"
-//     and "leaks:write" do not exist (a secret key holds their read
-//     scopes). account:write manages the account's webhook endpoints.
+//     and "leaks:write" do not exist: asked for, they are stored as the
+//     read scope they imply, and a secret key lists the read scopes.
+//     account:write manages the account's webhook endpoints.
 
 // Built-in resources.
 const (
@@ -113,7 +114,7 @@ func NormalizeScopes(scopes []string, resources []string) ([]string, error) {
 			return nil, fmt.Errorf("scope %q: unknown resource %q (known: %s)", s, r, strings.Join(resources, ", "))
 		}
 		if w && readOnly(r) {
-			return nil, fmt.Errorf("scope %q: %s is read-only (use %s:read)", s, r, r)
+			w = false // no write exists; the read it would imply is what it grants
 		}
 		if w {
 			writes[r] = true
