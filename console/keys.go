@@ -32,10 +32,11 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /logs", c.authed(c.logsPage))
 	m.HandleFunc("GET /leaks", c.authed(c.leaksPage))
 	m.HandleFunc("POST /leaks/{id}/roll", c.authed(c.rollKey))
+	m.HandleFunc("GET /webhooks", c.authed(c.webhooksPage))
 	// Other methods on a known path: a clear page, not the mux's text.
 	for path, allow := range map[string]string{"/signin": "GET, POST", "/signin/link": "GET, POST", "/signout": "POST",
 		"/keys": "GET, POST", "/keys/new": "GET", "/keys/preview": "POST", "/keys/{id}/rotate": "GET, POST",
-		"/keys/{id}/revoke": "GET, POST", "/logs": "GET", "/leaks": "GET", "/leaks/{id}/roll": "POST"} {
+		"/keys/{id}/revoke": "GET, POST", "/logs": "GET", "/leaks": "GET", "/leaks/{id}/roll": "POST", "/webhooks": "GET"} {
 		m.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			noStore(w)
 			w.Header().Set("Allow", allow)

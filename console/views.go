@@ -58,7 +58,7 @@ type asset struct {
 	ver   string // short content hash, for cache busting
 }
 
-var pageNames = []string{"signin", "link", "error", "keys", "newkey", "secret", "rotate", "revoke", "logs", "leaks", "preview"}
+var pageNames = []string{"signin", "link", "error", "keys", "newkey", "secret", "rotate", "revoke", "logs", "leaks", "webhooks", "preview"}
 
 func loadViews() (*views, error) {
 	v := &views{pages: map[string]*template.Template{}, assets: map[string]asset{}}

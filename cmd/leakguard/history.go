@@ -162,7 +162,7 @@ func incomplete(w io.Writer, st gitscan.Stats, allow bool, code int) int {
 // scan's caches are bounded, and this keeps the garbage between
 // collections bounded too, so a large history fits in a few hundred
 // megabytes. GOMEMLIMIT, when set, wins.
-const gitScanMemory = 272 << 20
+const gitScanMemory = 300 << 20
 
 // limitMemory sets the soft limit for a git scan and returns the function
 // that puts the previous one back.
