@@ -14,8 +14,8 @@ import (
 
 // listIncidents lists an account's incidents, newest first; m is the mode
 // the page shows (the page keeps that mode's only).
-func (c *Console) listIncidents(ctx context.Context, accountID string, _ keyformat.Mode, p keystore.Page) ([]keystore.Incident, bool, error) {
-	return c.svc.ListIncidents(ctx, accountID, p)
+func (c *Console) listIncidents(ctx context.Context, accountID string, m keyformat.Mode, p keystore.Page) ([]keystore.Incident, bool, error) {
+	return c.svc.ListIncidents(ctx, accountID, m, p)
 }
 
 // listLogs lists an account's API log, newest first, by f.
@@ -28,7 +28,7 @@ func (c *Console) listLogs(ctx context.Context, accountID string, f keystore.Log
 func (c *Console) activity(ctx context.Context, in keystore.Incident) *keystore.Activity {
 	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	act, err := c.store.KeyActivity(actx, in.KeyID, in.FirstSeenAt)
+	act, err := c.store.KeyActivity(actx, in.KeyID, keystore.ActivityQuery{Detected: in.FirstSeenAt, RevokedAt: in.RevokedAt})
 	if err != nil {
 		return nil
 	}

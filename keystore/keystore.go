@@ -51,24 +51,49 @@ type Account struct {
 
 // Key is a stored API key. It holds no plaintext.
 type Key struct {
-	ID            string
-	AccountID     string
-	Name          string
-	Type          keyformat.KeyType
-	Mode          keyformat.Mode
-	Scopes        []string
-	AllowedIPs    []netip.Prefix
-	Hash          string // lowercase hex SHA-256 of the key
-	Prefix        string // "sk_live_"
-	Last4         string
-	CreatedAt     time.Time
-	ExpiresAt     *time.Time
-	RevokedAt     *time.Time
-	RevokedReason RevokeReason
-	LastUsedAt    *time.Time
-	LastUsedIP    string
+	ID         string
+	AccountID  string
+	Name       string
+	Type       keyformat.KeyType
+	Mode       keyformat.Mode
+	Scopes     []string
+	AllowedIPs []netip.Prefix
+	// AllowedReferrers are the origins ("https://shop.example.com",
+	// "https://*.example.com") a publishable key may be used from.
+	AllowedReferrers []string
+	Hash             string // lowercase hex SHA-256 of the key
+	Prefix           string // "sk_live_"
+	Last4            string
+	CreatedAt        time.Time
+	ExpiresAt        *time.Time
+	RevokedAt        *time.Time
+	RevokedReason    RevokeReason
+	LastUsedAt       *time.Time
+	LastUsedIP       string
 	// RotatedFrom is the id of the key this one replaced, if any.
 	RotatedFrom string
+}
+
+// KeyUpdate is an edit of a key: the fields that are not nil are set.
+// Scopes and type are never edited (a new key is the way to change them).
+type KeyUpdate struct {
+	Name             *string
+	AllowedIPs       *[]netip.Prefix
+	AllowedReferrers *[]string
+}
+
+// Apply returns k with the update's fields set.
+func (u KeyUpdate) Apply(k Key) Key {
+	if u.Name != nil {
+		k.Name = *u.Name
+	}
+	if u.AllowedIPs != nil {
+		k.AllowedIPs = *u.AllowedIPs
+	}
+	if u.AllowedReferrers != nil {
+		k.AllowedReferrers = *u.AllowedReferrers
+	}
+	return k
 }
 
 // Status is the key's state at now.
@@ -127,23 +152,37 @@ type APILogEntry struct {
 	Method    string    `json:"method"`
 	Path      string    `json:"path"`
 	Status    int       `json:"status"`
-	IP        string    `json:"ip"`
-	UserAgent string    `json:"user_agent"`
-	RequestID string    `json:"request_id"`
+	// Reason says why a request was refused ("" when it was served): see
+	// the AuthReason values, and "rate_limited".
+	Reason string `json:"reason"`
+	// Count is how many refused requests a summary entry stands for (0
+	// for an ordinary entry): past a per-key rate, refusals are counted,
+	// not written one by one.
+	Count     int    `json:"count,omitempty"`
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+	RequestID string `json:"request_id"`
 }
 
-// LogFilter narrows ListAPILogs.
+// LogFilter narrows ListAPILogs. Zero fields do not filter.
 type LogFilter struct {
+	// Mode keeps the entries of that mode's keys only.
+	Mode  keyformat.Mode
 	KeyID string
-	Since time.Time
-	Page  Page
+	Since time.Time // entries at or after
+	Until time.Time // entries before
+	IP    string
+	// Status keeps entries with this HTTP status (0: any).
+	Status int
+	Page   Page
 }
 
-// Activity summarises a key's use since a moment, for leak notices.
-type Activity struct {
-	Requests int64
-	// NewIPs are addresses that used the key since then and never before.
-	NewIPs []string
+// Match reports whether e passes the filter's time, address and status
+// conditions (the ones a store may apply after reading).
+func (f *LogFilter) Match(e *APILogEntry) bool {
+	return (f.Since.IsZero() || !e.Time.Before(f.Since)) && (f.Until.IsZero() || e.Time.Before(f.Until)) &&
+		(f.IP == "" || e.IP == f.IP) && (f.Status == 0 || e.Status == f.Status) &&
+		(f.Page.StartingAfter == "" || e.ID < f.Page.StartingAfter)
 }
 
 // ExposureOutcome is what RecordExposure did.
@@ -249,7 +288,10 @@ type Store interface {
 	// an earlier existing expiry is kept). It returns the old key as
 	// updated. A revoked or expired old key is ErrConflict.
 	RotateKey(ctx context.Context, oldID string, next Key, oldExpiresAt, at time.Time) (Key, error)
-	// KeysChangedSince lists keys created, revoked or given an expiry after
+	// UpdateKey changes what u sets (name, allowed IPs, allowed referrers)
+	// and nothing else; ErrNotFound for an unknown id.
+	UpdateKey(ctx context.Context, id string, u KeyUpdate, at time.Time) (Key, error)
+	// KeysChangedSince lists keys created, revoked, edited or given an expiry after
 	// since (by the times passed to those writes), so API processes can drop
 	// cached records. Pollers should overlap their windows a little.
 	KeysChangedSince(ctx context.Context, since time.Time) ([]Key, error)
@@ -262,12 +304,16 @@ type Store interface {
 	InsertAPILogs(ctx context.Context, entries []APILogEntry) error
 	ListAPILogs(ctx context.Context, accountID string, f LogFilter) ([]APILogEntry, error)
 	PurgeAPILogs(ctx context.Context, before time.Time) (int64, error)
-	KeyActivity(ctx context.Context, keyID string, since time.Time) (Activity, error)
+	// KeyActivity summarises the key's API log around its detection (see
+	// ActivityQuery): the store reads, ActivityBuilder counts.
+	KeyActivity(ctx context.Context, keyID string, q ActivityQuery) (Activity, error)
 
 	// Leaks: one transaction per hit (lookup, revoke, incident, sighting,
 	// outbox). Replaying the same hit changes nothing.
 	RecordExposure(ctx context.Context, hit leakguard.Hit, at time.Time) (Exposure, error)
-	ListIncidents(ctx context.Context, accountID string, p Page) ([]Incident, error)
+	// ListIncidents lists an account's incidents, newest first; a mode
+	// other than "" keeps the incidents of that mode's keys only.
+	ListIncidents(ctx context.Context, accountID string, mode keyformat.Mode, p Page) ([]Incident, error)
 
 	// Outbox. ClaimNotices leases up to limit due notices until leaseUntil
 	// (other notifiers skip them); a notice is done only when marked sent.
@@ -281,6 +327,9 @@ type Store interface {
 	// MarkSeen records a content id (commit, blob, layer digest, tarball
 	// integrity) and reports whether it was new.
 	MarkSeen(ctx context.Context, source, contentID string) (bool, error)
+
+	// Idempotent POSTs.
+	IdempotencyStore
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -18,6 +18,11 @@ import (
 //     all: it identifies the account (GET /v1/account answers every valid
 //     key) and nothing more. It cannot read keys, logs or leaks, and cannot
 //     manage keys.
+//   - The API log and leaks are written by the platform, never through the
+//     API: api_logs and leaks are read-only resources, so "api_logs:write"
+//     and "leaks:write" do not exist: asked for, they are stored as the
+//     read scope they imply, and a secret key lists the read scopes.
+//     account:write manages the account's webhook endpoints.
 
 // Built-in resources.
 const (
@@ -33,7 +38,12 @@ const (
 	ScopeAPIKeysWrite = ResourceAPIKeys + ":write"
 	ScopeAPILogsRead  = ResourceAPILogs + ":read"
 	ScopeLeaksRead    = ResourceLeaks + ":read"
+	ScopeAccountWrite = ResourceAccount + ":write"
 )
+
+// readOnly reports a resource no API call writes: its write scope does not
+// exist.
+func readOnly(resource string) bool { return resource == ResourceAPILogs || resource == ResourceLeaks }
 
 // BuiltinResources are the resources every platform has.
 func BuiltinResources() []string {
@@ -103,6 +113,9 @@ func NormalizeScopes(scopes []string, resources []string) ([]string, error) {
 		if !slices.Contains(resources, r) {
 			return nil, fmt.Errorf("scope %q: unknown resource %q (known: %s)", s, r, strings.Join(resources, ", "))
 		}
+		if w && readOnly(r) {
+			w = false // no write exists; the read it would imply is what it grants
+		}
 		if w {
 			writes[r] = true
 		} else {
@@ -144,8 +157,8 @@ func HasScope(k *Key, needed string) bool {
 	}
 	switch k.Type {
 	case keyformat.Secret:
-		_, _, ok := splitScope(needed)
-		return ok
+		r, w, ok := splitScope(needed)
+		return ok && !(w && readOnly(r))
 	case keyformat.Restricted:
 		return scopesCover(k.Scopes, needed)
 	}
@@ -154,14 +167,18 @@ func HasScope(k *Key, needed string) bool {
 }
 
 // EffectiveScopes are the scopes a key holds, as reported by the API: every
-// "R:write" for a secret key, its own scopes for a restricted key, none for
+// "R:write" (or "R:read" for a read-only resource) for a secret key, its own scopes for a restricted key, none for
 // a publishable key.
 func EffectiveScopes(k *Key, resources []string) []string {
 	switch k.Type {
 	case keyformat.Secret:
 		out := make([]string, 0, len(resources))
 		for _, r := range resources {
-			out = append(out, r+":write")
+			if readOnly(r) {
+				out = append(out, r+":read")
+			} else {
+				out = append(out, r+":write")
+			}
 		}
 		slices.Sort(out)
 		return out

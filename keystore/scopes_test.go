@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/leakguard/leakguard/keyformat"
@@ -89,7 +90,8 @@ func TestHasScope(t *testing.T) {
 func TestEffectiveScopes(t *testing.T) {
 	res := []string{"account", "api_keys", "api_logs", "leaks", "orders"}
 	got := keystore.EffectiveScopes(&keystore.Key{Type: keyformat.Secret}, res)
-	want := []string{"account:write", "api_keys:write", "api_logs:write", "leaks:write", "orders:write"}
+	// api_logs and leaks are read-only: no API call writes them.
+	want := []string{"account:write", "api_keys:write", "api_logs:read", "leaks:read", "orders:write"}
 	if !slices.Equal(got, want) {
 		t.Errorf("secret: %v, want %v", got, want)
 	}
@@ -180,4 +182,22 @@ func FuzzParseInput(f *testing.F) {
 			}
 		}
 	})
+}
+
+// api_logs and leaks are written by the platform only: their write scopes
+// do not exist, for any key.
+func TestReadOnlyResources(t *testing.T) {
+	res := keystore.BuiltinResources()
+	for _, s := range []string{"api_logs:write", "leaks:write"} {
+		want := strings.Replace(s, ":write", ":read", 1)
+		if got, err := keystore.NormalizeScopes([]string{s}, res); err != nil || !slices.Equal(got, []string{want}) {
+			t.Errorf("NormalizeScopes(%s) = %v, %v; want [%s]", s, got, err, want)
+		}
+		if keystore.HasScope(&keystore.Key{Type: keyformat.Secret}, s) {
+			t.Errorf("a secret key holds %s", s)
+		}
+	}
+	if !keystore.HasScope(&keystore.Key{Type: keyformat.Secret}, "account:write") {
+		t.Error("a secret key lacks account:write (webhook endpoints need it)")
+	}
 }

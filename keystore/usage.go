@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // UsageConfig bounds and paces the usage batcher. Zero fields take the
@@ -22,6 +24,13 @@ type UsageConfig struct {
 	LogRetention  time.Duration // 30 days: API logs older than this are purged
 	PurgeInterval time.Duration // 1h between purges
 	StoreTimeout  time.Duration // 10s per store call of a flush or purge
+	// RefusedPerSecond and RefusedBurst bound the refused requests of one
+	// key logged one by one (5/s, burst 20); past them, refusals are
+	// counted in one summary entry per key and reason per flush, so a dead
+	// key replayed as fast as an attacker can send costs the store a few
+	// rows a second.
+	RefusedPerSecond float64
+	RefusedBurst     int
 }
 
 func (c *UsageConfig) defaults() {
@@ -43,6 +52,18 @@ func (c *UsageConfig) defaults() {
 	defInt(&c.MaxLogs, 100_000)
 	defInt(&c.FlushAt, 5_000)
 	defInt(&c.InsertBatch, 5_000)
+	if c.RefusedPerSecond <= 0 {
+		c.RefusedPerSecond = 5
+	}
+	defInt(&c.RefusedBurst, 20)
+}
+
+// UsageStore is what Usage writes to (a Store is one).
+type UsageStore interface {
+	RecordKeyUses(ctx context.Context, uses []KeyUse) error
+	InsertAPILogs(ctx context.Context, entries []APILogEntry) error
+	PurgeAPILogs(ctx context.Context, before time.Time) (int64, error)
+	PurgeIdempotency(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Usage batches what every authenticated request leaves behind, so a
@@ -54,7 +75,7 @@ func (c *UsageConfig) defaults() {
 // before the error, and Store.InsertAPILogs stores a batch retried unchanged
 // only once. Run flushes on a timer and once more when it ends.
 type Usage struct {
-	store  Store
+	store  UsageStore
 	cfg    UsageConfig
 	logger *slog.Logger
 	now    func() time.Time
@@ -66,6 +87,11 @@ type Usage struct {
 	failed  [][]APILogEntry // batches to retry as they are, oldest first
 	failedN int             // entries in failed
 
+	// refusedLim holds each key's budget of refusals logged one by one;
+	// summaries counts those past it, by key and reason, until the flush.
+	refusedLim map[string]*rate.Limiter
+	summaries  map[summaryKey]*APILogEntry
+
 	kick    chan struct{}
 	flushMu sync.Mutex // one flush at a time
 
@@ -75,7 +101,7 @@ type Usage struct {
 }
 
 // NewUsage returns a batcher writing to store. now may be nil (time.Now).
-func NewUsage(store Store, cfg UsageConfig, logger *slog.Logger, now func() time.Time) *Usage {
+func NewUsage(store UsageStore, cfg UsageConfig, logger *slog.Logger, now func() time.Time) *Usage {
 	cfg.defaults()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -92,7 +118,51 @@ func NewUsage(store Store, cfg UsageConfig, logger *slog.Logger, now func() time
 		logs:   make([]APILogEntry, 0, min(cfg.FlushAt, cfg.MaxLogs)),
 		spare:  make([]APILogEntry, 0, min(cfg.FlushAt, cfg.MaxLogs)),
 		kick:   make(chan struct{}, 1),
+
+		refusedLim: make(map[string]*rate.Limiter, 16),
+		summaries:  make(map[summaryKey]*APILogEntry, 16),
 	}
+}
+
+type summaryKey struct{ keyID, reason string }
+
+// LogRefused queues the log entry of a refused request (its Reason set).
+// Within the key's budget (UsageConfig.RefusedPerSecond) it is logged like
+// any entry; past it, it is counted in the key's summary entry for that
+// reason, written at the next flush with Count refusals and the last one's
+// details.
+func (u *Usage) LogRefused(e APILogEntry) {
+	u.mu.Lock()
+	l := u.refusedLim[e.KeyID]
+	if l == nil {
+		if len(u.refusedLim) >= u.cfg.MaxKeys {
+			clear(u.refusedLim) // everyone starts with a full budget again: bounded, and only generous
+		}
+		l = rate.NewLimiter(rate.Limit(u.cfg.RefusedPerSecond), u.cfg.RefusedBurst)
+		u.refusedLim[e.KeyID] = l
+	}
+	if l.AllowN(e.Time, 1) {
+		u.mu.Unlock()
+		u.Log(e)
+		return
+	}
+	k := summaryKey{e.KeyID, e.Reason}
+	s := u.summaries[k]
+	if s == nil {
+		if len(u.summaries) >= u.cfg.MaxKeys {
+			u.mu.Unlock()
+			u.droppedLogs.Add(1)
+			return
+		}
+		s = &APILogEntry{}
+		u.summaries[k] = s
+	}
+	n := s.Count + 1
+	*s = e
+	s.ID = ""
+	s.Count = n
+	s.Path, s.UserAgent = RedactKeyShaped(s.Path), RedactKeyShaped(s.UserAgent)
+	u.mu.Unlock()
 }
 
 // RecordUse notes that a key was used; only the latest use per key is kept.
@@ -110,7 +180,10 @@ func (u *Usage) RecordUse(use KeyUse) {
 }
 
 // Log queues one API log entry. Its ID is assigned at flush time if empty.
+// Key-shaped text in its path and user agent is redacted first: a key
+// pasted into either is never written.
 func (u *Usage) Log(e APILogEntry) {
+	e.Path, e.UserAgent = RedactKeyShaped(e.Path), RedactKeyShaped(e.UserAgent)
 	u.mu.Lock()
 	if len(u.logs)+u.failedN >= u.cfg.MaxLogs {
 		u.mu.Unlock()
@@ -136,7 +209,7 @@ func (u *Usage) Dropped() (uses, logs uint64) { return u.droppedUses.Load(), u.d
 func (u *Usage) Pending() (uses, logs int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return len(u.uses), len(u.logs) + u.failedN
+	return len(u.uses), len(u.logs) + u.failedN + len(u.summaries)
 }
 
 // Purged is the number of API log entries the purge loop deleted so far.
@@ -191,6 +264,11 @@ func (u *Usage) purge(ctx context.Context) {
 	if n > 0 {
 		u.logger.Info("purged old API logs", "count", n)
 	}
+	ictx, icancel := context.WithTimeout(ctx, u.cfg.StoreTimeout)
+	defer icancel()
+	if _, err := u.store.PurgeIdempotency(ictx, u.now().Add(-IdempotencyTTL)); err != nil && ctx.Err() == nil {
+		u.logger.Warn("purge idempotency records failed", "err", err)
+	}
 }
 
 // Flush writes everything pending now. What fails to reach the store is
@@ -207,6 +285,10 @@ func (u *Usage) Flush(ctx context.Context) error {
 	}
 	logs := u.logs
 	u.logs = u.spare[:0]
+	for k, s := range u.summaries {
+		logs = append(logs, *s)
+		delete(u.summaries, k)
+	}
 	batches := u.failed
 	u.failed, u.failedN = nil, 0
 	u.mu.Unlock()

@@ -104,16 +104,25 @@ func (c *Config) defaults() {
 // Notifier drains the outbox of a store.
 type Notifier struct {
 	cfg     Config
-	store   keystore.Store
+	store   Store
 	senders map[keystore.Channel]Sender
 	m       *metrics.Metrics
 	logger  *slog.Logger
 	kick    chan struct{}
 }
 
+// Store is what the notifier needs of the key store: the outbox, and the
+// key's activity for the message.
+type Store interface {
+	ClaimNotices(ctx context.Context, limit int, now, leaseUntil time.Time) ([]keystore.Notice, error)
+	MarkNoticeSent(ctx context.Context, id string, at time.Time) error
+	RetryNotice(ctx context.Context, id string, nextAttempt time.Time, lastErr string) error
+	KeyActivity(ctx context.Context, keyID string, q keystore.ActivityQuery) (keystore.Activity, error)
+}
+
 // New returns a notifier delivering the store's notices through senders,
 // one per channel. m and logger may be nil.
-func New(cfg Config, store keystore.Store, senders map[keystore.Channel]Sender, m *metrics.Metrics, logger *slog.Logger) *Notifier {
+func New(cfg Config, store Store, senders map[keystore.Channel]Sender, m *metrics.Metrics, logger *slog.Logger) *Notifier {
 	cfg.defaults()
 	if m == nil {
 		m = metrics.New()
@@ -205,7 +214,12 @@ func (n *Notifier) deliver(ctx context.Context, nt keystore.Notice, leaseUntil t
 	}
 	msg := Message{Notice: nt, Attempt: attempt, ConsoleURL: n.cfg.ConsoleURL}
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	act, err := n.store.KeyActivity(actx, nt.Key.ID, nt.Incident.FirstSeenAt)
+	revokedAt := nt.Incident.RevokedAt
+	if revokedAt == nil {
+		revokedAt = nt.Key.RevokedAt
+	}
+	act, err := n.store.KeyActivity(actx, nt.Key.ID, keystore.ActivityQuery{Detected: nt.Incident.FirstSeenAt,
+		RevokedAt: revokedAt})
 	cancel()
 	if err != nil {
 		log.Warn("key activity unavailable; the notice goes out without it", "err", err)

@@ -145,7 +145,7 @@ func fastConfig() notifier.Config {
 
 func incidentOf(t *testing.T, s keystore.Store, accountID string) keystore.Incident {
 	t.Helper()
-	ins, err := s.ListIncidents(tctx(t), accountID, keystore.Page{})
+	ins, err := s.ListIncidents(tctx(t), accountID, "", keystore.Page{})
 	if err != nil || len(ins) != 1 {
 		t.Fatalf("ListIncidents = %v, %v; want one", ins, err)
 	}
@@ -210,7 +210,7 @@ func TestEmailNamesTheKeyAndSaysWhatToDo(t *testing.T) {
 	for _, want := range []string{
 		redacted, ex.hit.Location.URL, "octo/app", ex.hit.Location.Commit, "config/prod.env", "Line:        12",
 		"GitHub", "Found at:", "Revoked at:", "Create a new key", "Update every integration", "API logs",
-		"Requests:                       1", "203.0.113.9", in.ID,
+		"0 in the 30 days before, 1 since", "Addresses new to this key: 203.0.113.9", "Unusual volume: no", in.ID,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text body lacks %q:\n%s", want, text)

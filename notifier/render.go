@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/leakguard/leakguard"
 	"github.com/leakguard/leakguard/keyformat"
@@ -47,9 +48,49 @@ type view struct {
 	FoundAt    string
 	RevokedAt  string
 	IncidentID string
-	Activity   *keystore.Activity
+	Activity   *activityView
 	Since      string
 	LeaksURL   string // the console's Leaks page, "" when unknown
+}
+
+// activityView is the key's activity as the message words it.
+type activityView struct {
+	keystore.Activity
+	From, Until string
+	// Familiar says what "new to this key" was measured against.
+	Familiar  string
+	Volume    string // the unusual-volume verdict, with its numbers
+	Resources []keystore.ResourceActivity
+}
+
+func newActivityView(a *keystore.Activity) *activityView {
+	if a == nil {
+		return nil
+	}
+	v := &activityView{Activity: *a, From: a.From.UTC().Format(timeLayout), Until: "now", Resources: a.Resources}
+	if !a.Until.IsZero() {
+		v.Until = a.Until.UTC().Format(timeLayout)
+	}
+	if a.BaselineSince != nil && a.BaselineSince.Before(a.From) {
+		v.Familiar = fmt.Sprintf("an address is new when this key's first recorded use from it is on or after %s; "+
+			"compared with the addresses this key used since %s (an address idle for 30 days is forgotten)",
+			v.From, a.BaselineSince.UTC().Format(timeLayout))
+	} else {
+		v.Familiar = fmt.Sprintf("this key has no recorded use before %s, so every address that used it since counts as new", v.From)
+	}
+	recentDays := int((keystore.ActivityWindow - keystore.ActivityRecent) / (24 * time.Hour))
+	rule := fmt.Sprintf("unusual means at least %d list calls in a day, and more than %d times the key's average day over the %d days before",
+		keystore.UnusualMin, keystore.UnusualFactor, recentDays)
+	verdict := "no"
+	if a.UnusualVolume {
+		verdict = "YES"
+	}
+	v.Volume = fmt.Sprintf("%s: list calls peaked at %d in a day in the last %d days before it was found and since, against %.1f a day before (%s)",
+		verdict, a.ListPeak, int(keystore.ActivityRecent/(24*time.Hour)), a.ListBaseline, rule)
+	if a.Partial {
+		v.Volume += fmt.Sprintf("; counted over the newest %d requests only", keystore.MaxActivityEntries)
+	}
+	return v
 }
 
 const timeLayout = "2006-01-02 15:04:05 MST"
@@ -109,7 +150,7 @@ func newView(msg Message) view {
 		Source: sourceName(in.Source), URL: in.Location.URL, Repository: in.Location.Repository,
 		Commit: in.Location.Commit, Path: in.Location.Path, Line: in.Location.Line, Layer: in.Location.Layer,
 		Rule: in.Rule, FoundAt: in.FirstSeenAt.UTC().Format(timeLayout), IncidentID: in.ID,
-		Activity: msg.Activity, Since: in.FirstSeenAt.UTC().Format(timeLayout),
+		Activity: newActivityView(msg.Activity), Since: in.FirstSeenAt.UTC().Format(timeLayout),
 		LeaksURL: LeaksURL(msg.ConsoleURL, k.Mode),
 	}
 	v.URLLabel, v.RepoLabel, v.CommitLbl = "URL", "Repository", "Commit"
@@ -216,10 +257,20 @@ What to do next
   4. Remove the key from where it was published, including the history of the
      repository or package: it stays visible in old commits and versions.
 
-API activity with this key since it was exposed ({{.Since}})
+API activity with this key, 30 days before it was found ({{.Since}}) and since
 {{- if .Activity}}
-  Requests:                       {{.Activity.Requests}}
-  IP addresses never seen before: {{if .Activity.NewIPs}}{{join .Activity.NewIPs ", "}}{{else}}none{{end}}
+  Window:      {{.Activity.From}} to {{.Activity.Until}}
+  Requests:    {{.Activity.Before}} in the 30 days before, {{.Activity.Requests}} since
+{{- if .Activity.Resources}}
+  By resource:{{range .Activity.Resources}}
+    {{.Resource}}: {{.Before}} before, {{.Since}} since{{end}}
+{{- end}}
+  Addresses new to this key: {{if .Activity.NewIPs}}{{join .Activity.NewIPs ", "}}{{else}}none{{end}}
+    ({{.Activity.Familiar}})
+{{- if .RevokedAt}}
+  Refused attempts after the revocation: {{.Activity.RefusedAfterRevocation}}
+{{- end}}
+  Unusual volume: {{.Activity.Volume}}
 {{- else}}
   Not available right now: check your API logs.
 {{- end}}
@@ -257,9 +308,16 @@ var htmlBody = htmltemplate.Must(htmltemplate.New("html").Funcs(htmltemplate.Fun
 <li>Review your API logs (<code>GET /v1/api-logs?key_id={{.KeyID}}</code>) for requests you do not recognise.</li>
 <li>Remove the key from where it was published, including the history of the repository or package: it stays visible in old commits and versions.</li>
 </ol>
-<h3>API activity with this key since it was exposed ({{.Since}})</h3>
-{{if .Activity}}<p>Requests: {{.Activity.Requests}}<br>
-IP addresses never seen before: {{if .Activity.NewIPs}}{{join .Activity.NewIPs ", "}}{{else}}none{{end}}</p>
+<h3>API activity with this key, 30 days before it was found ({{.Since}}) and since</h3>
+{{if .Activity}}<p>Window: {{.Activity.From}} to {{.Activity.Until}}<br>
+Requests: {{.Activity.Before}} in the 30 days before, {{.Activity.Requests}} since</p>
+{{if .Activity.Resources}}<table cellpadding="3"><tr><th align="left">Resource</th><th>Before</th><th>Since</th></tr>
+{{range .Activity.Resources}}<tr><td>{{.Resource}}</td><td align="right">{{.Before}}</td><td align="right">{{.Since}}</td></tr>
+{{end}}</table>{{end}}
+<p>Addresses new to this key: {{if .Activity.NewIPs}}{{join .Activity.NewIPs ", "}}{{else}}none{{end}}<br>
+<small>({{.Activity.Familiar}})</small></p>
+{{if .RevokedAt}}<p>Refused attempts after the revocation: {{.Activity.RefusedAfterRevocation}}</p>{{end}}
+<p>Unusual volume: {{.Activity.Volume}}</p>
 {{else}}<p>Not available right now: check your API logs.</p>{{end}}
 <p style="color: #666">Incident {{.IncidentID}}, key {{.KeyID}} ({{.Mode}} mode).</p>
 </body></html>

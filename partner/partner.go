@@ -90,14 +90,20 @@ type Label struct {
 type Handler struct {
 	cfg   Config
 	keys  *keyring
-	store keystore.Store
+	store KeyFinder
 	pub   leakguard.HitPublisher
 	log   *slog.Logger
 	stop  context.CancelFunc
 }
 
+// KeyFinder is what the endpoint needs of the key store: whether a
+// reported token is a key that exists.
+type KeyFinder interface {
+	KeyByHash(ctx context.Context, hash string) (keystore.Key, error)
+}
+
 // NewHandler builds the endpoint.
-func NewHandler(cfg Config, store keystore.Store, pub leakguard.HitPublisher, logger *slog.Logger) *Handler {
+func NewHandler(cfg Config, store KeyFinder, pub leakguard.HitPublisher, logger *slog.Logger) *Handler {
 	if cfg.KeysURL == "" {
 		cfg.KeysURL = DefaultKeysURL
 	}

@@ -1,9 +1,9 @@
 package patterns
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -11,92 +11,72 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/leakguard/leakguard/allow"
 )
 
-// Config is a custom rule set (leakguard scan --config FILE) in the shape of
-// a gitleaks configuration:
+// Config is a custom rule set (leakguard scan --config FILE) in gitleaks'
+// configuration format, gitleaks' own default config included:
 //
 //	title = "acme secrets"
+//	minVersion = "v8.25.0"            # accepted; leakguard has no versions to compare
 //	[extend]
 //	useDefault = true                 # keep the built-in rules
+//	path = "base.toml"                # and/or a base config (LoadConfig reads it)
 //	disabledRules = ["generic-password"]
 //	[[rules]]
 //	id = "acme-api-key"
 //	description = "ACME API key"
 //	regex = '''\b(acme_[0-9a-f]{32})\b'''
-//	secretGroup = 1
+//	secretGroup = 1                   # default: the first non-empty group
 //	entropy = 3.0
 //	keywords = ["acme_"]
 //	path = '''\.env$'''               # optional: only these files
+//	tags = ["internal"]
 //	[[rules.allowlists]]
-//	regexes = ['''acme_0{32}''']      # matched against the secret
+//	condition = "AND"                 # default "OR"
+//	regexTarget = "line"              # secret (default), match or line
+//	regexes = ['''acme_0{32}''']
 //	stopwords = ["example"]
 //	paths = ['''^testdata/''']
-//	commits = ["<full sha>"]
-//	[allowlist]                       # or [[allowlists]]: applies to every rule
+//	commits = ["<full or abbreviated sha>"]
+//	[allowlist]                       # or [[allowlists]], with targetRules
 //	paths = ['''(^|/)vendor/''']
 //
-// Without secretGroup the secret is the regex's only capture group, or the
-// whole match if it has none, as in gitleaks; with several groups,
-// secretGroup must be given. Differences from gitleaks, each reported as a
-// clear error rather than silently ignored: rules need a regex (path-only
-// rules report files, not secrets); allowlist regexTarget may only be
-// "secret"; condition = "AND" is accepted only when the allowlist uses a
-// single kind of criterion; [extend] path and url are not supported (no
-// I/O here); a config rule cannot take a platform rule's id. A rule without
-// keywords gets the literal every match must contain, derived from its
-// regex; if there is none of at least 3 characters, keywords are required,
-// since the scanner only runs a rule's regex near one of its keywords.
+// What leakguard does not do is a clear error, never silently ignored:
+// [extend] url (no network); a config rule cannot take a platform rule's
+// id. A rule without keywords gets the
+// literal every match must contain, derived from its regex; if there is
+// none of at least 3 characters, keywords are required, since the scanner
+// only runs a rule's regex near one of its keywords. Composite rules
+// ([[rules.required]], with skipReport on their parts) are kept in
+// Rule.Required and Rule.SkipReport for the report to apply.
 type Config struct {
 	Title         string
+	MinVersion    string
 	ExtendDefault bool     // [extend] useDefault = true
 	DisabledRules []string // [extend] disabledRules: default rule ids to drop
-	// Rules are the config's own rules. One may reuse a default rule's id to
-	// replace it (RuleSet does this); a top-level allowlist with
-	// targetRules naming a default rule, and each of DisabledRules, add a
-	// modified copy of that default rule here.
+	// Rules are the config's own rules, those of an [extend] path base
+	// first. One may reuse a default rule's id to replace it (RuleSet does
+	// this); a top-level allowlist with targetRules naming a default rule,
+	// and each of DisabledRules, add a modified copy of that default rule
+	// here.
 	Rules []Rule
-	Allow GlobalAllow // top-level [allowlist] and [[allowlists]]
-}
-
-// GlobalAllow drops findings of every rule. Regexes and StopWords apply to
-// the secret (stop words in lower case, compared case-insensitively); Paths
-// to the finding's path; Commits to its commit.
-type GlobalAllow struct {
-	Paths, Regexes     []*regexp.Regexp
-	StopWords, Commits []string
-}
-
-// AllowsPath reports whether findings in path are dropped.
-func (a GlobalAllow) AllowsPath(path string) bool { return matchAny(a.Paths, path) }
-
-// AllowsCommit reports whether findings introduced by commit are dropped.
-func (a GlobalAllow) AllowsCommit(commit string) bool {
-	return commit != "" && slices.Contains(a.Commits, strings.ToLower(commit))
-}
-
-// AllowsSecret reports whether a secret is dropped by Regexes or StopWords.
-func (a GlobalAllow) AllowsSecret(secret []byte) bool {
-	for _, re := range a.Regexes {
-		if re.Match(secret) {
-			return true
-		}
-	}
-	return containsStopWord(secret, a.StopWords)
+	Allow []allow.List // top-level [allowlist] and [[allowlists]]
 }
 
 // AppliesTo reports whether the rule runs on a file with this path: Path
-// (when set) matches and no AllowPaths entry does.
+// (when set) matches and no allow-list of the rule skips the path.
 func (r *Rule) AppliesTo(path string) bool {
 	if r.Path != nil && !r.Path.MatchString(path) {
 		return false
 	}
-	return !matchAny(r.AllowPaths, path)
-}
-
-// AllowsCommit reports whether the rule's findings from commit are dropped.
-func (r *Rule) AllowsCommit(commit string) bool {
-	return commit != "" && slices.Contains(r.AllowCommits, strings.ToLower(commit))
+	for i := range r.Allowlists {
+		if r.Allowlists[i].Skips(path) {
+			return false
+		}
+	}
+	return true
 }
 
 // RuleSet returns the rules a scan with this config runs: with
@@ -130,31 +110,10 @@ func (c *Config) RuleSet() []Rule {
 	return out
 }
 
-func matchAny(res []*regexp.Regexp, s string) bool {
-	for _, re := range res {
-		if re.MatchString(s) {
-			return true
-		}
-	}
-	return false
-}
-
-func containsStopWord(secret []byte, words []string) bool {
-	if len(words) == 0 {
-		return false
-	}
-	lower := bytes.ToLower(secret)
-	for _, w := range words {
-		if w != "" && bytes.Contains(lower, []byte(w)) {
-			return true
-		}
-	}
-	return false
-}
-
 // TOML shapes. Every key is spelled out so that an unknown key is reported.
 type tomlConfig struct {
 	Title       string          `toml:"title"`
+	MinVersion  string          `toml:"minVersion"`
 	Description string          `toml:"description"`
 	Extend      *tomlExtend     `toml:"extend"`
 	Rules       []tomlRule      `toml:"rules"`
@@ -178,8 +137,47 @@ type tomlRule struct {
 	Keywords    []string        `toml:"keywords"`
 	Path        string          `toml:"path"`
 	Tags        []string        `toml:"tags"`
+	SkipReport  bool            `toml:"skipReport"`
+	Required    []tomlRequired  `toml:"required"`
 	Allowlist   *tomlAllowlist  `toml:"allowlist"`
 	Allowlists  []tomlAllowlist `toml:"allowlists"`
+}
+
+type tomlRequired struct {
+	ID            string `toml:"id"`
+	WithinLines   *int   `toml:"withinLines"`
+	WithinColumns *int   `toml:"withinColumns"`
+}
+
+// fileRule builds a path-only rule: it reports every file whose path
+// matches (a PKCS#12 keystore is a secret as a whole).
+func fileRule(tr tomlRule) (Rule, error) {
+	re, err := regexp.Compile(tr.Path)
+	if err != nil {
+		return Rule{}, fmt.Errorf("bad path regex: %w", err)
+	}
+	r := Rule{ID: tr.ID, Description: tr.Description, Path: re, Tags: tr.Tags, SkipReport: tr.SkipReport}
+	if len(tr.Required) > 0 {
+		return Rule{}, errors.New("[[rules.required]] needs a regex: a whole-file rule has no place to be near")
+	}
+	if r.Description == "" {
+		r.Description = tr.ID
+	}
+	for i, tl := range append(append([]tomlAllowlist(nil), ptrList(tr.Allowlist)...), tr.Allowlists...) {
+		al, err := buildAllowlist(tl)
+		if err != nil {
+			return Rule{}, fmt.Errorf("allowlist %d: %w", i+1, err)
+		}
+		r.Allowlists = append(r.Allowlists, al)
+	}
+	return r, nil
+}
+
+func ptrList(a *tomlAllowlist) []tomlAllowlist {
+	if a == nil {
+		return nil
+	}
+	return []tomlAllowlist{*a}
 }
 
 type tomlAllowlist struct {
@@ -193,9 +191,44 @@ type tomlAllowlist struct {
 	TargetRules []string `toml:"targetRules"`
 }
 
-// ParseConfig parses a gitleaks-style TOML rule configuration. It does no
-// I/O. Errors name the offending key, rule id or pattern.
-func ParseConfig(data []byte) (*Config, error) {
+// maxExtendDepth bounds a chain of [extend] path configs, as in gitleaks.
+const maxExtendDepth = 2
+
+// ParseConfig parses a gitleaks-style TOML rule configuration that needs
+// no other file ([extend] path is an error here: use LoadConfig). It does
+// no I/O. Errors name the offending key, rule id or pattern.
+func ParseConfig(data []byte) (*Config, error) { return parseConfig(data, nil) }
+
+// LoadConfig reads the config at path with read, and the configs its
+// [extend] path names (relative to the directory of the config naming
+// them), at most maxExtendDepth deep. The base config's rules and
+// allow-lists come first; a rule of the extending config replaces the
+// base rule of the same id, and its disabledRules may name base rules.
+func LoadConfig(path string, read func(string) ([]byte, error)) (*Config, error) {
+	return loadConfig(path, read, 0)
+}
+
+func loadConfig(path string, read func(string) ([]byte, error), depth int) (*Config, error) {
+	data, err := read(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := parseConfig(data, func(rel string) (*Config, error) {
+		if depth+1 > maxExtendDepth {
+			return nil, fmt.Errorf("[extend] path %q: configs extend each other more than %d deep", rel, maxExtendDepth)
+		}
+		if !filepath.IsAbs(rel) {
+			rel = filepath.Join(filepath.Dir(path), rel)
+		}
+		return loadConfig(rel, read, depth+1)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+func parseConfig(data []byte, extend func(path string) (*Config, error)) (*Config, error) {
 	var tc tomlConfig
 	md, err := toml.Decode(string(data), &tc)
 	if err != nil {
@@ -208,7 +241,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 		return nil, fmt.Errorf("parse config: unknown key %s", strings.Join(keys, ", "))
 	}
-	c := &Config{Title: tc.Title}
+	c := &Config{Title: tc.Title, MinVersion: tc.MinVersion}
 	// The defaults are built only if the config refers to them.
 	var defaults map[string]Rule
 	defaultRule := func(id string) (Rule, bool) {
@@ -221,17 +254,27 @@ func ParseConfig(data []byte) (*Config, error) {
 		d, ok := defaults[id]
 		return d, ok
 	}
+	ruleAt := func(id string) int { return slices.IndexFunc(c.Rules, func(r Rule) bool { return r.ID == id }) }
+	var disabled []string
 	if e := tc.Extend; e != nil {
-		if e.Path != "" || e.URL != "" {
-			return nil, errors.New("parse config: [extend] path and url are not supported: merge the rules into this file, or use useDefault = true for the built-in rules")
+		if e.URL != "" {
+			return nil, errors.New("parse config: [extend] url is not supported (leakguard reads no configuration from the network): download it and use [extend] path")
 		}
-		c.ExtendDefault = e.UseDefault
-		for _, id := range e.DisabledRules {
-			if _, ok := defaultRule(id); !ok {
-				return nil, fmt.Errorf("parse config: [extend] disabledRules: %q is not a default rule", id)
+		if e.Path != "" {
+			if extend == nil {
+				return nil, errors.New("parse config: [extend] path needs the config's own location (load it from a file)")
 			}
-			c.DisabledRules = append(c.DisabledRules, id)
+			base, err := extend(e.Path)
+			if err != nil {
+				return nil, fmt.Errorf("parse config: [extend] path: %w", err)
+			}
+			c.ExtendDefault = base.ExtendDefault
+			c.DisabledRules = slices.Clone(base.DisabledRules)
+			c.Rules = slices.Clone(base.Rules)
+			c.Allow = slices.Clone(base.Allow)
 		}
+		c.ExtendDefault = c.ExtendDefault || e.UseDefault
+		disabled = e.DisabledRules
 	}
 	seen := map[string]bool{}
 	for i, tr := range tc.Rules {
@@ -246,19 +289,31 @@ func ParseConfig(data []byte) (*Config, error) {
 			return nil, fmt.Errorf("parse config: rule %q is defined twice", r.ID)
 		}
 		seen[r.ID] = true
+		if j := ruleAt(r.ID); j >= 0 {
+			c.Rules[j] = r // replaces the base config's rule
+			continue
+		}
 		c.Rules = append(c.Rules, r)
 	}
-	// A disabled default rule becomes a Disabled copy among the config's
-	// rules, so that whoever merges Rules over the defaults by id turns it
-	// off (and --rules can still name it, as for any disabled rule).
-	for _, id := range c.DisabledRules {
+	// A disabled base rule is turned off; a disabled default rule becomes a
+	// Disabled copy among the config's rules, so that whoever merges Rules
+	// over the defaults by id turns it off (and --rules can still name it,
+	// as for any disabled rule).
+	for _, id := range disabled {
 		if seen[id] {
 			return nil, fmt.Errorf("parse config: rule %q is both defined and in [extend] disabledRules", id)
 		}
-		d, _ := defaultRule(id)
+		if j := ruleAt(id); j >= 0 {
+			c.Rules[j].Disabled = true
+			continue
+		}
+		d, ok := defaultRule(id)
+		if !ok {
+			return nil, fmt.Errorf("parse config: [extend] disabledRules: %q is not a default rule", id)
+		}
+		c.DisabledRules = append(c.DisabledRules, id)
 		d.Disabled = true
 		c.Rules = append(c.Rules, d)
-		seen[id] = true
 	}
 	var lists []tomlAllowlist
 	if tc.Allowlist != nil {
@@ -271,26 +326,29 @@ func ParseConfig(data []byte) (*Config, error) {
 			return nil, fmt.Errorf("parse config: allowlist %d: %w", i+1, err)
 		}
 		if len(tl.TargetRules) == 0 {
-			c.Allow.Paths = append(c.Allow.Paths, al.paths...)
-			c.Allow.Regexes = append(c.Allow.Regexes, al.regexes...)
-			c.Allow.StopWords = append(c.Allow.StopWords, al.stopWords...)
-			c.Allow.Commits = append(c.Allow.Commits, al.commits...)
+			c.Allow = append(c.Allow, al)
 			continue
 		}
 		for _, id := range tl.TargetRules {
-			j := slices.IndexFunc(c.Rules, func(r Rule) bool { return r.ID == id })
+			j := ruleAt(id)
 			if j < 0 {
-				if !c.ExtendDefault {
-					return nil, fmt.Errorf("parse config: allowlist %d: targetRules: no rule %q in this config", i+1, id)
-				}
 				d, ok := defaultRule(id)
-				if !ok {
+				if !c.ExtendDefault || !ok {
 					return nil, fmt.Errorf("parse config: allowlist %d: targetRules: no rule %q in this config", i+1, id)
 				}
 				c.Rules = append(c.Rules, d)
 				j = len(c.Rules) - 1
 			}
-			al.applyTo(&c.Rules[j])
+			c.Rules[j].Allowlists = append(slices.Clip(c.Rules[j].Allowlists), al)
+		}
+	}
+	for _, r := range c.Rules {
+		for _, q := range r.Required {
+			if ruleAt(q.ID) < 0 {
+				if _, ok := defaultRule(q.ID); !ok || !c.ExtendDefault {
+					return nil, fmt.Errorf("parse config: rule %q: [[rules.required]] names no rule %q", r.ID, q.ID)
+				}
+			}
 		}
 	}
 	return c, nil
@@ -307,17 +365,18 @@ func buildRule(tr tomlRule) (Rule, error) {
 		return Rule{}, errors.New("id is reserved for the platform's own keys")
 	}
 	if tr.Regex == "" {
-		if tr.Path != "" {
-			return Rule{}, errors.New("path-only rules (no regex) are not supported: leakguard reports secrets, not files")
+		if tr.Path == "" {
+			return Rule{}, errors.New("regex is required (or path, for a rule that reports whole files)")
 		}
-		return Rule{}, errors.New("regex is required")
+		return fileRule(tr)
 	}
 	re, err := regexp.Compile(tr.Regex)
 	if err != nil {
 		return Rule{}, fmt.Errorf("bad regex: %w", err)
 	}
-	// Without secretGroup, gitleaks takes the first non-empty capture group:
-	// the only group when there is one; with several, ask which.
+	// Without secretGroup, gitleaks takes the first non-empty capture group
+	// (the whole match when there is none). An explicit secretGroup = 0 is
+	// the whole match.
 	group := 0
 	switch {
 	case tr.SecretGroup != nil:
@@ -328,12 +387,33 @@ func buildRule(tr tomlRule) (Rule, error) {
 	case re.NumSubexp() == 1:
 		group = 1
 	case re.NumSubexp() > 1:
-		return Rule{}, fmt.Errorf("the regex has %d capture groups: set secretGroup to the one holding the secret (0 for the whole match), or make the others non-capturing (?:...)", re.NumSubexp())
+		group = FirstGroup
+	}
+	var required []Required
+	for _, q := range tr.Required {
+		if q.ID == "" || q.ID == tr.ID {
+			return Rule{}, fmt.Errorf("[[rules.required]] id %q: name another rule", q.ID)
+		}
+		rq := Required{ID: q.ID, WithinLines: -1, WithinColumns: -1}
+		if q.WithinLines != nil {
+			if *q.WithinLines < 0 {
+				return Rule{}, fmt.Errorf("[[rules.required]] %q: withinLines must be 0 or more", q.ID)
+			}
+			rq.WithinLines = *q.WithinLines
+		}
+		if q.WithinColumns != nil {
+			if *q.WithinColumns < 0 {
+				return Rule{}, fmt.Errorf("[[rules.required]] %q: withinColumns must be 0 or more", q.ID)
+			}
+			rq.WithinColumns = *q.WithinColumns
+		}
+		required = append(required, rq)
 	}
 	if tr.Entropy < 0 || tr.Entropy > 8 {
 		return Rule{}, fmt.Errorf("entropy %v is outside 0..8 bits per byte", tr.Entropy)
 	}
-	r := Rule{ID: tr.ID, Description: tr.Description, Regex: re, SecretGroup: group, Entropy: tr.Entropy}
+	r := Rule{ID: tr.ID, Description: tr.Description, Regex: re, SecretGroup: group, Entropy: tr.Entropy,
+		Tags: tr.Tags, SkipReport: tr.SkipReport, Required: required}
 	if r.Description == "" {
 		r.Description = tr.ID
 	}
@@ -372,43 +452,21 @@ func buildRule(tr tomlRule) (Rule, error) {
 		if err != nil {
 			return Rule{}, fmt.Errorf("allowlist %d: %w", i+1, err)
 		}
-		al.applyTo(&r)
+		r.Allowlists = append(r.Allowlists, al)
 	}
 	return r, nil
 }
 
-type allowlist struct {
-	paths, regexes     []*regexp.Regexp
-	stopWords, commits []string
-}
-
-func (a allowlist) applyTo(r *Rule) {
-	r.AllowPaths = append(r.AllowPaths, a.paths...)
-	r.Allow = append(r.Allow, a.regexes...)
-	r.StopWords = append(r.StopWords, a.stopWords...)
-	r.AllowCommits = append(r.AllowCommits, a.commits...)
-}
-
-func buildAllowlist(tl tomlAllowlist) (allowlist, error) {
-	var a allowlist
-	switch strings.ToLower(tl.RegexTarget) {
-	case "", "secret":
-	default:
-		return a, fmt.Errorf("regexTarget %q is not supported: allowlist regexes match the secret", tl.RegexTarget)
-	}
-	kinds := 0
-	for _, n := range []int{len(tl.Regexes), len(tl.Paths), len(tl.Commits), len(tl.StopWords)} {
-		if n > 0 {
-			kinds++
-		}
+func buildAllowlist(tl tomlAllowlist) (allow.List, error) {
+	a := allow.List{Description: tl.Description}
+	var err error
+	if a.RegexTarget, err = allow.ParseTarget(tl.RegexTarget); err != nil {
+		return a, err
 	}
 	switch strings.ToUpper(tl.Condition) {
 	case "", "OR":
 	case "AND":
-		// AND across a single kind of criterion is the same as OR.
-		if kinds > 1 {
-			return a, errors.New(`condition = "AND" across different criteria (regexes, paths, commits, stopwords) is not supported; split them into separate allowlists or use "OR"`)
-		}
+		a.And = true
 	default:
 		return a, fmt.Errorf("condition %q must be OR or AND", tl.Condition)
 	}
@@ -417,24 +475,32 @@ func buildAllowlist(tl tomlAllowlist) (allowlist, error) {
 		if err != nil {
 			return a, fmt.Errorf("bad regex %q: %w", p, err)
 		}
-		a.regexes = append(a.regexes, re)
+		a.Regexes = append(a.Regexes, re)
 	}
 	for _, p := range tl.Paths {
 		re, err := regexp.Compile(p)
 		if err != nil {
 			return a, fmt.Errorf("bad path regex %q: %w", p, err)
 		}
-		a.paths = append(a.paths, re)
+		a.Paths = append(a.Paths, re)
 	}
 	for _, w := range tl.StopWords {
 		if w != "" {
-			a.stopWords = append(a.stopWords, strings.ToLower(w))
+			a.StopWords = append(a.StopWords, strings.ToLower(w))
 		}
 	}
 	for _, sha := range tl.Commits {
-		if sha != "" {
-			a.commits = append(a.commits, strings.ToLower(sha))
+		if strings.TrimSpace(sha) == "" {
+			continue
 		}
+		c, err := allow.ParseCommit(sha)
+		if err != nil {
+			return a, err
+		}
+		a.Commits = append(a.Commits, c)
+	}
+	if err := a.Check(); err != nil {
+		return a, err
 	}
 	return a, nil
 }

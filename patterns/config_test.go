@@ -2,9 +2,12 @@ package patterns
 
 import (
 	"regexp"
+
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/leakguard/leakguard/allow"
 )
 
 const gitleaksStyleConfig = `
@@ -76,16 +79,17 @@ func TestParseConfigGitleaksShape(t *testing.T) {
 	if got := applyRule(acme, []byte("key = "+secret+"\n")); len(got) != 1 || got[0].secret != secret {
 		t.Fatalf("custom rule did not find its secret: %v", got)
 	}
-	if got := applyRule(acme, []byte("key = acme_"+strings.Repeat("0", 32))); len(got) != 0 {
+	if !allowedBy(acme.Allowlists, "acme_"+strings.Repeat("0", 32)) || allowedBy(acme.Allowlists, secret) {
 		t.Error("rule allowlist regex ignored")
 	}
-	if got := applyRule(acme, []byte("key = acme_"+g.s(alphaHex, 20)+"deadbeef"+g.s(alphaHex, 4))); len(got) != 0 {
+	if !allowedBy(acme.Allowlists, "acme_"+g.s(alphaHex, 20)+"deadbeef"+g.s(alphaHex, 4)) {
 		t.Error("rule stop word ignored (must be lower-cased and case-insensitive)")
 	}
 	if acme.AppliesTo("testdata/keys.txt") || !acme.AppliesTo("src/keys.txt") {
 		t.Error("rule allowlist paths not applied")
 	}
-	if !acme.AllowsCommit("abcdef0123456789abcdef0123456789abcdef01") || acme.AllowsCommit("") {
+	if _, pending := acme.Allowlists[0].Allows(allow.Candidate{Path: "src/a", Secret: []byte(secret)}); !pending ||
+		!allow.AnyCommit(acme.Allowlists[0].Commits, "abcdef0123456789abcdef0123456789abcdef01") {
 		t.Error("rule allowlist commits not applied (lower case)")
 	}
 
@@ -102,22 +106,22 @@ func TestParseConfigGitleaksShape(t *testing.T) {
 	if !pw.AppliesTo("app/.env") || pw.AppliesTo("app/config.yml") {
 		t.Error("rule path not applied")
 	}
-	if len(pw.Allow) != 2 {
-		t.Errorf("AND allowlist with one kind of criterion: got %d regexes", len(pw.Allow))
+	if len(pw.Allowlists) != 1 || !pw.Allowlists[0].And || len(pw.Allowlists[0].Regexes) != 2 {
+		t.Errorf("AND allowlist with one kind of criterion: %+v", pw.Allowlists)
 	}
 
 	if aws := c.Rules[3]; aws.ID != "aws-access-key-id" || aws.AppliesTo("docs/aws.md") || !aws.AppliesTo("src/aws.go") {
-		t.Errorf("targeted allowlist not applied to default rule: %+v", aws.AllowPaths)
+		t.Errorf("targeted allowlist not applied to default rule: %+v", aws.Allowlists)
 	}
 
 	a := c.Allow
-	if !a.AllowsPath("x/vendor/y.go") || a.AllowsPath("src/y.go") {
+	if len(a) != 2 || !a[0].Skips("x/vendor/y.go") || a[0].Skips("src/y.go") {
 		t.Error("global allow paths")
 	}
-	if !a.AllowsSecret([]byte("true")) || !a.AllowsSecret([]byte("my-PLACEHOLDER-key")) || a.AllowsSecret([]byte("s3cr3t")) {
+	if !allowedBy(a, "true") || !allowedBy(a, "my-PLACEHOLDER-key") || allowedBy(a, "s3cr3t") {
 		t.Error("global allow regexes/stopwords")
 	}
-	if !a.AllowsCommit(strings.Repeat("1", 40)) || a.AllowsCommit(strings.Repeat("2", 40)) {
+	if !allow.AnyCommit(a[1].Commits, strings.Repeat("1", 40)) || allow.AnyCommit(a[1].Commits, strings.Repeat("2", 40)) {
 		t.Error("global allow commits")
 	}
 
@@ -135,7 +139,7 @@ func TestParseConfigGitleaksShape(t *testing.T) {
 		t.Errorf("rule set ids: %v", ids)
 	}
 	for _, r := range set {
-		if r.ID == "aws-access-key-id" && len(r.AllowPaths) == 0 {
+		if r.ID == "aws-access-key-id" && len(r.Allowlists) == 0 {
 			t.Error("RuleSet kept the default aws rule instead of the config's replacement")
 		}
 	}
@@ -178,23 +182,25 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad regex", "[[rules]]\nid = \"broken\"\nregex = '(abc'\nkeywords=['abc']\n", `rule "broken": bad regex`},
 		{"missing id", "[[rules]]\nregex = 'abcdef'\n", "rules[0]: id is required"},
 		{"missing regex", "[[rules]]\nid = \"r\"\n", `rule "r": regex is required`},
-		{"path only", "[[rules]]\nid = \"p12\"\npath = '''\\.p12$'''\n", "path-only rules"},
+		{"path only, bad path", "[[rules]]\nid = \"p12\"\npath = '('\n", "bad path regex"},
 		{"no keywords", "[[rules]]\nid = \"nokw\"\nregex = '[a-f0-9]{32}'\n", "keywords are required"},
 		{"short derived keyword", "[[rules]]\nid = \"short\"\nregex = 'k[a-f0-9]{32}'\n", "keywords are required"},
 		{"secret group", "[[rules]]\nid = \"sg\"\nregex = 'abc(d)'\nsecretGroup = 2\n", "secretGroup 2"},
-		{"several groups", "[[rules]]\nid = \"g\"\nregex = '(abcd)=(efgh)'\n", "set secretGroup"},
+		{"composite rule", "[[rules]]\nid = \"g\"\nregex = '(abcd)=(efgh)'\n[[rules.required]]\nid = 'x'\n", "names no rule \"x\""},
 		{"entropy", "[[rules]]\nid = \"e\"\nregex = 'abcd'\nentropy = 9.0\n", "entropy"},
 		{"duplicate", "[[rules]]\nid = \"d\"\nregex = 'abcd'\n[[rules]]\nid = \"d\"\nregex = 'abce'\n", "defined twice"},
 		{"platform id", "[[rules]]\nid = \"leakguard-secret-key\"\nregex = 'abcd'\n", "reserved"},
 		{"comma id", "[[rules]]\nid = \"a,b\"\nregex = 'abcd'\n", "commas"},
 		{"empty keyword", "[[rules]]\nid = \"k\"\nregex = 'abcd'\nkeywords = ['']\n", "empty keyword"},
-		{"regex target", "[[rules]]\nid = \"t\"\nregex = 'abcd'\n[[rules.allowlists]]\nregexTarget = 'line'\nregexes = ['x']\n", "regexTarget"},
-		{"and mixed", "[allowlist]\ncondition = 'AND'\nregexes = ['x']\npaths = ['y']\n", "AND"},
-		{"bad condition", "[allowlist]\ncondition = 'XOR'\n", "condition"},
+		{"regex target", "[[rules]]\nid = \"t\"\nregex = 'abcd'\n[[rules.allowlists]]\nregexTarget = 'body'\nregexes = ['x']\n", "regexTarget"},
+		{"empty allowlist", "[allowlist]\ncondition = 'AND'\n", "no commits, paths"},
+		{"bad commit", "[allowlist]\ncommits = ['abc']\n", "commit"},
+		{"bad condition", "[allowlist]\ncondition = 'XOR'\npaths = ['x']\n", "condition"},
 		{"bad allow regex", "[allowlist]\nregexes = ['(']\n", "bad regex"},
 		{"bad allow path", "[allowlist]\npaths = ['[']\n", "bad path regex"},
 		{"bad rule path", "[[rules]]\nid = \"rp\"\nregex = 'abcd'\npath = '('\n", "bad path regex"},
-		{"extend path", "[extend]\npath = 'other.toml'\n", "[extend] path and url"},
+		{"extend path without a file", "[extend]\npath = 'other.toml'\n", "[extend] path needs"},
+		{"extend url", "[extend]\nurl = 'https://example.com/x.toml'\n", "[extend] url"},
 		{"disabled unknown", "[extend]\nuseDefault = true\ndisabledRules = ['nope']\n", `"nope" is not a default rule`},
 		{"target unknown", "[[allowlists]]\ntargetRules = ['nope']\npaths = ['x']\n", `no rule "nope"`},
 		{"target default without extend", "[[allowlists]]\ntargetRules = ['github-pat']\npaths = ['x']\n", `no rule "github-pat"`},
@@ -285,10 +291,13 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		for _, r := range c.Rules {
+			if r.IsFileRule() {
+				continue
+			}
 			if r.ID == "" || r.Regex == nil || len(r.Keywords) == 0 {
 				t.Fatalf("incomplete rule %+v", r)
 			}
-			if r.SecretGroup < 0 || r.SecretGroup > r.Regex.NumSubexp() {
+			if r.SecretGroup < FirstGroup || r.SecretGroup > r.Regex.NumSubexp() {
 				t.Fatalf("secret group out of range in %s", r.ID)
 			}
 			for _, k := range r.Keywords {
@@ -301,4 +310,14 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		_ = c.RuleSet()
 	})
+}
+
+// allowedBy reports whether one of lists drops a finding of secret now.
+func allowedBy(lists []allow.List, secret string) bool {
+	for i := range lists {
+		if ok, _ := lists[i].Allows(allow.Candidate{Path: "src/a", Secret: []byte(secret), Match: []byte(secret)}); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -1,8 +1,10 @@
 package patterns
 
 import (
+	"bytes"
 	"regexp"
 
+	"github.com/leakguard/leakguard/allow"
 	"github.com/leakguard/leakguard/keyformat"
 )
 
@@ -16,7 +18,8 @@ type Rule struct {
 	// are matched case-insensitively, so give them in lower case.
 	Keywords []string
 	// Regex finds the secret. If SecretGroup > 0 that capture group is the
-	// secret; otherwise the whole match is.
+	// secret; FirstGroup takes the first non-empty one (gitleaks' default);
+	// 0 takes the whole match.
 	Regex       *regexp.Regexp
 	SecretGroup int
 	// Entropy, if > 0, is the minimum Shannon entropy (bits per byte) of the
@@ -59,20 +62,60 @@ type Rule struct {
 	// The fields below come only from custom rules (gitleaks-style TOML,
 	// see ParseConfig); default rules leave them empty.
 
-	// Path, if set, limits the rule to files whose path matches it. The
+	// Path, if set, limits the rule to files whose path matches it. A rule
+	// with a Path and no Regex reports each such file as a whole (see
+	// IsFileRule). The
 	// path is the one reported in findings: slash-separated, relative to the
 	// scanned root (in history scans, the path in the repository), archive
 	// members joined with "!". See AppliesTo.
 	Path *regexp.Regexp
-	// AllowPaths drop this rule's findings in files whose path (as for
-	// Path) matches any of them. See AppliesTo.
-	AllowPaths []*regexp.Regexp
-	// AllowCommits drop this rule's findings whose commit (full lower-case
-	// hex SHA) is one of these. See AllowsCommit.
-	AllowCommits []string
+	// Allowlists drop some of this rule's findings (by path, secret, match,
+	// line or commit; see package allow). A list that allows whole paths
+	// makes AppliesTo false there.
+	Allowlists []allow.List
+	// Tags are the config's labels for the rule, shown in reports.
+	Tags []string
+	// Required makes this a composite rule (gitleaks' [[rules.required]]):
+	// a finding is reported only when each required rule has a finding in
+	// the same file (and commit) near it. SkipReport rules are found, for
+	// composites, but never reported themselves. Both are applied to a
+	// scan's findings as a whole (report.Composite).
+	Required   []Required
+	SkipReport bool
 }
+
+// Required is one part a composite rule needs. WithinLines and
+// WithinColumns bound the distance from the composite's finding (in lines,
+// and in columns of the start); -1 means any distance in the same file.
+type Required struct {
+	ID                         string
+	WithinLines, WithinColumns int
+}
+
+// FirstGroup as Rule.SecretGroup takes the first capture group that
+// matched something.
+const FirstGroup = -1
 
 // PlatformRuleIDs are the platform's own key rules, "--rules platform".
 func PlatformRuleIDs() []string {
 	return []string{keyformat.RuleSecretKey, keyformat.RuleRestrictedKey, keyformat.RulePublishableKey}
 }
+
+// containsStopWord reports whether secret holds one of words (lower case),
+// ignoring case.
+func containsStopWord(secret []byte, words []string) bool {
+	if len(words) == 0 {
+		return false
+	}
+	lower := bytes.ToLower(secret)
+	for _, w := range words {
+		if w != "" && bytes.Contains(lower, []byte(w)) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsFileRule reports a path-only rule: it reports whole files whose path
+// matches Path, with the file's SHA-256 as the secret's.
+func (r *Rule) IsFileRule() bool { return r.Regex == nil && r.Path != nil }

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
+	"path/filepath"
+	"strconv"
 	"strings"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/scanner"
 )
 
@@ -20,12 +22,35 @@ const MaxFilterFile = 64 << 20
 // have moved since, the rule, file and secret have not.
 type baselineKey struct{ rule, file, sha string }
 
-// Baseline is an earlier JSON report; findings in it are not reported again.
+// Baseline is an earlier JSON report, leakguard's or gitleaks'; findings in
+// it are not reported again.
 type Baseline struct {
 	keys map[baselineKey]struct{}
+	// From a gitleaks report, whose rule ids are not leakguard's: the
+	// secret in a file when the report holds it, else the place.
+	secrets map[fileSecret]struct{}
+	places  map[place]struct{}
 }
 
-// ParseBaseline reads a JSON report as printed by --format json.
+type fileSecret struct{ file, sha string }
+
+type place struct {
+	file, commit string
+	line         int
+}
+
+// gitleaksEntry is a finding of gitleaks' JSON report
+// (gitleaks --report-format json).
+type gitleaksEntry struct {
+	RuleID    string
+	File      string
+	Secret    string
+	StartLine int
+	Commit    string
+}
+
+// ParseBaseline reads a JSON report as printed by --format json, or by
+// gitleaks --report-format json (told apart by gitleaks' "RuleID" key).
 func ParseBaseline(r io.Reader) (*Baseline, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFilterFile+1))
 	if err != nil {
@@ -33,6 +58,15 @@ func ParseBaseline(r io.Reader) (*Baseline, error) {
 	}
 	if len(data) > MaxFilterFile {
 		return nil, fmt.Errorf("baseline is larger than %d bytes", MaxFilterFile)
+	}
+	var raw []map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("baseline is not a leakguard or gitleaks JSON report: %w", err)
+	}
+	if len(raw) > 0 {
+		if _, ok := raw[0]["RuleID"]; ok {
+			return parseGitleaksBaseline(data)
+		}
 	}
 	var entries []Entry
 	if err := json.Unmarshal(data, &entries); err != nil {
@@ -44,6 +78,28 @@ func ParseBaseline(r io.Reader) (*Baseline, error) {
 			return nil, fmt.Errorf("baseline entry %d lacks rule or secret_sha256", i+1)
 		}
 		b.keys[baselineKey{e.Rule, e.File, strings.ToLower(e.SecretSHA256)}] = struct{}{}
+	}
+	return b, nil
+}
+
+// parseGitleaksBaseline reads gitleaks' report. A finding matches an entry
+// in the same file with the same secret (SHA-256 of the report's Secret),
+// or, when gitleaks redacted it, at the same line and commit.
+func parseGitleaksBaseline(data []byte) (*Baseline, error) {
+	var entries []gitleaksEntry
+	if err := json.Unmarshal(data, &entries); err != nil {
+		return nil, fmt.Errorf("baseline is not a gitleaks JSON report: %w", err)
+	}
+	b := &Baseline{secrets: map[fileSecret]struct{}{}, places: map[place]struct{}{}}
+	for i, e := range entries {
+		if e.RuleID == "" || e.File == "" {
+			return nil, fmt.Errorf("gitleaks baseline entry %d lacks RuleID or File", i+1)
+		}
+		if e.Secret != "" && e.Secret != "REDACTED" && !strings.HasSuffix(e.Secret, "...") {
+			b.secrets[fileSecret{e.File, keyformat.Fingerprint([]byte(e.Secret))}] = struct{}{}
+			continue
+		}
+		b.places[place{e.File, strings.ToLower(e.Commit), e.StartLine}] = struct{}{}
 	}
 	return b, nil
 }
@@ -67,7 +123,13 @@ func (b *Baseline) Contains(f scanner.Finding) bool {
 	if b == nil {
 		return false
 	}
-	_, ok := b.keys[baselineKey{f.RuleID, f.Path, f.SecretSHA256}]
+	if _, ok := b.keys[baselineKey{f.RuleID, f.Path, f.SecretSHA256}]; ok {
+		return true
+	}
+	if _, ok := b.secrets[fileSecret{f.Path, f.SecretSHA256}]; ok {
+		return true
+	}
+	_, ok := b.places[place{f.Path, f.Commit, f.Line}]
 	return ok
 }
 
@@ -76,7 +138,7 @@ func (b *Baseline) Len() int {
 	if b == nil {
 		return 0
 	}
-	return len(b.keys)
+	return len(b.keys) + len(b.secrets) + len(b.places)
 }
 
 // Ignore is a parsed .leakguardignore: secrets ignored everywhere (by
@@ -84,10 +146,22 @@ func (b *Baseline) Len() int {
 type Ignore struct {
 	secrets      map[string]struct{}
 	fingerprints map[string]struct{}
+	// places are gitleaks fingerprints: "commit:file:rule:line" or
+	// "file:rule:line" (see ParseGitleaksIgnore).
+	places map[gitleaksPlace]struct{}
 }
 
-// DefaultIgnoreFile is the ignore file looked for at the scanned root.
-const DefaultIgnoreFile = ".leakguardignore"
+type gitleaksPlace struct {
+	commit, file, rule string
+	line               int
+}
+
+// DefaultIgnoreFile is the ignore file looked for at the scanned root;
+// GitleaksIgnoreFile is gitleaks' own, honoured too.
+const (
+	DefaultIgnoreFile  = ".leakguardignore"
+	GitleaksIgnoreFile = ".gitleaksignore"
+)
 
 // ParseIgnore reads an ignore file: one entry per line, blank lines and
 // lines starting with '#' skipped. An entry is a 64-hex secret_sha256 or a
@@ -119,8 +193,62 @@ func ParseIgnore(r io.Reader) (*Ignore, error) {
 	return ig, nil
 }
 
-// LoadIgnore reads an ignore file. With optional set, a missing file is an
-// empty ignore list rather than an error.
+// ParseGitleaksIgnore reads a .gitleaksignore: one gitleaks fingerprint per
+// line, "commit:file:rule:line" (history scans) or "file:rule:line"; blank
+// lines and lines starting with '#' are skipped. A finding is ignored when
+// its file, rule and line (and commit, when the entry names one) are
+// those of an entry.
+func ParseGitleaksIgnore(r io.Reader) (*Ignore, error) {
+	ig := &Ignore{places: map[gitleaksPlace]struct{}{}}
+	sc := bufio.NewScanner(io.LimitReader(r, MaxFilterFile))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		p, ok := parseGitleaksFingerprint(line)
+		if !ok {
+			return nil, fmt.Errorf("line %d: want a gitleaks fingerprint commit:file:rule:line or file:rule:line", n)
+		}
+		ig.places[p] = struct{}{}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("line %d: %w", n+1, err)
+	}
+	return ig, nil
+}
+
+func parseGitleaksFingerprint(s string) (gitleaksPlace, bool) {
+	var p gitleaksPlace
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return p, false
+	}
+	line, err := strconv.Atoi(s[i+1:])
+	if err != nil || line < 0 {
+		return p, false
+	}
+	p.line = line
+	rest := s[:i]
+	j := strings.LastIndexByte(rest, ':')
+	if j <= 0 || j == len(rest)-1 {
+		return p, false
+	}
+	p.rule, rest = rest[j+1:], rest[:j]
+	// A leading full SHA is the commit; the file may itself hold colons.
+	if c, f, ok := strings.Cut(rest, ":"); ok && (len(c) == 40 || len(c) == 64) && isHex(c) && f != "" {
+		p.commit, rest = strings.ToLower(c), f
+	}
+	p.file = rest
+	return p, true
+}
+
+// LoadIgnore reads an ignore file: a .gitleaksignore (by its name) in
+// gitleaks' format, any other in leakguard's. With optional set, a missing
+// file is an empty ignore list rather than an error.
 func LoadIgnore(path string, optional bool) (*Ignore, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -130,7 +258,11 @@ func LoadIgnore(path string, optional bool) (*Ignore, error) {
 		return nil, fmt.Errorf("open ignore file: %w", err)
 	}
 	defer f.Close()
-	ig, err := ParseIgnore(f)
+	parse := ParseIgnore
+	if filepath.Base(path) == GitleaksIgnoreFile {
+		parse = ParseGitleaksIgnore
+	}
+	ig, err := parse(f)
 	if err != nil {
 		return nil, fmt.Errorf("ignore file %s: %w", path, err)
 	}
@@ -154,6 +286,12 @@ func (ig *Ignore) Merge(other *Ignore) {
 	for k := range other.fingerprints {
 		ig.fingerprints[k] = struct{}{}
 	}
+	if len(other.places) > 0 && ig.places == nil {
+		ig.places = map[gitleaksPlace]struct{}{}
+	}
+	for k := range other.places {
+		ig.places[k] = struct{}{}
+	}
 }
 
 // Ignored reports whether f is listed.
@@ -164,7 +302,18 @@ func (ig *Ignore) Ignored(f scanner.Finding) bool {
 	if _, ok := ig.secrets[f.SecretSHA256]; ok {
 		return true
 	}
-	_, ok := ig.fingerprints[Fingerprint(f)]
+	if _, ok := ig.fingerprints[Fingerprint(f)]; ok {
+		return true
+	}
+	if len(ig.places) == 0 {
+		return false
+	}
+	p := gitleaksPlace{file: f.Path, rule: f.RuleID, line: f.Line}
+	if _, ok := ig.places[p]; ok {
+		return true
+	}
+	p.commit = strings.ToLower(f.Commit)
+	_, ok := ig.places[p]
 	return ok
 }
 
@@ -182,10 +331,9 @@ func splitFingerprint(s string) (file, rule, sha string, ok bool) {
 	return rest[:j], rest[j+1:], sha, true
 }
 
-func isSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
+func isSHA256(s string) bool { return len(s) == 64 && isHex(s) }
+
+func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
@@ -195,77 +343,32 @@ func isSHA256(s string) bool {
 	return true
 }
 
-// Allow is the config's global allow-list, applied after the scan.
-type Allow struct {
-	// Paths drop findings whose file (or the archive holding it) matches.
-	Paths []*regexp.Regexp
-	// Regexes drop findings whose secret matches.
-	Regexes []*regexp.Regexp
-	// StopWords drop findings whose secret contains one (case-insensitive).
-	StopWords []string
-	// Commits drop findings introduced by these commits (full or abbreviated SHA).
-	Commits []string
-	// RuleCommits drop one rule's findings introduced by these commits.
-	RuleCommits map[string][]string
-}
-
-// Allowed reports whether the allow-list drops f.
-func (a *Allow) Allowed(f scanner.Finding) bool {
-	if a == nil {
-		return false
-	}
-	outer, _, _ := strings.Cut(f.Path, "!")
-	for _, re := range a.Paths {
-		if re.MatchString(f.Path) || (outer != f.Path && re.MatchString(outer)) {
-			return true
-		}
-	}
-	for _, re := range a.Regexes {
-		if re.Match(f.Secret) {
-			return true
-		}
-	}
-	if len(a.StopWords) > 0 {
-		lower := strings.ToLower(string(f.Secret))
-		for _, w := range a.StopWords {
-			if w != "" && strings.Contains(lower, strings.ToLower(w)) {
-				return true
-			}
-		}
-	}
-	if f.Commit != "" && (commitListed(a.Commits, f.Commit) || commitListed(a.RuleCommits[f.RuleID], f.Commit)) {
-		return true
-	}
-	return false
-}
-
-func commitListed(list []string, commit string) bool {
-	for _, c := range list {
-		c = strings.ToLower(strings.TrimSpace(c))
-		if len(c) >= 7 && strings.HasPrefix(commit, c) {
-			return true
-		}
-	}
-	return false
-}
-
 // Filter drops what the user said not to report.
+// The config's allow-lists are applied by the scanner, but for what
+// depends on a commit, which Keep applies (Finding.AllowedByCommit).
 type Filter struct {
-	Baseline *Baseline
-	Ignore   *Ignore
-	Allow    *Allow
+	Baseline  *Baseline
+	Ignore    *Ignore
+	Composite *Composite
 }
 
 // Keep reports whether f should be reported.
 func (fl *Filter) Keep(f scanner.Finding) bool {
+	if f.AllowedByCommit() {
+		return false
+	}
 	if fl == nil {
 		return true
 	}
-	return !fl.Allow.Allowed(f) && !fl.Ignore.Ignored(f) && !fl.Baseline.Contains(f)
+	return !fl.Ignore.Ignored(f) && !fl.Baseline.Contains(f)
 }
 
-// Apply returns the findings Keep accepts, reusing fs's storage.
+// Apply returns the findings Keep accepts, after composite rules, reusing
+// fs's storage.
 func (fl *Filter) Apply(fs []scanner.Finding) []scanner.Finding {
+	if fl != nil {
+		fs = fl.Composite.Apply(fs)
+	}
 	out := fs[:0]
 	for _, f := range fs {
 		if fl.Keep(f) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 
@@ -23,15 +24,17 @@ const (
 	Text  Format = "text"
 	JSON  Format = "json"
 	SARIF Format = "sarif"
+	CSV   Format = "csv"
+	JUnit Format = "junit"
 )
 
 // ParseFormat checks a --format value.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
-	case Text, JSON, SARIF:
+	case Text, JSON, SARIF, CSV, JUnit:
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown format %q (want text, json or sarif)", s)
+	return "", fmt.Errorf("unknown format %q (want text, json, sarif, csv or junit)", s)
 }
 
 // Options shape the output.
@@ -39,6 +42,10 @@ type Options struct {
 	Format Format
 	// NoRedact prints the plaintext secret too (--no-redact).
 	NoRedact bool
+	// RedactPercent, between 1 and 99, prints the secret with its last
+	// RedactPercent percent hidden (gitleaks' --redact=N); 0 or 100 print
+	// no secret beyond the redacted form. NoRedact wins.
+	RedactPercent int
 	// Color uses ANSI colours in text output.
 	Color bool
 	// ToolVersion is the leakguard version in SARIF.
@@ -54,9 +61,13 @@ type Entry struct {
 	File         string `json:"file"`
 	Line         int    `json:"line"`
 	Column       int    `json:"column"`
+	EndLine      int    `json:"end_line"`
+	EndColumn    int    `json:"end_column"`
 	Commit       string `json:"commit"`
 	SecretSHA256 string `json:"secret_sha256"`
 	Redacted     string `json:"redacted"`
+	// Entropy is the secret's Shannon entropy in bits per byte.
+	Entropy float64 `json:"entropy"`
 	// Fingerprint is what a user copies into .leakguardignore to ignore
 	// this secret at this place.
 	Fingerprint string `json:"fingerprint"`
@@ -102,6 +113,10 @@ func Write(w io.Writer, fs []scanner.Finding, opts Options) error {
 		return WriteJSON(w, fs, opts)
 	case SARIF:
 		return WriteSARIF(w, fs, opts)
+	case CSV:
+		return WriteCSV(w, fs, opts)
+	case JUnit:
+		return WriteJUnit(w, fs, opts)
 	case Text, "":
 		return WriteText(w, fs, opts)
 	}
@@ -113,12 +128,10 @@ func Entries(fs []scanner.Finding, opts Options) []Entry {
 	out := make([]Entry, 0, len(fs))
 	for _, f := range fs {
 		e := Entry{Rule: f.RuleID, Description: opts.Descriptions[f.RuleID], File: f.Path,
-			Line: f.Line, Column: f.Column, Commit: f.Commit, SecretSHA256: f.SecretSHA256,
-			Redacted: f.Redacted, Fingerprint: Fingerprint(f),
+			Line: f.Line, Column: f.Column, EndLine: f.EndLine, EndColumn: f.EndColumn, Commit: f.Commit,
+			SecretSHA256: f.SecretSHA256, Redacted: f.Redacted, Entropy: math.Round(f.Entropy*1000) / 1000,
+			Fingerprint: Fingerprint(f), Secret: opts.shownSecret(f),
 			Author: f.Author, Email: f.Email, Date: f.Date, Message: f.Message}
-		if opts.NoRedact {
-			e.Secret = string(f.Secret)
-		}
 		out = append(out, e)
 	}
 	return out
@@ -152,8 +165,8 @@ func WriteText(w io.Writer, fs []scanner.Finding, opts Options) error {
 		b.Reset()
 		loc := fmt.Sprintf("%s:%d:%d", Escape(f.Path), f.Line, f.Column)
 		secret := f.Redacted
-		if opts.NoRedact {
-			secret = string(f.Secret)
+		if s := opts.shownSecret(f); s != "" {
+			secret = s
 		}
 		if opts.Color {
 			fmt.Fprintf(&b, "%s%s%s %s%s%s %s", ansiBold, loc, ansiReset, ansiRed, Escape(f.RuleID), ansiReset, Escape(secret))
@@ -177,4 +190,17 @@ func WriteText(w io.Writer, fs []scanner.Finding, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// shownSecret is the secret as the options allow it to be printed, "" when
+// only the redacted form may be.
+func (o Options) shownSecret(f scanner.Finding) string {
+	switch {
+	case o.NoRedact:
+		return string(f.Secret)
+	case o.RedactPercent > 0 && o.RedactPercent < 100:
+		keep := len(f.Secret) * (100 - o.RedactPercent) / 100
+		return string(f.Secret[:keep]) + "..."
+	}
+	return ""
 }

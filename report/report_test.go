@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -268,24 +267,21 @@ func TestIgnore(t *testing.T) {
 	}
 }
 
-func TestAllow(t *testing.T) {
-	f := testFinding(t, "vendor/lib.zip!x/y.txt", 1, "abcdef0123456789abcdef0123456789abcdef01")
-	for _, tc := range []struct {
-		name  string
-		allow Allow
-		want  bool
-	}{
-		{"none", Allow{}, false},
-		{"path of archive", Allow{Paths: []*regexp.Regexp{regexp.MustCompile(`\.zip$`)}}, true},
-		{"path other", Allow{Paths: []*regexp.Regexp{regexp.MustCompile(`^src/`)}}, false},
-		{"regex on secret", Allow{Regexes: []*regexp.Regexp{regexp.MustCompile(`^sk_live_`)}}, true},
-		{"stopword", Allow{StopWords: []string{strings.ToUpper(string(f.Secret[10:16]))}}, true},
-		{"commit abbrev", Allow{Commits: []string{"abcdef0"}}, true},
-		{"other commit", Allow{Commits: []string{"1234567"}}, false},
-	} {
-		if got := tc.allow.Allowed(f); got != tc.want {
-			t.Errorf("%s: Allowed = %v", tc.name, got)
-		}
+// A finding whose allow-list hinges on its commit is dropped once the
+// commit is known, by the one commit rule (allow.CommitMatches).
+func TestFilterAppliesAllowedCommits(t *testing.T) {
+	f := testFinding(t, "a.txt", 1, "abcdef0123456789abcdef0123456789abcdef01")
+	var fl *Filter
+	if !fl.Keep(f) {
+		t.Fatal("no filter dropped a finding")
+	}
+	f.AllowCommits = []string{"abcdef0"}
+	if fl.Keep(f) || (&Filter{}).Keep(f) {
+		t.Error("finding of an allow-listed commit kept")
+	}
+	f.AllowCommits = []string{"1234567"}
+	if !(&Filter{}).Keep(f) {
+		t.Error("finding of another commit dropped")
 	}
 }
 

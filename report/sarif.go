@@ -64,6 +64,11 @@ func WriteSARIF(w io.Writer, fs []scanner.Finding, opts Options) error {
 		}
 		col := max(f.Column, 1)
 		line := max(f.Line, 1)
+		region := sarif.NewRegion().WithStartLine(line).WithStartColumn(col)
+		if f.EndLine >= line && f.EndColumn > 0 {
+			// SARIF's end column is the one just past the secret.
+			region.WithEndLine(f.EndLine).WithEndColumn(f.EndColumn + 1)
+		}
 		res := sarif.NewRuleResult(f.RuleID).
 			WithRuleIndex(index[f.RuleID]).
 			WithLevel(level).
@@ -71,7 +76,7 @@ func WriteSARIF(w io.Writer, fs []scanner.Finding, opts Options) error {
 			WithLocations([]*sarif.Location{sarif.NewLocationWithPhysicalLocation(
 				sarif.NewPhysicalLocation().
 					WithArtifactLocation(sarif.NewSimpleArtifactLocation(fileURI(f.Path))).
-					WithRegion(sarif.NewRegion().WithStartLine(line).WithStartColumn(col)))}).
+					WithRegion(region))}).
 			WithPartialFingerPrints(map[string]any{FingerprintKey: f.SecretSHA256})
 		props := sarif.NewPropertyBag()
 		props.Add("secret_sha256", f.SecretSHA256)

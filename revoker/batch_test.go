@@ -277,7 +277,7 @@ func TestCrashAfterABatchCommit(t *testing.T) {
 	if got := notifiertest.Value(e.m.Revocations.WithLabelValues("github")); got != 0 {
 		t.Errorf("the redeliveries counted %v revocations", got)
 	}
-	incs, err := e.store.ListIncidents(tctx(t), keys[0].key.AccountID, keystore.Page{Limit: keystore.MaxPageLimit})
+	incs, err := e.store.ListIncidents(tctx(t), keys[0].key.AccountID, "", keystore.Page{Limit: keystore.MaxPageLimit})
 	if err != nil || len(incs) != n {
 		t.Fatalf("incidents = %d, %v; want %d", len(incs), err, n)
 	}

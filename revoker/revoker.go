@@ -143,14 +143,23 @@ func (c *Config) defaults() {
 type Revoker struct {
 	cfg    Config
 	js     jetstream.JetStream
-	store  keystore.Store
+	store  Store
 	m      *metrics.Metrics
 	logger *slog.Logger
 }
 
+// Store is what the revoker needs of the key store: recording a hit's
+// effect. A store that is also a keystore.ExposureBatcher gets the hits in
+// batches (group commit).
+type Store interface {
+	RecordExposure(ctx context.Context, hit leakguard.Hit, at time.Time) (keystore.Exposure, error)
+	// Ping tells a store outage from a bad hit (hits are held meanwhile).
+	Ping(ctx context.Context) error
+}
+
 // New returns a revoker consuming cfg.Stream on js into store. m and logger
 // may be nil.
-func New(cfg Config, js jetstream.JetStream, store keystore.Store, m *metrics.Metrics, logger *slog.Logger) *Revoker {
+func New(cfg Config, js jetstream.JetStream, store Store, m *metrics.Metrics, logger *slog.Logger) *Revoker {
 	cfg.defaults()
 	if m == nil {
 		m = metrics.New()

@@ -338,7 +338,7 @@ func TestRepublishedHitIsOneRevocationOneEmail(t *testing.T) {
 			if got := notifiertest.Value(e.m.Revocations.WithLabelValues("github")); got != 1 {
 				t.Errorf("revocations = %v, want 1", got)
 			}
-			ins, err := e.store.ListIncidents(tctx(t), pk.key.AccountID, keystore.Page{})
+			ins, err := e.store.ListIncidents(tctx(t), pk.key.AccountID, "", keystore.Page{})
 			if err != nil || len(ins) != 1 || ins[0].Sightings != 1 {
 				t.Errorf("incidents = %+v, %v; want one with one sighting", ins, err)
 			}
@@ -765,7 +765,7 @@ func TestPlaintextInAHitIsScrubbed(t *testing.T) {
 	}
 	e.start(e.config(), nil, nil)
 	testenv.WaitFor(t, 10*time.Second, "the key to be revoked", func() bool { return revoked(t, e.store, pk.key.ID) })
-	ins, err := e.store.ListIncidents(tctx(t), pk.key.AccountID, keystore.Page{})
+	ins, err := e.store.ListIncidents(tctx(t), pk.key.AccountID, "", keystore.Page{})
 	if err != nil || len(ins) != 1 {
 		t.Fatalf("incidents %v, %v", ins, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/leakguard/leakguard/allow"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
 )
@@ -19,6 +20,8 @@ type chunk struct {
 	atStart    bool // buf[0] is the first byte of the input
 	atEnd      bool // buf ends where the input ends
 	binary     bool // only the platform rules and applying path rules run
+	depth      int  // levels of decoding that produced buf (decode.go)
+	path       string
 	// paths says which of Engine.pathRules apply to this input (see
 	// Engine.pathMask); nil when there are none.
 	paths []bool
@@ -46,12 +49,21 @@ func (c *chunk) anyRule(e *Engine) bool {
 // knows the line at the start of the owned region and the last newline
 // before it.
 type pending struct {
-	rule      int // -1..-3: platform key type; >= 0: index into e.rules
-	off       int // in buf
-	end       int
-	nlBefore  int   // newlines in buf[own0:off]
-	lineStart int64 // input offset of the line's first byte; -1: before own0
-	f         Finding
+	rule int // -1..-3: platform key type; >= 0: index into e.rules
+	off  int // in buf
+	end  int
+	// mOff, mEnd are the rule's whole match (for allow-lists); both 0
+	// when it is the secret.
+	mOff, mEnd int
+	// endNL is the number of newlines inside the secret; endCol the
+	// column of its last byte when endNL > 0, else its length minus one.
+	endNL, endCol int
+	nlBefore      int   // newlines in buf[own0:off]
+	lineStart     int64 // input offset of the line's first byte; -1: before own0
+	// secret, if set, is the decoded secret of a finding in encoded text
+	// (buf[off:end] is then the encoded text).
+	secret []byte
+	f      Finding
 }
 
 // chunkResult is what scanning a chunk yields.
@@ -82,9 +94,12 @@ type scratch struct {
 	allow   []int
 	hit     func(pos int, kw int32)
 	cur     *chunk
+	dec     decoded
 }
 
-const allowMarker = "leakguard:allow"
+// allowMarkers on a line keep its secrets out of reports; gitleaks' own
+// marker works too.
+var allowMarkers = [...][]byte{[]byte("leakguard:allow"), []byte("gitleaks:allow")}
 
 func keyIndex(t keyformat.KeyType) int {
 	switch t {
@@ -202,22 +217,63 @@ func appendKey(out []keySpan, buf []byte, i int) []keySpan {
 	return out
 }
 
-// scanChunk finds what chunk c owns and returns it in offset order.
-func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
+// collect fills s.finds with what chunk c owns, in no particular order:
+// platform keys, rule matches and, unless c is binary, what its encoded
+// spans hold.
+func (e *Engine) collect(s *scratch, c *chunk) {
 	s.finds = s.finds[:0]
 	s.keys = s.keys[:0]
 	rules := c.anyRule(e)
-	if e.anyPlat || rules {
-		s.keys = findKeys(c.buf, s.keys)
-		for _, k := range s.keys {
-			if k.typ != lookAlike && k.start >= c.own0 && k.start < c.own1 && e.platform[k.typ] {
-				s.finds = append(s.finds, pending{rule: -1 - k.typ, off: k.start, end: k.start + keyformat.KeyLength})
-			}
+	if !e.anyPlat && !rules {
+		return
+	}
+	s.keys = findKeys(c.buf, s.keys)
+	for _, k := range s.keys {
+		if k.typ != lookAlike && k.start >= c.own0 && k.start < c.own1 && e.platform[k.typ] {
+			s.finds = append(s.finds, pending{rule: -1 - k.typ, off: k.start, end: k.start + keyformat.KeyLength})
 		}
 	}
 	if rules {
 		e.scanRules(s, c)
 	}
+	if !c.binary && !e.opts.NoDecode && c.depth < e.decodeDepth {
+		e.scanDecoded(s, c)
+	}
+}
+
+// scanDecoded finds secrets in the encoded spans of c (decode.go) and adds
+// them to s.finds at the place of their encoded text.
+func (e *Engine) scanDecoded(s *scratch, c *chunk) {
+	d := &s.dec
+	findEncoded(c, d, e.b64Min, e.escMin)
+	if len(d.buf) == 0 {
+		return
+	}
+	defer d.release()
+	in := e.getScratch()
+	defer e.putScratch(in)
+	ic := &chunk{buf: d.buf, own1: len(d.buf), atStart: true, atEnd: true, depth: c.depth + 1,
+		path: c.path, paths: c.paths}
+	e.collect(in, ic)
+	for _, f := range in.finds {
+		secret := f.secret
+		if secret == nil {
+			secret = bytes.Clone(ic.buf[f.off:f.end])
+		}
+		// Neighbouring chunks decode the spans they share; each keeps
+		// what starts in the part it owns.
+		off := d.at(f.off)
+		if off < c.own0 || off >= c.own1 {
+			continue
+		}
+		end := min(max(d.at(f.end-1)+1, off+1), len(c.buf))
+		s.finds = append(s.finds, pending{rule: f.rule, off: off, end: end, secret: secret})
+	}
+}
+
+// scanChunk finds what chunk c owns and returns it in offset order.
+func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
+	e.collect(s, c)
 	res := chunkResult{lastN: -1}
 	if len(s.finds) > 1 {
 		slices.SortFunc(s.finds, func(a, b pending) int {
@@ -226,6 +282,7 @@ func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 			}
 			return a.rule - b.rule
 		})
+		// A span holding plain text yields it again, decoded.
 		s.finds = slices.CompactFunc(s.finds, func(a, b pending) bool { return a.off == b.off && a.rule == b.rule })
 	}
 	if e.anyFallback && len(s.finds) > 1 {
@@ -260,13 +317,32 @@ func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 		s.finds = e.dropAllowed(s, c)
 	}
 	// Copy the secrets out now: the buffer is reused once this returns.
+	out := s.finds[:0]
 	for i := range s.finds {
-		p := &s.finds[i]
-		secret := bytes.Clone(c.buf[p.off:p.end])
+		p := s.finds[i]
+		secret := p.secret
+		if secret == nil {
+			secret = c.buf[p.off:p.end]
+		}
+		keep, commits := e.applyAllow(c, &p, secret)
+		if !keep {
+			continue
+		}
+		// The end is that of the text as written (encoded, for a secret
+		// found decoded).
+		seg := c.buf[p.off:p.end]
+		p.endCol = len(seg) - 1
+		if p.endNL = bytes.Count(seg, nl); p.endNL > 0 {
+			p.endCol = len(seg) - 1 - bytes.LastIndexByte(seg, '\n')
+		}
+		secret = bytes.Clone(secret)
 		id, redact := e.ruleInfo(p.rule)
 		p.f = Finding{RuleID: id, Offset: c.base + int64(p.off), Secret: secret,
-			SecretSHA256: keyformat.Fingerprint(secret), Redacted: keyformat.Redact(secret, redact)}
+			SecretSHA256: keyformat.Fingerprint(secret), Redacted: keyformat.Redact(secret, redact),
+			Entropy: patterns.ShannonEntropy(secret), AllowCommits: commits}
+		out = append(out, p)
 	}
+	s.finds = out
 	res.finds = s.finds
 	return res
 }
@@ -325,6 +401,14 @@ func (e *Engine) candidate(s *scratch, c *chunk, ri int, r *compiledRule, base i
 	a, b := loc[0], loc[1]
 	if g := r.SecretGroup; g > 0 {
 		a, b = loc[2*g], loc[2*g+1]
+	} else if g == patterns.FirstGroup {
+		a, b = -1, -1
+		for k := 2; k+1 < len(loc); k += 2 {
+			if loc[k] >= 0 && loc[k] < loc[k+1] {
+				a, b = loc[k], loc[k+1]
+				break
+			}
+		}
 	}
 	if a < 0 || a >= b {
 		return
@@ -344,7 +428,7 @@ func (e *Engine) candidate(s *scratch, c *chunk, ri int, r *compiledRule, base i
 	if r.AcceptMatch != nil && !r.AcceptMatch(c.buf[base+loc[0]:a], secret) {
 		return
 	}
-	s.finds = append(s.finds, pending{rule: ri, off: a, end: b})
+	s.finds = append(s.finds, pending{rule: ri, off: a, end: b, mOff: loc[0] + base, mEnd: loc[1] + base})
 }
 
 // keep applies a rule's filters to one candidate secret.
@@ -387,17 +471,20 @@ func overlapsKey(keys []keySpan, a, b int) bool {
 // is looked at within the chunk and its context.
 func (e *Engine) dropAllowed(s *scratch, c *chunk) []pending {
 	s.allow = s.allow[:0]
-	for off := 0; off < len(c.buf); {
-		j := bytes.Index(c.buf[off:], []byte(allowMarker))
-		if j < 0 {
-			break
+	for _, m := range allowMarkers {
+		for off := 0; off < len(c.buf); {
+			j := bytes.Index(c.buf[off:], m)
+			if j < 0 {
+				break
+			}
+			s.allow = append(s.allow, off+j)
+			off += j + 1
 		}
-		s.allow = append(s.allow, off+j)
-		off += j + 1
 	}
 	if len(s.allow) == 0 {
 		return s.finds
 	}
+	slices.Sort(s.allow)
 	// A finding with no newline between own0 and itself starts its line
 	// after the last newline of the left context.
 	left := bytes.LastIndexByte(c.buf[:c.own0], '\n') + 1
@@ -443,6 +530,49 @@ func platformRuleID(typ int) string {
 		return keyformat.RuleRestrictedKey
 	}
 	return keyformat.RulePublishableKey
+}
+
+// applyAllow checks a finding against the global allow-lists and its rule's.
+// keep is false when one allows it now; commits are those that will.
+func (e *Engine) applyAllow(c *chunk, p *pending, secret []byte) (keep bool, commits []string) {
+	if !e.hasAllow {
+		return true, nil
+	}
+	var own []allow.List
+	if p.rule >= 0 {
+		own = e.rules[p.rule].Allowlists
+	}
+	if len(e.opts.Allow)+len(own) == 0 {
+		return true, nil
+	}
+	cand := allow.Candidate{Path: c.path, Secret: secret, Match: secret}
+	if e.needMatch && p.mEnd > p.mOff && p.secret == nil {
+		cand.Match = c.buf[p.mOff:p.mEnd]
+	}
+	if e.needLine {
+		// The line as far as the chunk holds it (at least its margin on
+		// each side of the secret).
+		lo := bytes.LastIndexByte(c.buf[:p.off], '\n') + 1
+		hi := bytes.IndexByte(c.buf[p.off:], '\n')
+		if hi < 0 {
+			hi = len(c.buf)
+		} else {
+			hi += p.off
+		}
+		cand.Line = c.buf[lo:hi]
+	}
+	for _, lists := range [2][]allow.List{e.opts.Allow, own} {
+		for i := range lists {
+			ok, ifCommit := lists[i].Allows(cand)
+			if ok {
+				return false, nil
+			}
+			if ifCommit {
+				commits = append(commits, lists[i].Commits...)
+			}
+		}
+	}
+	return true, commits
 }
 
 // dropFallbacks removes the findings of Fallback rules that overlap a

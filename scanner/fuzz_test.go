@@ -3,6 +3,7 @@ package scanner
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"testing"
 	"time"
 
@@ -27,6 +28,9 @@ func FuzzScanReader(f *testing.F) {
 		mkZstd(f, text),
 		{0x1f, 0x8b, 8},
 		[]byte("PK\x03\x04"),
+		[]byte("k: " + base64.StdEncoding.EncodeToString(text) + "\n"),
+		[]byte(`s = "sk\u005flive\x5f%5F\ud83d\ude00\u00"`),
+		utf16Bytes(string(text), false, true),
 	} {
 		f.Add(seed)
 	}
@@ -40,7 +44,8 @@ func FuzzScanReader(f *testing.F) {
 		defer cancel()
 		for _, eng := range []*Engine{e, small} {
 			err := eng.ScanStream(ctx, "fuzz.bin", bytes.NewReader(data), func(f Finding) {
-				if len(f.Secret) == 0 || f.Line < 1 || f.Column < 1 || f.SecretSHA256 != sha(string(f.Secret)) {
+				if len(f.Secret) == 0 || f.Line < 1 || f.Column < 1 || f.SecretSHA256 != sha(string(f.Secret)) ||
+					f.EndLine < f.Line || f.EndLine == f.Line && f.EndColumn < f.Column {
 					t.Fatalf("malformed finding %+v", f)
 				}
 				if f.RuleID == keyformat.RuleSecretKey && !keyformat.ValidKey(f.Secret) {

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/leakguard/leakguard/allow"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
 )
@@ -33,7 +34,15 @@ type Finding struct {
 	SecretSHA256 string `json:"secret_sha256"`
 	Redacted     string `json:"redacted"`
 	Offset       int64  `json:"offset"` // byte offset in the (decompressed) file
-	Secret       []byte `json:"-"`
+	// EndLine and EndColumn are the place of the secret's last byte (for a
+	// secret found decoded: of the encoded text's last byte).
+	EndLine   int     `json:"end_line"`
+	EndColumn int     `json:"end_column"`
+	Entropy   float64 `json:"entropy"` // Shannon entropy of the secret, bits per byte
+	Secret    []byte  `json:"-"`
+	// AllowCommits are the commits (allow.CommitMatches prefixes) whose
+	// findings an allow-list drops: applied once Commit is known.
+	AllowCommits []string `json:"-"`
 	// The commit's author, email, author date (RFC 3339) and message, for
 	// findings of history and hook scans (docs/formats.md).
 	Author  string `json:"author,omitempty"`
@@ -41,6 +50,10 @@ type Finding struct {
 	Date    string `json:"date,omitempty"`
 	Message string `json:"message,omitempty"`
 }
+
+// AllowedByCommit reports whether an allow-list drops f now that its
+// commit is known.
+func (f *Finding) AllowedByCommit() bool { return allow.AnyCommit(f.AllowCommits, f.Commit) }
 
 // Options choose what an Engine reports.
 type Options struct {
@@ -53,11 +66,17 @@ type Options struct {
 	// and the platform rules are known (a config that does not extend the
 	// defaults).
 	NoDefaultRules bool
-	// Allow is a config's global allowlist: files whose path matches
-	// Allow.Paths are not scanned, secrets matching Allow.Regexes or
-	// Allow.StopWords are not reported, for every rule. (Allow.Commits is
-	// for history scans, which know the commit.)
-	Allow patterns.GlobalAllow
+	// Allow are a config's global allow-lists, for every rule: a file they
+	// skip whole is not read; other findings are checked against them as
+	// they are found. What depends on a commit is left in
+	// Finding.AllowCommits for whoever knows the commit.
+	Allow []allow.List
+	// NoDecode turns off the search of encoded text (base64, percent and
+	// string escapes, UTF-16; docs/formats.md).
+	NoDecode bool
+	// MaxDecodeDepth bounds how many encodings deep secrets are looked
+	// for: 1 to 3; 0 means 3.
+	MaxDecodeDepth int
 	// IncludePublishable reports pk_ keys too.
 	IncludePublishable bool
 	// Workers bounds parallelism for ScanPaths and for one large input;
@@ -201,6 +220,14 @@ type Engine struct {
 	// bigSem lets one large input at a time fan out over the workers, which
 	// bounds the buffers in flight when ScanPaths meets several.
 	bigSem chan struct{}
+	// b64Min is the shortest base64 run worth decoding (decode.go).
+	b64Min int
+	escMin int // shortest escape span worth decoding (decode.go)
+	// needMatch, needLine: an allow-list looks at the whole match or line.
+	needMatch, needLine bool
+	hasAllow            bool // any allow-list at all
+	decodeDepth         int
+	fileRules           []patterns.Rule // path-only rules: whole files
 }
 
 // DefaultWindow is the context, in bytes each side of a keyword hit, that a
@@ -272,10 +299,14 @@ func New(opts Options) (*Engine, error) {
 		if !((len(want) == 0 && !r.Disabled) || want[r.ID]) {
 			continue
 		}
+		if r.IsFileRule() {
+			e.fileRules = append(e.fileRules, r)
+			continue
+		}
 		if r.Regex == nil {
 			return nil, fmt.Errorf("rule %q has no regex", r.ID)
 		}
-		if r.SecretGroup < 0 || r.SecretGroup > r.Regex.NumSubexp() {
+		if r.SecretGroup < patterns.FirstGroup || r.SecretGroup > r.Regex.NumSubexp() {
 			return nil, fmt.Errorf("rule %q: secret group %d out of range", r.ID, r.SecretGroup)
 		}
 		// The window is the most context a match containing the keyword can
@@ -318,13 +349,35 @@ func New(opts Options) (*Engine, error) {
 		e.pf = newPrefilter(e.rules)
 		maxWin += e.pf.maxKeyword
 	}
-	e.margin = max(maxWin, keyformat.KeyLength) + 64
+	for _, l := range opts.Allow {
+		e.noteList(&l)
+	}
+	for i := range e.rules {
+		for j := range e.rules[i].Allowlists {
+			e.noteList(&e.rules[i].Allowlists[j])
+		}
+	}
+	e.margin = max(maxWin, keyformat.KeyLength, decodeMargin) + 64
+	e.b64Min, e.escMin = b64Min, escMin
+	e.decodeDepth = maxDecodeDepth
+	if d := opts.MaxDecodeDepth; d > 0 && d < maxDecodeDepth {
+		e.decodeDepth = d
+	}
+	if len(e.rules) == 0 {
+		e.b64Min, e.escMin = b64MinPlatform, escMinPlatform
+	}
 	e.chunk = defaultChunk
 	e.spoolMem = 8 << 20
 	e.bufs = newBufPool(e.chunk + 2*e.margin)
 	e.scratches.New = func() any { return e.newScratch() }
 	e.bigSem = make(chan struct{}, 1)
 	return e, nil
+}
+
+func (e *Engine) noteList(l *allow.List) {
+	e.hasAllow = true
+	e.needMatch = e.needMatch || l.Needs(allow.Match)
+	e.needLine = e.needLine || l.Needs(allow.Line)
 }
 
 // RuleIDs lists the rules this engine reports, platform rules first.
@@ -336,6 +389,9 @@ func (e *Engine) RuleIDs() []string {
 		}
 	}
 	for _, r := range e.rules {
+		ids = append(ids, r.ID)
+	}
+	for _, r := range e.fileRules {
 		ids = append(ids, r.ID)
 	}
 	return ids
@@ -381,7 +437,10 @@ func (e *Engine) ScanStream(ctx context.Context, path string, r io.Reader, emit 
 // data).
 func (e *Engine) withLayout(workers, chunk int) *Engine {
 	c := &Engine{opts: e.opts, limits: e.limits, workers: workers, platform: e.platform, anyPlat: e.anyPlat,
-		rules: e.rules, pathRules: e.pathRules, pf: e.pf, anyFallback: e.anyFallback, margin: e.margin, chunk: chunk, spoolMem: e.spoolMem}
+		rules: e.rules, pathRules: e.pathRules, pf: e.pf, anyFallback: e.anyFallback, margin: e.margin, chunk: chunk,
+		spoolMem: e.spoolMem, b64Min: e.b64Min, escMin: e.escMin,
+		needMatch: e.needMatch, needLine: e.needLine, hasAllow: e.hasAllow, decodeDepth: e.decodeDepth,
+		fileRules: e.fileRules}
 	c.opts.Workers = workers
 	c.bufs = newBufPool(c.chunk + 2*c.margin)
 	c.scratches.New = func() any { return c.newScratch() }

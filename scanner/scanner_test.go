@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakguard/leakguard/allow"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/patterns"
 )
@@ -307,17 +308,19 @@ func TestRuleFields(t *testing.T) {
 func TestInlineAllowPlatformKey(t *testing.T) {
 	sk := newKey(t, keyformat.Secret, keyformat.Live)
 	rk := newKey(t, keyformat.Restricted, keyformat.Test)
-	data := "k1 = \"" + sk + "\" // leakguard:allow (test fixture)\r\nk2 = \"" + rk + "\"\n"
-	for way, got := range scanAllWays(t, mustNew(t, Options{}), "f", []byte(data)) {
-		t.Run(way, func(t *testing.T) {
-			checkFindings(t, got, []want{{keyformat.RuleRestrictedKey, "f", 2, 7, rk}})
-		})
+	for _, marker := range []string{"leakguard:allow", "gitleaks:allow"} {
+		data := "k1 = \"" + sk + "\" // " + marker + " (test fixture)\r\nk2 = \"" + rk + "\"\n"
+		for way, got := range scanAllWays(t, mustNew(t, Options{}), "f", []byte(data)) {
+			t.Run(marker+"/"+way, func(t *testing.T) {
+				checkFindings(t, got, []want{{keyformat.RuleRestrictedKey, "f", 2, 7, rk}})
+			})
+		}
 	}
 }
 
 func TestRulePathFilters(t *testing.T) {
 	r := patterns.Rule{ID: "tok", Keywords: []string{"tok_"}, Regex: regexp.MustCompile(`tok_[a-z0-9]{12}`),
-		Path: regexp.MustCompile(`\.env$`), AllowPaths: []*regexp.Regexp{regexp.MustCompile(`^test/`)}}
+		Path: regexp.MustCompile(`\.env$`), Allowlists: []allow.List{{Paths: []*regexp.Regexp{regexp.MustCompile(`^test/`)}}}}
 	e, _ := New(Options{NoDefaultRules: true, ExtraRules: []patterns.Rule{r}})
 	data := []byte("tok_abcdef123456")
 	for path, n := range map[string]int{"prod.env": 1, "main.go": 0, "test/x.env": 0} {
@@ -326,7 +329,7 @@ func TestRulePathFilters(t *testing.T) {
 		}
 	}
 	sk := newKey(t, keyformat.Secret, keyformat.Live)
-	e, _ = New(Options{Allow: patterns.GlobalAllow{Paths: []*regexp.Regexp{regexp.MustCompile(`^vendor/`)}}})
+	e, _ = New(Options{Allow: []allow.List{{Paths: []*regexp.Regexp{regexp.MustCompile(`^vendor/`)}}}})
 	if got := collectBytes(e, "vendor/x.txt", []byte(sk)); len(got) != 0 {
 		t.Errorf("global allow path: reported%s", describe(got))
 	}
@@ -376,7 +379,7 @@ func TestBadRulesAreErrors(t *testing.T) {
 		"no id":        {Keywords: []string{"x"}, Regex: regexp.MustCompile("x")},
 		"no regex":     {ID: "x", Keywords: []string{"x"}},
 		"bad group":    {ID: "x", Keywords: []string{"x"}, Regex: regexp.MustCompile("x"), SecretGroup: 2},
-		"negative grp": {ID: "x", Keywords: []string{"x"}, Regex: regexp.MustCompile("(x)"), SecretGroup: -1},
+		"negative grp": {ID: "x", Keywords: []string{"x"}, Regex: regexp.MustCompile("(x)"), SecretGroup: -2}, // -1 is patterns.FirstGroup
 	} {
 		if _, err := New(Options{ExtraRules: []patterns.Rule{r}}); err == nil {
 			t.Errorf("%s: New accepted the rule", name)

@@ -3,11 +3,16 @@ package scanner
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"sync"
+
+	"github.com/leakguard/leakguard/patterns"
+	"golang.org/x/text/transform"
 )
 
 // bufPool recycles chunk buffers: reading every file into a fresh buffer
@@ -98,6 +103,7 @@ type source struct {
 	ra      io.ReaderAt // random access to the same content, when there is one
 	size    int64
 	depth   int
+	utf16   bool // r is the UTF-8 form of UTF-16 text
 	plain   bool // scan as bytes, never as an archive
 }
 
@@ -131,8 +137,17 @@ func (s *input) scanStream(path string, r io.Reader, depth int) error {
 // rest through the chunk scanner.
 func (s *input) scan(src source) error {
 	e := s.e
-	if e.opts.Allow.AllowsPath(src.path) {
+	if e.skipsPath(src.path) {
 		return nil
+	}
+	if rules := e.fileRulesAt(src.path); len(rules) > 0 && !src.utf16 {
+		h := sha256.New()
+		src.r = io.TeeReader(src.r, h)
+		src.ra = nil // every byte through the hash
+		defer func() {
+			_, _ = io.Copy(h, src.r) // what the scan did not need
+			s.emitFile(src.path, rules, h.Sum(nil))
+		}()
 	}
 	bp := e.bufs.get()
 	defer func() {
@@ -187,6 +202,15 @@ func (s *input) scan(src source) error {
 		}
 		return s.scan(raw)
 	}
+	if !src.utf16 && !e.opts.NoDecode {
+		if dec := utf16Decoder(head); dec != nil {
+			var rest io.Reader = bytes.NewReader(head)
+			if !eof {
+				rest = io.MultiReader(rest, src.r)
+			}
+			return s.scan(source{path: src.path, r: transform.NewReader(rest, dec), depth: src.depth, utf16: true})
+		}
+	}
 	binary := isBinary(head)
 	if src.depth == 0 {
 		s.binary = binary
@@ -194,7 +218,7 @@ func (s *input) scan(src source) error {
 	rs := resolver{e: e, path: src.path, paths: e.pathMask(src.path), lastNL: -1, emit: s.emit}
 	if eof {
 		sc := e.getScratch()
-		rs.take(e.scanChunk(sc, &chunk{buf: head, own1: n, atStart: true, atEnd: true, binary: binary, paths: rs.paths}))
+		rs.take(e.scanChunk(sc, &chunk{buf: head, own1: n, atStart: true, atEnd: true, binary: binary, paths: rs.paths, path: rs.path}))
 		e.putScratch(sc)
 		return nil
 	}
@@ -230,7 +254,7 @@ func (s *input) scanSequential(buf []byte, r io.Reader, binary bool, rs *resolve
 			own1 = n - e.margin
 		}
 		rs.take(e.scanChunk(sc, &chunk{buf: buf[:n], base: base, own0: own0, own1: own1,
-			atStart: base == 0, atEnd: eof, binary: binary, paths: rs.paths}))
+			atStart: base == 0, atEnd: eof, binary: binary, paths: rs.paths, path: rs.path}))
 		if eof {
 			return nil
 		}
@@ -299,7 +323,7 @@ func (s *input) scanParallel(first *[]byte, r io.Reader, binary bool, rs *resolv
 			if !eof {
 				own1 = n - e.margin
 			}
-			c := chunk{buf: buf[:n], base: base, own0: own0, own1: own1, atStart: base == 0, atEnd: eof, binary: binary, paths: rs.paths}
+			c := chunk{buf: buf[:n], base: base, own0: own0, own1: own1, atStart: base == 0, atEnd: eof, binary: binary, paths: rs.paths, path: rs.path}
 			var next *[]byte
 			if !eof {
 				select {
@@ -395,7 +419,7 @@ func (r *resolver) take(res chunkResult) {
 		p := &res.finds[i]
 		f := p.f
 		p.f.Secret = nil
-		if !r.e.reportable(p.rule, r.path, f.Secret) {
+		if !r.e.reportable(p.rule, r.path) {
 			continue
 		}
 		f.Path = r.path
@@ -405,6 +429,11 @@ func (r *resolver) take(res chunkResult) {
 			ls = r.lastNL + 1
 		}
 		f.Column = int(f.Offset-ls) + 1
+		f.EndLine = f.Line + p.endNL
+		f.EndColumn = f.Column + p.endCol
+		if p.endNL > 0 {
+			f.EndColumn = p.endCol
+		}
 		r.emit(f)
 	}
 	r.lines += res.nl
@@ -416,8 +445,12 @@ func (r *resolver) take(res chunkResult) {
 // scanMem scans an in-memory buffer: chunks are windows of data itself.
 func (s *input) scanMem(path string, data []byte, depth int) {
 	e := s.e
-	if e.opts.Allow.AllowsPath(path) {
+	if e.skipsPath(path) {
 		return
+	}
+	if rules := e.fileRulesAt(path); len(rules) > 0 {
+		sum := sha256.Sum256(data)
+		defer s.emitFile(path, rules, sum[:])
 	}
 	if k := detect(data[:min(len(data), 4096)]); k != plainKind {
 		r := bytes.NewReader(data)
@@ -431,6 +464,15 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 		}
 		// Not readable as an archive: scanned as bytes below.
 	}
+	if !e.opts.NoDecode {
+		if dec := utf16Decoder(data); dec != nil {
+			src := source{path: path, r: transform.NewReader(bytes.NewReader(data), dec), depth: depth, utf16: true}
+			if err := s.scan(src); err != nil {
+				s.warnf(path, err)
+			}
+			return
+		}
+	}
 	binary := isBinary(data)
 	rs := resolver{e: e, path: path, paths: e.pathMask(path), lastNL: -1, emit: s.emit}
 	sc := e.getScratch()
@@ -439,7 +481,7 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 		own1 := min(own0+e.chunk, len(data))
 		lo, hi := max(own0-e.margin, 0), min(own1+e.margin, len(data))
 		rs.take(e.scanChunk(sc, &chunk{buf: data[lo:hi], base: int64(lo), own0: own0 - lo, own1: own1 - lo,
-			atStart: lo == 0, atEnd: hi == len(data), binary: binary, paths: rs.paths}))
+			atStart: lo == 0, atEnd: hi == len(data), binary: binary, paths: rs.paths, path: rs.path}))
 		if own1 == len(data) {
 			break
 		}
@@ -449,13 +491,19 @@ func (s *input) scanMem(path string, data []byte, depth int) {
 func (e *Engine) getScratch() *scratch  { return e.scratches.Get().(*scratch) }
 func (e *Engine) putScratch(s *scratch) { e.scratches.Put(s) }
 
-// reportable applies the path filters of a rule and the global allowlist's
-// secret filters.
-func (e *Engine) reportable(rule int, path string, secret []byte) bool {
-	if rule >= 0 && !e.rules[rule].AppliesTo(path) {
-		return false
+// reportable applies the path filters of a rule.
+func (e *Engine) reportable(rule int, path string) bool {
+	return rule < 0 || e.rules[rule].AppliesTo(path)
+}
+
+// skipsPath reports whether a global allow-list allows everything at path.
+func (e *Engine) skipsPath(path string) bool {
+	for i := range e.opts.Allow {
+		if e.opts.Allow[i].Skips(path) {
+			return true
+		}
 	}
-	return !e.opts.Allow.AllowsSecret(secret)
+	return false
 }
 
 // readFull fills buf unless the input ends first. Unlike io.ReadFull it
@@ -474,3 +522,26 @@ func readFull(r io.Reader, buf []byte) (n int, eof bool, err error) {
 	}
 	return n, false, nil
 }
+
+// fileRulesAt returns the path-only rules that report the file at path.
+func (e *Engine) fileRulesAt(path string) []patterns.Rule {
+	var out []patterns.Rule
+	for _, r := range e.fileRules {
+		if r.AppliesTo(path) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// emitFile reports a whole file for path-only rules: the secret is the
+// file, known by its SHA-256 (its bytes are not kept).
+func (s *input) emitFile(path string, rules []patterns.Rule, sum []byte) {
+	for _, r := range rules {
+		s.emit(Finding{RuleID: r.ID, Path: path, Line: 1, Column: 1, EndLine: 1, EndColumn: 1,
+			SecretSHA256: hex.EncodeToString(sum), Redacted: WholeFile})
+	}
+}
+
+// WholeFile is the redacted form of a finding of a path-only rule.
+const WholeFile = "(whole file)"

@@ -61,8 +61,7 @@ func runHook(ctx context.Context, e *env, args []string) int {
 }
 
 func runPrePush(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("hook pre-push", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("hook pre-push")
 	var f scanFlags
 	f.register(fs, false)
 	repoDir := fs.String("repo", ".", "")
@@ -158,7 +157,7 @@ rebase) and rotate it. If a finding is a false positive:
   - add its fingerprint (file:rule:secret_sha256) to .leakguardignore, or
   - push without this check once: git push --no-verify
 `)
-	return incomplete(e.stderr, st, *allowIncomplete, exitFindings)
+	return incomplete(e.stderr, st, *allowIncomplete, f.exitCode)
 }
 
 // preCommitUpdate builds the pushed range from the pre-commit framework's
@@ -190,11 +189,10 @@ func pluralWord(n int, one, many string) string {
 }
 
 func runHookInstall(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("hook install", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("hook install")
 	force := fs.Bool("force", false, "")
 	repoDir := fs.String("repo", ".", "")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		io.WriteString(e.stdout, hookUsage)
 		return exitOK
@@ -251,10 +249,9 @@ func runHookInstall(ctx context.Context, e *env, args []string) int {
 const backupSuffix = ".leakguard-backup"
 
 func runHookUninstall(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("hook uninstall", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("hook uninstall")
 	repoDir := fs.String("repo", ".", "")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		io.WriteString(e.stdout, hookUsage)
 		return exitOK

@@ -11,6 +11,7 @@ import (
 
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
+	"github.com/leakguard/leakguard/keystore/api"
 )
 
 const keysUsage = `usage:
@@ -135,7 +136,7 @@ func keysList(ctx context.Context, e *env, args []string) int {
 	if _, err := svc.GetAccount(ctx, *account); err != nil {
 		return fail(e, "%s: %s", what, errMessage(err))
 	}
-	objs := []keystore.KeyObject{}
+	objs := []api.KeyObject{}
 	p := keystore.Page{Limit: keystore.MaxPageLimit}
 	for {
 		keys, more, err := svc.ListKeys(ctx, nil, *account, p)
@@ -143,7 +144,7 @@ func keysList(ctx context.Context, e *env, args []string) int {
 			return fail(e, "%s: %s", what, errMessage(err))
 		}
 		for _, k := range keys {
-			objs = append(objs, svc.Object(k))
+			objs = append(objs, api.Object(k, svc.Resources(), svc.Now()))
 		}
 		if !more || len(keys) == 0 {
 			break
@@ -220,7 +221,7 @@ func keysRevoke(ctx context.Context, e *env, args []string) int {
 		return fail(e, "%s: %s", what, errMessage(err))
 	}
 	if *asJSON {
-		return printJSON(e, svc.Object(k))
+		return printJSON(e, api.Object(k, svc.Resources(), svc.Now()))
 	}
 	fmt.Fprintf(e.stdout, "Key %s (%s) is revoked (%s).\n", k.ID, k.Redacted(), k.RevokedReason)
 	return exitOK

@@ -109,7 +109,7 @@ func TestAdminCLI(t *testing.T) {
 		if len(objs) != 3 {
 			t.Fatalf("%d keys listed, want 3", len(objs))
 		}
-		want := []string{"allowed_ips", "created_at", "expires_at", "id", "last_used_at", "last_used_ip", "mode", "name",
+		want := []string{"allowed_ips", "allowed_referrers", "created_at", "expires_at", "id", "last_used_at", "last_used_ip", "mode", "name",
 			"redacted", "revoked_at", "revoked_reason", "scopes", "status", "type"}
 		var rkObj map[string]any
 		for _, o := range objs {

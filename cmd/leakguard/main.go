@@ -38,7 +38,7 @@ type command struct {
 }
 
 func commands() map[string]command {
-	return map[string]command{
+	cmds := map[string]command{
 		"scan":     {"scan files, folders, archives or git history for secrets", runScan},
 		"hook":     {"git hooks: 'hook pre-push' and 'hook install'", runHook},
 		"accounts": {"manage accounts: 'accounts create'", runAccounts},
@@ -46,6 +46,10 @@ func commands() map[string]command {
 		"serve":    {"run the daemon: key API, leak sources, revoker, notifier", runServe},
 		"version":  {"print the version", runVersion},
 	}
+	for n, c := range gitleaksCommands() {
+		cmds[n] = c
+	}
+	return cmds
 }
 
 // version is set at build time with -ldflags "-X main.version=...".

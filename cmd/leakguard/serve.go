@@ -50,18 +50,18 @@ scanning partner endpoint POST /v1/secret-scanning/github, /healthz,
 const leaseTTL = 30 * time.Second
 
 func runServe(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("serve")
 	rolesFlag := fs.String("roles", "api,sources,revoker,notifier", "comma list of roles to run")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.stdout, serveUsage)
-			return exitOK
-		}
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(e.stdout, serveUsage)
+		return exitOK
+	}
+	if err != nil {
 		return fail(e, "serve: %v", err)
 	}
-	if fs.NArg() > 0 {
-		return fail(e, "serve: unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		return fail(e, "serve: unexpected argument %q", pos[0])
 	}
 	roles, err := parseRoles(*rolesFlag)
 	if err != nil {

@@ -11,15 +11,30 @@
 // The handler itself owns no goroutine; the batchers it feeds belong to the
 // Service and are flushed when svc.Run returns (wait for it on shutdown).
 //
-// Routes and the scope each needs: GET /v1/account (none: every valid key,
-// publishable ones included), GET /v1/api-keys[/{id}] (api_keys:read),
-// POST /v1/api-keys, DELETE /v1/api-keys/{id}, POST /v1/api-keys/{id}/rotate
-// (api_keys:write), GET /v1/api-logs (api_logs:read), GET /v1/leaks
-// (leaks:read), POST /v1/keys/verify (the service token, not a key; it
-// also takes an optional "ip", the customer's address, for allow-lists and
-// last-used). Per-key rate limits, a per-IP limit on unknown keys, and the
-// client IP (X-Forwarded-For only from LEAKGUARD_TRUSTED_PROXIES) are set
-// by Config, which `leakguard serve` fills from its environment.
+// Routes and the scope each needs are one table, Routes (routes.go); POST
+// /v1/keys/verify takes the service token, not a key. Decisions worth
+// knowing (docs/api.md):
+//
+//   - Every request that presents a key the store knows is logged, refused
+//     ones too, with a reason; past a per-key budget refusals are counted in
+//     summary entries (keystore.Usage.LogRefused), so a dead key replayed in
+//     a flood costs the store a few rows a second.
+//   - Only failed authentications are throttled per client address: a key
+//     that verifies always passes, so a shared address (a load balancer)
+//     cannot be locked out by someone else's bad keys.
+//   - A path segment shaped like a key is 400 and is never echoed; key-shaped
+//     text in a logged path or user agent is redacted before it is queued.
+//   - Verify: the per-key limit applies (valid:false, rate_limited); unknown
+//     keys are throttled per customer address (the body's "ip", else the
+//     caller's); without a scope, a publishable key is valid:false
+//     (permission_denied): it identifies an account and grants nothing.
+//   - POST takes an Idempotency-Key (idempotency.go), on every route a key
+//     calls; verify does not take one (it reads, and a replayed verdict
+//     would be stale).
+//   - A publishable key's GET /v1/account has no "email".
+//
+// Per-key rate limits, a per-IP limit on unknown keys, and the client IP
+// (X-Forwarded-For only from LEAKGUARD_TRUSTED_PROXIES) are set by Config, which `leakguard serve` fills from its environment.
 package api
 
 import (
@@ -35,6 +50,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,11 +122,12 @@ func (c *Config) defaults() {
 }
 
 type handler struct {
-	cfg      Config
-	svc      *keystore.Service
-	log      *slog.Logger
-	token    []byte
-	tokenSum [32]byte // SHA-256 of the service token
+	cfg       Config
+	svc       *keystore.Service
+	resources []string
+	log       *slog.Logger
+	token     []byte
+	tokenSum  [32]byte // SHA-256 of the service token
 
 	keyLimits *limiterSet // nil: unlimited
 	ipFails   *limiterSet // nil: unlimited
@@ -133,7 +150,7 @@ func New(cfg Config, svc *keystore.Service, m *metrics.Metrics, logger *slog.Log
 	if m == nil {
 		m = metrics.New()
 	}
-	h := &handler{cfg: cfg, svc: svc, log: logger, token: []byte(cfg.ServiceToken)}
+	h := &handler{cfg: cfg, svc: svc, resources: svc.Resources(), log: logger, token: []byte(cfg.ServiceToken)}
 	h.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	h.tokenSum = sha256.Sum256(h.token)
 	if cfg.RateLimit > 0 {
@@ -206,7 +223,14 @@ const (
 	routeLogs
 	routeLeaks
 	routeVerify
+	// routeKeyShaped is a path with a key-shaped segment: always 400,
+	// and the segment is never echoed, logged or stored.
+	routeKeyShaped
 )
+
+// keyShapedMethods are the methods a key-shaped path is answered for
+// (with 400) rather than 405.
+const keyShapedMethods = "GET, POST, PATCH, DELETE"
 
 // match maps a path to its route, the {id} in it, and the methods it takes.
 func match(path string) (route, string, string) {
@@ -222,6 +246,9 @@ func match(path string) (route, string, string) {
 	case "/v1/keys/verify":
 		return routeVerify, "", "POST"
 	}
+	if keystore.KeyShaped(path) {
+		return routeKeyShaped, "", keyShapedMethods
+	}
 	if rt, id, allowed, ok := matchWebhooks(path); ok {
 		return rt, id, allowed
 	}
@@ -236,7 +263,7 @@ func match(path string) (route, string, string) {
 		return routeNone, "", ""
 	}
 	if validID(rest) {
-		return routeKey, rest, "GET, DELETE"
+		return routeKey, rest, "GET, PATCH, DELETE"
 	}
 	return routeNone, "", ""
 }
@@ -262,26 +289,6 @@ func methodAllowed(allowed, method string) bool {
 	return false
 }
 
-// scopeFor is the scope a route and method need ("" for none).
-func scopeFor(rt route, method string) string {
-	switch rt {
-	case routeKeys, routeKey:
-		if method == http.MethodGet {
-			return keystore.ScopeAPIKeysRead
-		}
-		return keystore.ScopeAPIKeysWrite
-	case routeKeyRotate:
-		return keystore.ScopeAPIKeysWrite
-	case routeLogs:
-		return keystore.ScopeAPILogsRead
-	case routeLeaks:
-		return keystore.ScopeLeaksRead
-	case routeWebhooks, routeWebhook, routeWebhookDeliveries:
-		return scopeAccountWrite
-	}
-	return ""
-}
-
 // call is one request in flight.
 type call struct {
 	w      http.ResponseWriter
@@ -291,6 +298,9 @@ type call struct {
 	ipText string
 	now    time.Time
 	status int
+	// capture keeps the answer's body in answer (for an idempotent POST).
+	capture bool
+	answer  []byte
 }
 
 func (h *handler) requestID() string {
@@ -332,15 +342,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt, id, allowed := match(r.URL.Path)
 	if rt == routeNone {
-		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+truncate.String(r.URL.Path, 200)+").")
+		h.writeError(c, http.StatusNotFound, "not_found", "Unrecognized request URL ("+r.Method+" "+keystore.RedactKeyShaped(truncate.String(r.URL.Path, 200))+").")
 		return
 	}
 	if !methodAllowed(allowed, r.Method) {
 		w.Header().Set("Allow", allowed)
 		h.writeError(c, http.StatusMethodNotAllowed, "invalid_request", r.Method+" is not allowed here; use "+allowed+".")
-		return
-	}
-	if h.throttled(c) {
 		return
 	}
 	if rt == routeVerify {
@@ -361,27 +368,51 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p == nil {
-		if ae.Reason == keystore.ReasonUnknown && h.ipFails != nil {
-			h.ipFails.spend(failureBucket(c), c.now)
+		// Only failures are throttled: a key that verifies always passes,
+		// so a shared address (a load balancer) cannot be locked out.
+		if ae.Reason == keystore.ReasonUnknown && h.failureThrottled(c, failureBucket(c)) {
+			return
 		}
 		h.authError(c, ae)
 		return
 	}
-	// The key is real: its use counts, whatever the answer.
-	h.svc.RecordUse(p.Key.ID, c.ipText, c.now)
-	defer h.logCall(c, p)
+	if ae == nil && p.Key.Type == keyformat.Publishable && len(p.Key.AllowedReferrers) > 0 &&
+		!referrerAllowed(p.Key.AllowedReferrers, r) {
+		ae = keystore.ErrReferrerNotAllowed
+	}
+	if countsAsUse(ae) {
+		// A working key's use counts, whatever the answer.
+		h.svc.RecordUse(p.Key.ID, c.ipText, c.now)
+	}
 	if ae != nil {
+		defer h.logCall(c, p, ae.Reason)
 		h.authError(c, ae)
 		return
 	}
 	if h.keyLimits != nil {
 		if ok, wait := h.keyLimits.allow(p.Key.ID, c.now); !ok {
+			defer h.logCall(c, p, keystore.ReasonRateLimited)
 			w.Header().Set("Retry-After", retryAfter(wait))
-			h.writeError(c, http.StatusTooManyRequests, "rate_limited", "Too many requests with this API key; retry after "+retryAfter(wait)+" s.")
+			h.writeError(c, http.StatusTooManyRequests, keystore.CodeRateLimited, keystore.RateLimitedError(retryAfter(wait)).Message)
 			return
 		}
 	}
+	defer h.logCall(c, p, "")
+	if r.Method == http.MethodPost && rt != routeKeyShaped {
+		if v := r.Header.Get("Idempotency-Key"); v != "" {
+			h.idempotent(c, p, v, func() { h.route(c, p, rt, id) })
+			return
+		}
+	}
+	h.route(c, p, rt, id)
+}
+
+// route answers an authenticated request.
+func (h *handler) route(c *call, p *keystore.Principal, rt route, id string) {
+	r := c.r
 	switch rt {
+	case routeKeyShaped:
+		h.writeError(c, http.StatusBadRequest, "invalid_request", "The URL holds what looks like an API key: ids look like key_…, and a key never belongs in a URL. If it was a real key, roll it.")
 	case routeAccount:
 		h.account(c, p)
 	case routeKeys:
@@ -391,9 +422,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.createKey(c, p)
 		}
 	case routeKey:
-		if r.Method == http.MethodGet {
+		switch r.Method {
+		case http.MethodGet:
 			h.getKey(c, p, id)
-		} else {
+		case http.MethodPatch:
+			h.updateKey(c, p, id)
+		default:
 			h.revokeKey(c, p, id)
 		}
 	case routeKeyRotate:
@@ -407,27 +441,39 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// countsAsUse reports whether a request refused with ae (nil: accepted)
+// still counts as a use of the key for last_used: yes when the key works
+// and only the request was beyond it (scope, type, referrer); no for a dead
+// key or one used from an address it is not allowed from.
+func countsAsUse(ae *keystore.AuthError) bool {
+	return ae == nil || ae.Code == keystore.CodePermissionDenied && ae.Reason != keystore.ReasonIPNotAllow
+}
+
 // failureBucket is what failed authentications are counted against: the
 // client's address, or its /64 for IPv6 (one host usually holds a whole
 // /64 and could otherwise rotate through it).
-func failureBucket(c *call) string {
-	if c.ip.Is6() && !c.ip.Is4In6() {
-		return netip.PrefixFrom(c.ip, 64).Masked().String()
+func failureBucket(c *call) string { return ipBucket(c.ip, c.ipText) }
+
+func ipBucket(ip netip.Addr, text string) string {
+	if ip.Is6() && !ip.Is4In6() {
+		return netip.PrefixFrom(ip, 64).Masked().String()
 	}
-	return c.ipText
+	return text
 }
 
-// throttled answers 429 when the client IP presented too many unknown keys.
-func (h *handler) throttled(c *call) bool {
+// failureThrottled counts one failed authentication against bucket and,
+// when the bucket has none left, answers 429 and reports true.
+func (h *handler) failureThrottled(c *call, bucket string) bool {
 	if h.ipFails == nil {
 		return false
 	}
-	blocked, wait := h.ipFails.blocked(failureBucket(c), c.now)
+	blocked, wait := h.ipFails.blocked(bucket, c.now)
 	if !blocked {
+		h.ipFails.spend(bucket, c.now)
 		return false
 	}
 	c.w.Header().Set("Retry-After", retryAfter(wait))
-	h.writeError(c, http.StatusTooManyRequests, "rate_limited", "Too many failed authentications from your IP address; retry after "+retryAfter(wait)+" s.")
+	h.writeError(c, http.StatusTooManyRequests, keystore.CodeRateLimited, "Too many failed authentications from your IP address; retry after "+retryAfter(wait)+" s.")
 	return true
 }
 
@@ -435,18 +481,28 @@ func retryAfter(d time.Duration) string {
 	return strconv.FormatInt(max(int64((d+time.Second-1)/time.Second), 1), 10)
 }
 
-func (h *handler) logCall(c *call, p *keystore.Principal) {
-	h.svc.LogCall(keystore.APILogEntry{
+// logCall logs the request against the key it presented; a refused one
+// (reason set) goes through the refusal budget (see Usage.LogRefused).
+// Key-shaped text in the path and user agent is redacted before it is
+// queued.
+func (h *handler) logCall(c *call, p *keystore.Principal, reason keystore.AuthReason) {
+	e := keystore.APILogEntry{
 		AccountID: p.Key.AccountID,
 		KeyID:     p.Key.ID,
 		Time:      c.now,
 		Method:    c.r.Method,
 		Path:      c.r.URL.Path,
 		Status:    c.status,
+		Reason:    string(reason),
 		IP:        c.ipText,
 		UserAgent: truncate.String(c.r.UserAgent(), 512),
 		RequestID: c.id,
-	})
+	}
+	if reason != "" {
+		h.svc.LogRefused(e)
+		return
+	}
+	h.svc.LogCall(e)
 }
 
 // bearer extracts the key: "Authorization: Bearer KEY", or HTTP Basic with
@@ -543,6 +599,9 @@ func (h *handler) writeBody(c *call, status int, body []byte) {
 	hdr["Content-Type"] = jsonContentType
 	hdr["Cache-Control"] = noStore
 	c.status = status
+	if c.capture {
+		c.answer = append(c.answer[:0], body...)
+	}
 	c.w.WriteHeader(status)
 	_, _ = c.w.Write(body)
 }
@@ -665,4 +724,24 @@ func jsonKind(k string) string {
 		return "true or false"
 	}
 	return "of another type"
+}
+
+// referrerAllowed reports whether the request's Origin (or, without one,
+// the origin of its Referer) is one of a publishable key's allowed
+// referrers. A request with neither is refused: the restriction binds the
+// key to some websites, and a caller that names none is not one of them.
+func referrerAllowed(allowed []string, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		ref := r.Header.Get("Referer")
+		if ref == "" {
+			return false
+		}
+		u, err := url.Parse(ref)
+		if err != nil {
+			return false
+		}
+		origin = u.Scheme + "://" + u.Host
+	}
+	return keystore.ReferrerAllowed(allowed, origin)
 }

@@ -89,6 +89,7 @@ type world struct {
 	secrets []string // every plaintext the world has seen, for leak checks
 	mode    keyformat.Mode
 	metrics *metrics.Metrics
+	hdr     map[string]string // extra headers for the next do (see doH)
 }
 
 type opts struct {
@@ -210,6 +211,9 @@ func (w *world) do(method, path, key string, body any) answer {
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range w.hdr {
+		req.Header.Set(k, v)
 	}
 	resp, err := w.srv.Client().Do(req)
 	if err != nil {

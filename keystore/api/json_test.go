@@ -22,9 +22,11 @@ func TestAppendAccountMatchesEncodingJSON(t *testing.T) {
 			t.Errorf("email %q:\n got %s\nwant %s", email, got, want)
 		}
 	}
-	p := &keystore.Principal{Key: keystore.Key{ID: "k", Type: "publishable", Mode: "live"}, Account: keystore.Account{ID: "a"}, Scopes: []string{}}
-	if got := string(appendAccount(nil, p)); got != `{"id":"a","email":"","mode":"live","key":{"id":"k","type":"publishable","scopes":[]}}` {
-		t.Errorf("empty scopes: %s", got)
+	// A publishable key's answer has no email (the key is public; the
+	// owner's address is not), and its scopes are an empty list.
+	p := &keystore.Principal{Key: keystore.Key{ID: "k", Type: "publishable", Mode: "live"}, Account: keystore.Account{ID: "a", Email: "o@example.com"}, Scopes: []string{}}
+	if got := string(appendAccount(nil, p)); got != `{"id":"a","mode":"live","key":{"id":"k","type":"publishable","scopes":[]}}` {
+		t.Errorf("publishable key, empty scopes: %s", got)
 	}
 }
 

@@ -43,7 +43,8 @@ const (
 	routeWebhookDeliveries
 )
 
-const scopeAccountWrite = keystore.ResourceAccount + ":write"
+// The scope of these routes is in the route table (routes.go):
+// keystore.ScopeAccountWrite.
 
 // matchWebhooks maps the webhook paths; ok is false for any other path.
 func matchWebhooks(path string) (rt route, id, allowed string, ok bool) {

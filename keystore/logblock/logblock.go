@@ -7,9 +7,11 @@
 // entry in ID order: the ID as a prefix shared with the previous ID plus the
 // rest, the time as a signed microsecond delta from the previous entry, the
 // status, and each text field either as "same as the previous entry" or
-// with its bytes. Version 2 bodies are zstd-compressed; version 1 bodies are
-// stored as they are (small blocks, where zstd's frame costs more than it
-// saves).
+// with its bytes. Versions 3 and 4 add, per entry, the refusal reason (a
+// text field) and the count of a summary entry. Versions 2 and 4 bodies are
+// zstd-compressed; versions 1 and 3 bodies are stored as they are (small
+// blocks, where zstd's frame costs more than it saves). Blocks are written
+// as version 3 or 4; all four are read.
 package logblock
 
 import (
@@ -29,8 +31,10 @@ import (
 )
 
 const (
-	versionRaw  = 1
-	versionZstd = 2
+	versionRaw    = 1 // before reasons and counts
+	versionZstd   = 2
+	versionRawV2  = 3 // with reasons and counts
+	versionZstdV2 = 4
 
 	// MaxEntries bounds one block, so listing a page never decodes more
 	// than this many entries per block.
@@ -132,10 +136,10 @@ func (c *Codec) Split(entries []keystore.APILogEntry) []Block {
 func (c *Codec) seal(body []byte) []byte {
 	if len(body) < compressAbove {
 		out := make([]byte, 0, len(body)+1)
-		return append(append(out, versionRaw), body...)
+		return append(append(out, versionRawV2), body...)
 	}
 	out := make([]byte, 1, len(body)/4+16)
-	out[0] = versionZstd
+	out[0] = versionZstdV2
 	return c.enc.EncodeAll(body, out)
 }
 
@@ -164,6 +168,8 @@ func appendBody(b []byte, entries []keystore.APILogEntry, group []int32) []byte 
 		b = appendField(b, e.IP, prev.IP, first)
 		b = appendField(b, e.UserAgent, prev.UserAgent, first)
 		b = appendField(b, e.RequestID, prev.RequestID, first)
+		b = appendField(b, e.Reason, prev.Reason, first)
+		b = binary.AppendUvarint(b, uint64(max(e.Count, 0)))
 		prev = e
 	}
 	return b
@@ -195,9 +201,10 @@ func (c *Codec) Decode(data []byte, accountID, keyID string) ([]keystore.APILogE
 		return nil, fmt.Errorf("%w: empty", ErrCorrupt)
 	}
 	body := data[1:]
+	v2 := data[0] == versionRawV2 || data[0] == versionZstdV2
 	switch data[0] {
-	case versionRaw:
-	case versionZstd:
+	case versionRaw, versionRawV2:
+	case versionZstd, versionZstdV2:
 		var err error
 		body, err = c.dec.DecodeAll(body, nil)
 		if err != nil {
@@ -234,6 +241,14 @@ func (c *Codec) Decode(data []byte, accountID, keyID string) ([]keystore.APILogE
 		e.IP = r.field(prev.IP, first)
 		e.UserAgent = r.field(prev.UserAgent, first)
 		e.RequestID = r.field(prev.RequestID, first)
+		if v2 {
+			e.Reason = r.field(prev.Reason, first)
+			if n := r.uvarint(); n <= MaxEntries*1<<20 {
+				e.Count = int(n)
+			} else if r.err == nil {
+				r.err = errors.New("count out of range")
+			}
+		}
 		if r.err != nil {
 			break
 		}

@@ -24,93 +24,97 @@ const maxErrLen = 1000
 
 var _ keystore.ExposureBatcher = (*Store)(nil)
 
-// recordExposureSQL calls leakguard_record_exposure (migration 00002): it
-// locks the key row by hash, then revokes, records the incident, the
-// sighting and the notices.
-const recordExposureSQL = `SELECT outcome, coalesce(key_id, ''), coalesce(account_id, ''),
-		coalesce(incident_id, '')
-	FROM leakguard_record_exposure($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
-
-// exposureArgs are recordExposureSQL's arguments for hit, with fresh ids.
-func exposureArgs(hit leakguard.Hit, at time.Time) []any {
-	foundAt := hit.FoundAt
-	if foundAt.IsZero() {
-		foundAt = at
-	}
-	msgID := hit.MsgID() // of the hit as reported, before cleaning
-	hit = cleanHit(hit)
-	l := hit.Location
-	return []any{hit.SecretSHA256, at, foundAt, keystore.NewID("inc", at), keystore.NewID("ntc", at),
-		keystore.NewID("ntc", at), msgID, hit.Rule, hit.Source, l.URL, l.Repository, l.Commit, l.Path,
-		int32(l.Line), l.Layer}
-}
-
-func scanExposure(row pgx.Row) (keystore.Exposure, error) {
-	var exp keystore.Exposure
-	var outcome string
-	if err := row.Scan(&outcome, &exp.KeyID, &exp.AccountID, &exp.IncidentID); err != nil {
-		return keystore.Exposure{}, err
-	}
-	exp.Outcome = keystore.ExposureOutcome(outcome)
-	return exp, nil
-}
-
-// RecordExposure applies a hit in one round trip and one transaction (the
-// function call is one statement).
+// RecordExposure applies a hit in one transaction: a batch of one.
 func (s *Store) RecordExposure(ctx context.Context, hit leakguard.Hit, at time.Time) (keystore.Exposure, error) {
-	if err := s.check(); err != nil {
+	out, err := s.recordExposures(ctx, []leakguard.Hit{hit}, at)
+	if err != nil {
 		return keystore.Exposure{}, fmt.Errorf("record exposure of %s: %w", hit.Redacted, err)
 	}
-	exp, err := scanExposure(s.pool.QueryRow(ctx, recordExposureSQL, exposureArgs(hit, at)...))
-	if err != nil {
-		return keystore.Exposure{}, fmt.Errorf("record exposure of %s: %w", hit.Redacted, classify(err))
-	}
-	return exp, nil
+	return out[0], nil
 }
 
 // maxBatchAttempts bounds the runs of a batch that lost a serialization or
 // deadlock race (which the lock order below should make rare).
 const maxBatchAttempts = 3
 
-// RecordExposures applies hits in one transaction: BEGIN, every function
-// call pipelined in one round trip, COMMIT, so one commit (one WAL flush)
-// serves the whole batch. Key rows are locked in hash order, so revokers
-// with overlapping batches cannot deadlock; hits of one key keep their
-// order, so the first revokes and the rest are sightings, as if sequential.
+// RecordExposures applies hits in one transaction, so one commit (one WAL
+// flush) serves the whole batch.
 func (s *Store) RecordExposures(ctx context.Context, hits []leakguard.Hit, at time.Time) ([]keystore.Exposure, error) {
 	if len(hits) == 0 {
 		return []keystore.Exposure{}, nil
 	}
-	if err := s.check(); err != nil {
+	out, err := s.recordExposures(ctx, hits, at)
+	if err != nil {
 		return nil, fmt.Errorf("record %d exposures: %w", len(hits), err)
+	}
+	return out, nil
+}
+
+// Statements of recordExposures. The key rows are locked in hash order, so
+// revokers with overlapping batches cannot deadlock. The incidents are read
+// by a second statement: under READ COMMITTED each statement takes a fresh
+// snapshot, so after a lock wait it sees the incident the lock's previous
+// holder committed.
+const (
+	lockExposedKeysSQL = `SELECT ` + keyCols + `, a.webhook_url FROM api_keys k
+		JOIN accounts a ON a.id = k.account_id WHERE k.hash = ANY($1) ORDER BY k.hash FOR UPDATE OF k`
+	exposedIncidentsSQL = `SELECT i.key_id, i.id FROM incidents i JOIN api_keys k ON k.id = i.key_id
+		WHERE k.hash = ANY($1)`
+	insertIncidentSQL = `INSERT INTO incidents (id, account_id, key_id, redacted, rule, source, url, repository,
+		commit_sha, path, line, layer, action, first_seen_at, revoked_at, sightings)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0)`
+	// A sighting counts once: a replayed hit (same id) changes nothing.
+	addSightingSQL = `WITH s AS (INSERT INTO sightings (id, incident_id, rule, source, url, repository,
+			commit_sha, path, line, layer, found_at, recorded_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING
+		RETURNING incident_id)
+	UPDATE incidents SET sightings = sightings + 1 WHERE id IN (SELECT incident_id FROM s)`
+	insertNoticeSQL = `INSERT INTO notices (id, incident_id, channel, created_at, next_attempt_at)
+		VALUES ($1, $2, $3, $4, $4)`
+)
+
+// exposedKey is a locked key row and what the batch has done to it so far.
+type exposedKey struct {
+	key        keystore.Key
+	webhook    string
+	incidentID string
+}
+
+// recordExposures locks the hits' keys and reads their incidents in one
+// round trip, lets keystore.DecideExposure decide each hit in order (as if
+// they came one by one: the first hit of a key revokes, the next are
+// sightings), then sends every write in a second round trip and commits.
+func (s *Store) recordExposures(ctx context.Context, hits []leakguard.Hit, at time.Time) ([]keystore.Exposure, error) {
+	if err := s.check(); err != nil {
+		return nil, err
 	}
 	order := make([]int, len(hits))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(hits[a].SecretSHA256, hits[b].SecretSHA256) })
-	args := make([][]any, len(hits))
-	for i, h := range hits {
-		args[i] = exposureArgs(h, at)
+	hashes := make([]string, 0, len(hits))
+	for _, i := range order {
+		if h := hits[i].SecretSHA256; len(hashes) == 0 || hashes[len(hashes)-1] != h {
+			hashes = append(hashes, h)
+		}
 	}
 	out := make([]keystore.Exposure, len(hits))
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = s.tx(ctx, func(tx pgx.Tx) error {
-			var b pgx.Batch
-			for _, i := range order {
-				b.Queue(recordExposureSQL, args[i]...)
+			keys, err := lockExposedKeys(ctx, tx, hashes)
+			if err != nil {
+				return err
 			}
-			br := tx.SendBatch(ctx, &b)
+			var w pgx.Batch
 			for _, i := range order {
-				exp, err := scanExposure(br.QueryRow())
-				if err != nil {
-					_ = br.Close()
-					return fmt.Errorf("hit %s: %w", hits[i].Redacted, classify(err))
-				}
-				out[i] = exp
+				out[i] = queueExposure(&w, keys[hits[i].SecretSHA256], hits[i], at)
 			}
-			return classify(br.Close())
+			if w.Len() == 0 {
+				return nil
+			}
+			return classify(tx.SendBatch(ctx, &w).Close())
 		})
 		if err == nil || attempt == maxBatchAttempts || !retryable(err) || ctx.Err() != nil {
 			break
@@ -118,9 +122,92 @@ func (s *Store) RecordExposures(ctx context.Context, hits []leakguard.Hit, at ti
 		s.logger.Debug("exposure batch lost a race, retrying", "hits", len(hits), "attempt", attempt, "err", err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("record %d exposures: %w", len(hits), err)
+		return nil, err
 	}
 	return out, nil
+}
+
+// lockExposedKeys locks the keys with these hashes and reads their
+// incidents (one round trip), by hash.
+func lockExposedKeys(ctx context.Context, tx pgx.Tx, hashes []string) (map[string]*exposedKey, error) {
+	var b pgx.Batch
+	b.Queue(lockExposedKeysSQL, hashes)
+	b.Queue(exposedIncidentsSQL, hashes)
+	br := tx.SendBatch(ctx, &b)
+	defer br.Close()
+	keys := make(map[string]*exposedKey, len(hashes))
+	byID := make(map[string]*exposedKey, len(hashes))
+	rows, err := br.Query()
+	if err != nil {
+		return nil, classify(err)
+	}
+	for rows.Next() {
+		var e exposedKey
+		if e.key, err = scanKey(rows, &e.webhook); err != nil {
+			rows.Close()
+			return nil, classify(err)
+		}
+		keys[e.key.Hash], byID[e.key.ID] = &e, &e
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	if rows, err = br.Query(); err != nil {
+		return nil, classify(err)
+	}
+	for rows.Next() {
+		var keyID, incID string
+		if err := rows.Scan(&keyID, &incID); err != nil {
+			rows.Close()
+			return nil, classify(err)
+		}
+		if e := byID[keyID]; e != nil {
+			e.incidentID = incID
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return keys, classify(br.Close())
+}
+
+// queueExposure decides one hit on e (nil: unknown key), queues its writes
+// on w and updates e to what the batch will have stored.
+func queueExposure(w *pgx.Batch, e *exposedKey, hit leakguard.Hit, at time.Time) keystore.Exposure {
+	if e == nil {
+		return keystore.Exposure{Outcome: keystore.OutcomeUnknown}
+	}
+	d := keystore.DecideExposure(&e.key, e.incidentID != "", at)
+	exp := keystore.Exposure{Outcome: d.Outcome, KeyID: e.key.ID, AccountID: e.key.AccountID, IncidentID: e.incidentID}
+	foundAt := hit.FoundAt
+	if foundAt.IsZero() {
+		foundAt = at
+	}
+	msgID := hit.MsgID() // of the hit as reported, before cleaning
+	hit = cleanHit(hit)
+	l := hit.Location
+	if d.Revoke {
+		w.Queue(storeKeyStateSQL, storeKeyStateArgs(d.Key, at)...)
+		e.key = d.Key
+	}
+	if d.NewIncident {
+		exp.IncidentID = keystore.NewID("inc", at)
+		e.incidentID = exp.IncidentID
+		w.Queue(insertIncidentSQL, exp.IncidentID, e.key.AccountID, e.key.ID, e.key.Redacted(), hit.Rule,
+			hit.Source, l.URL, l.Repository, l.Commit, l.Path, int32(l.Line), l.Layer, string(d.Outcome), foundAt,
+			d.IncidentRevokedAt)
+	}
+	w.Queue(addSightingSQL, msgID, exp.IncidentID, hit.Rule, hit.Source, l.URL, l.Repository, l.Commit, l.Path,
+		int32(l.Line), l.Layer, foundAt, at)
+	if d.Notify {
+		w.Queue(insertNoticeSQL, keystore.NewID("ntc", at), exp.IncidentID, string(keystore.ChannelEmail), at)
+		if e.webhook != "" {
+			w.Queue(insertNoticeSQL, keystore.NewID("ntc", at), exp.IncidentID, string(keystore.ChannelWebhook), at)
+		}
+	}
+	return exp
 }
 
 // retryable reports a transaction that failed only because of another one
@@ -159,13 +246,15 @@ func (r *incidentRow) incident() keystore.Incident {
 }
 
 // ListIncidents lists an account's incidents, newest first.
-func (s *Store) ListIncidents(ctx context.Context, accountID string, p keystore.Page) ([]keystore.Incident, error) {
+func (s *Store) ListIncidents(ctx context.Context, accountID string, mode keyformat.Mode, p keystore.Page) ([]keystore.Incident, error) {
 	if err := s.check(); err != nil {
 		return nil, fmt.Errorf("list incidents of %s: %w", accountID, err)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+incidentCols+` FROM incidents i
-		WHERE i.account_id = $1 AND ($2 = '' OR i.id < $2) ORDER BY i.id DESC LIMIT $3`,
-		accountID, p.StartingAfter, p.Size())
+		WHERE i.account_id = $1 AND ($2 = '' OR i.id < $2)
+			AND ($4 = '' OR i.key_id IN (SELECT id FROM api_keys WHERE account_id = $1 AND mode = $4))
+		ORDER BY i.id DESC LIMIT $3`,
+		accountID, p.StartingAfter, p.Size(), string(mode))
 	if err != nil {
 		return nil, fmt.Errorf("list incidents of %s: %w", accountID, classify(err))
 	}

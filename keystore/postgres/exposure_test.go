@@ -100,7 +100,7 @@ func TestRecordExposuresIsAllOrNothing(t *testing.T) {
 			t.Errorf("key %s revoked by a batch that failed", k.ID)
 		}
 	}
-	if incs, err := s.ListIncidents(ctx, keys[0].AccountID, keystore.Page{}); err != nil || len(incs) != 0 {
+	if incs, err := s.ListIncidents(ctx, keys[0].AccountID, "", keystore.Page{}); err != nil || len(incs) != 0 {
 		t.Errorf("incidents after a failed batch: %+v, %v", incs, err)
 	}
 	if ns, err := s.ClaimNotices(ctx, 10, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)); err != nil || len(ns) != 0 {
@@ -198,7 +198,7 @@ func TestOpposedBatchesDoNotDeadlock(t *testing.T) {
 	if got := h.n.Load(); got != 0 {
 		t.Errorf("%d batches lost a deadlock or serialization race and were retried", got)
 	}
-	incs, err := s.ListIncidents(ctx, keys[0].AccountID, keystore.Page{Limit: keystore.MaxPageLimit})
+	incs, err := s.ListIncidents(ctx, keys[0].AccountID, "", keystore.Page{Limit: keystore.MaxPageLimit})
 	if err != nil || len(incs) != n {
 		t.Fatalf("incidents = %d, %v; want %d", len(incs), err, n)
 	}

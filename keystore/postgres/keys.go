@@ -55,7 +55,7 @@ func (s *Store) GetAccount(ctx context.Context, id string) (keystore.Account, er
 
 const keyCols = `k.id, k.account_id, k.name, k.type, k.mode, k.scopes, k.allowed_ips, k.hash, k.prefix,
 	k.last4, k.created_at, k.expires_at, k.revoked_at, k.revoked_reason, k.last_used_at, k.last_used_ip,
-	k.rotated_from`
+	k.rotated_from, k.allowed_referrers`
 
 // keyRow receives a row of keyCols.
 type keyRow struct {
@@ -68,7 +68,7 @@ type keyRow struct {
 func (r *keyRow) dest() []any {
 	k := &r.k
 	return []any{&k.ID, &k.AccountID, &k.Name, &r.typ, &r.mode, &k.Scopes, &r.ips, &k.Hash, &k.Prefix,
-		&k.Last4, &k.CreatedAt, &r.expires, &r.revoked, &r.reason, &r.lu, &k.LastUsedIP, &k.RotatedFrom}
+		&k.Last4, &k.CreatedAt, &r.expires, &r.revoked, &r.reason, &r.lu, &k.LastUsedIP, &k.RotatedFrom, &k.AllowedReferrers}
 }
 
 func (r *keyRow) key() (keystore.Key, error) {
@@ -80,6 +80,9 @@ func (r *keyRow) key() (keystore.Key, error) {
 	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = utc(r.expires), utc(r.revoked), utc(r.lu)
 	if k.Scopes == nil {
 		k.Scopes = []string{}
+	}
+	if len(k.AllowedReferrers) == 0 {
+		k.AllowedReferrers = nil // as the other store gives it
 	}
 	k.AllowedIPs = make([]netip.Prefix, 0, len(r.ips))
 	for _, p := range r.ips {
@@ -132,12 +135,17 @@ func insertKey(ctx context.Context, db execer, k keystore.Key) error {
 	for _, p := range k.AllowedIPs {
 		ips = append(ips, p.String())
 	}
+	referrers := k.AllowedReferrers
+	if referrers == nil {
+		referrers = []string{}
+	}
 	_, err := db.Exec(ctx, `INSERT INTO api_keys (id, account_id, name, type, mode, scopes, allowed_ips,
 		hash, prefix, last4, created_at, expires_at, revoked_at, revoked_reason, last_used_at, last_used_ip,
-		rotated_from, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-		$17, $11)`,
+		rotated_from, updated_at, allowed_referrers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+		$13, $14, $15, $16, $17, $11, $18)`,
 		k.ID, k.AccountID, k.Name, string(k.Type), string(k.Mode), scopes, ips, k.Hash, k.Prefix, k.Last4,
-		k.CreatedAt, k.ExpiresAt, k.RevokedAt, string(k.RevokedReason), k.LastUsedAt, k.LastUsedIP, k.RotatedFrom)
+		k.CreatedAt, k.ExpiresAt, k.RevokedAt, string(k.RevokedReason), k.LastUsedAt, k.LastUsedIP, k.RotatedFrom,
+		referrers)
 	return classify(err)
 }
 
@@ -192,35 +200,86 @@ func (s *Store) ListKeys(ctx context.Context, accountID string, p keystore.Page)
 	return keys, nil
 }
 
-// RevokeKey revokes the key unless it already is; it returns the key as stored.
+// RevokeKey revokes the key unless it already is (keystore.Revocation
+// decides, under the key's row lock); it returns the key as stored.
 func (s *Store) RevokeKey(ctx context.Context, id string, reason keystore.RevokeReason, at time.Time) (keystore.Key, error) {
-	if err := s.check(); err != nil {
-		return keystore.Key{}, fmt.Errorf("revoke key %s: %w", id, err)
-	}
-	k, err := scanKey(s.pool.QueryRow(ctx, `UPDATE api_keys k SET revoked_at = $2, revoked_reason = $3, updated_at = $2
-		WHERE k.id = $1 AND k.revoked_at IS NULL RETURNING `+keyCols, id, at, string(reason)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		// Already revoked (or missing): the stored key is the answer.
-		k, err = scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys k WHERE k.id = $1`, id))
-	}
+	var k keystore.Key
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if k, err = lockKey(ctx, tx, id); err != nil {
+			return err
+		}
+		var changed bool
+		if k, changed = keystore.Revocation(k, reason, at); changed {
+			return storeKeyState(ctx, tx, k, at)
+		}
+		return nil
+	})
 	if err != nil {
-		return keystore.Key{}, fmt.Errorf("revoke key %s: %w", id, classify(err))
+		return keystore.Key{}, fmt.Errorf("revoke key %s: %w", id, err)
 	}
 	return k, nil
 }
 
-// RotateKey inserts next and shortens or ends the old key's life, in one
-// transaction holding the old key's row lock.
+func lockKey(ctx context.Context, tx pgx.Tx, id string) (keystore.Key, error) {
+	k, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys k WHERE k.id = $1 FOR UPDATE`, id))
+	return k, classify(err)
+}
+
+// UpdateKey edits the key's name and allow-lists (see keystore.KeyUpdate).
+func (s *Store) UpdateKey(ctx context.Context, id string, u keystore.KeyUpdate, at time.Time) (keystore.Key, error) {
+	var k keystore.Key
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if k, err = lockKey(ctx, tx, id); err != nil {
+			return err
+		}
+		k = u.Apply(k)
+		ips := make([]string, 0, len(k.AllowedIPs))
+		for _, p := range k.AllowedIPs {
+			ips = append(ips, p.String())
+		}
+		refs := k.AllowedReferrers
+		if refs == nil {
+			refs = []string{}
+		}
+		_, err = tx.Exec(ctx, `UPDATE api_keys SET name = $2, allowed_ips = $3, allowed_referrers = $4,
+			updated_at = $5 WHERE id = $1`, id, k.Name, ips, refs, at)
+		return classify(err)
+	})
+	if err != nil {
+		return keystore.Key{}, fmt.Errorf("update key %s: %w", id, err)
+	}
+	return k, nil
+}
+
+// storeKeyStateSQL writes the life-cycle fields keystore.Revocation or
+// keystore.Rotation decided.
+const storeKeyStateSQL = `UPDATE api_keys SET expires_at = $2, revoked_at = $3, revoked_reason = $4,
+	updated_at = $5 WHERE id = $1`
+
+func storeKeyStateArgs(k keystore.Key, at time.Time) []any {
+	return []any{k.ID, k.ExpiresAt, k.RevokedAt, string(k.RevokedReason), at}
+}
+
+func storeKeyState(ctx context.Context, db execer, k keystore.Key, at time.Time) error {
+	_, err := db.Exec(ctx, storeKeyStateSQL, storeKeyStateArgs(k, at)...)
+	return classify(err)
+}
+
+// RotateKey inserts next and shortens or ends the old key's life
+// (keystore.Rotation decides), in one transaction holding the old key's
+// row lock.
 func (s *Store) RotateKey(ctx context.Context, oldID string, next keystore.Key, oldExpiresAt, at time.Time) (keystore.Key, error) {
 	var old keystore.Key
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		old, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys k WHERE k.id = $1 FOR UPDATE`, oldID))
-		if err != nil {
-			return classify(err)
+		if old, err = lockKey(ctx, tx, oldID); err != nil {
+			return err
 		}
-		if st := old.Status(at); st == keystore.StatusRevoked || st == keystore.StatusExpired {
-			return fmt.Errorf("key is %s: %w", st, keystore.ErrConflict)
+		updated, changed, err := keystore.Rotation(old, oldExpiresAt, at)
+		if err != nil {
+			return err
 		}
 		if next.RotatedFrom == "" {
 			next.RotatedFrom = oldID
@@ -228,19 +287,13 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, next keystore.Key, 
 		if err := insertKey(ctx, tx, next); err != nil {
 			return fmt.Errorf("insert key %s: %w", next.ID, err)
 		}
-		var row pgx.Row
-		switch {
-		case !oldExpiresAt.After(at):
-			row = tx.QueryRow(ctx, `UPDATE api_keys k SET revoked_at = $2, revoked_reason = $3, updated_at = $2
-				WHERE k.id = $1 RETURNING `+keyCols, oldID, at, string(keystore.ReasonRotated))
-		case old.ExpiresAt == nil || oldExpiresAt.Before(*old.ExpiresAt):
-			row = tx.QueryRow(ctx, `UPDATE api_keys k SET expires_at = $2, updated_at = $3
-				WHERE k.id = $1 RETURNING `+keyCols, oldID, oldExpiresAt, at)
-		default:
-			return nil
+		if changed {
+			if err := storeKeyState(ctx, tx, updated, at); err != nil {
+				return err
+			}
 		}
-		old, err = scanKey(row)
-		return classify(err)
+		old = updated
+		return nil
 	})
 	if err != nil {
 		return keystore.Key{}, fmt.Errorf("rotate key %s: %w", oldID, err)

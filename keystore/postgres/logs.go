@@ -31,7 +31,7 @@ func (s *Store) InsertAPILogs(ctx context.Context, entries []keystore.APILogEntr
 	clean := entries
 	for i := range entries {
 		if e := &entries[i]; !isText(e.Method) || !isText(e.Path) || !isText(e.IP) || !isText(e.UserAgent) ||
-			!isText(e.RequestID) {
+			!isText(e.RequestID) || !isText(e.Reason) {
 			clean = sanitized(entries)
 			break
 		}
@@ -83,8 +83,8 @@ func insertLogsArgs(codec *logblock.Codec, entries []keystore.APILogEntry) []any
 func sanitized(entries []keystore.APILogEntry) []keystore.APILogEntry {
 	out := make([]keystore.APILogEntry, len(entries))
 	for i, e := range entries {
-		e.Method, e.Path, e.IP, e.UserAgent, e.RequestID = text(e.Method), text(e.Path), text(e.IP),
-			text(e.UserAgent), text(e.RequestID)
+		e.Method, e.Path, e.IP, e.UserAgent, e.RequestID, e.Reason = text(e.Method), text(e.Path), text(e.IP),
+			text(e.UserAgent), text(e.RequestID), text(e.Reason)
 		out[i] = e
 	}
 	return out
@@ -143,9 +143,12 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 		return nil, fmt.Errorf("list api logs of %s: %w", accountID, err)
 	}
 	size := f.Page.Size()
-	var since *time.Time
+	var since, until *time.Time
 	if !f.Since.IsZero() {
 		since = &f.Since
+	}
+	if !f.Until.IsZero() {
+		until = &f.Until
 	}
 	out := []keystore.APILogEntry{}
 	var afterLast, afterID string // keyset cursor over blocks
@@ -153,8 +156,10 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 		rows, err := s.pool.Query(ctx, `SELECT id, key_id, last_id, data FROM api_log_blocks
 			WHERE account_id = $1 AND ($2 = '' OR key_id = $2) AND ($3::timestamptz IS NULL OR last_at >= $3)
 				AND ($4 = '' OR id < $4) AND ($5 = '' OR (last_id, id) < ($5, $6))
+				AND ($8::timestamptz IS NULL OR first_at < $8)
+				AND ($9 = '' OR key_id IN (SELECT id FROM api_keys WHERE account_id = $1 AND mode = $9))
 			ORDER BY last_id DESC, id DESC LIMIT $7`,
-			accountID, f.KeyID, since, f.Page.StartingAfter, afterLast, afterID, blockPage)
+			accountID, f.KeyID, since, f.Page.StartingAfter, afterLast, afterID, blockPage, until, string(f.Mode))
 		if err != nil {
 			return nil, fmt.Errorf("list api logs of %s: %w", accountID, classify(err))
 		}
@@ -178,7 +183,7 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 				return nil, fmt.Errorf("list api logs of %s: block %s: %w", accountID, id, err)
 			}
 			for _, e := range entries {
-				if (f.Page.StartingAfter == "" || e.ID < f.Page.StartingAfter) && (since == nil || !e.Time.Before(*since)) {
+				if f.Match(&e) {
 					out = append(out, e)
 				}
 			}
@@ -278,37 +283,25 @@ func (s *Store) trimBlock(ctx context.Context, before time.Time) (int64, error) 
 	return dropped, nil
 }
 
-// maxNewIPs bounds Activity.NewIPs (a notice lists them).
-const maxNewIPs = 100
-
-// KeyActivity counts the key's requests since since and the addresses that
-// first used it then.
-func (s *Store) KeyActivity(ctx context.Context, keyID string, since time.Time) (keystore.Activity, error) {
-	a := keystore.Activity{NewIPs: []string{}}
-	if err := s.check(); err != nil {
-		return a, fmt.Errorf("key activity of %s: %w", keyID, err)
-	}
+// KeyActivity reads the key's blocks in the query's window (newest first,
+// bounded) into a keystore.ActivityBuilder, and its addresses from
+// api_key_ips, which keeps each address's first use while the address
+// keeps using the key.
+func (s *Store) KeyActivity(ctx context.Context, keyID string, q keystore.ActivityQuery) (keystore.Activity, error) {
+	b := keystore.NewActivityBuilder(q)
 	fail := func(err error) (keystore.Activity, error) {
-		return a, fmt.Errorf("key activity of %s: %w", keyID, classify(err))
+		return keystore.Activity{}, fmt.Errorf("key activity of %s: %w", keyID, classify(err))
 	}
-	err := s.pool.QueryRow(ctx, `SELECT
-			(SELECT coalesce(sum(entries), 0) FROM api_log_blocks
-				WHERE key_id = $1 AND last_at >= $2 AND first_at >= $2),
-			coalesce((SELECT array_agg(ip ORDER BY ip) FROM (
-				SELECT ip FROM api_key_ips WHERE key_id = $1 AND ip <> '' AND first_at >= $2
-				ORDER BY ip LIMIT $3) n), '{}')`,
-		keyID, since, maxNewIPs).Scan(&a.Requests, &a.NewIPs)
-	if err != nil {
+	if err := s.check(); err != nil {
 		return fail(err)
 	}
-	// Blocks that straddle since count only their entries from since on.
 	rows, err := s.pool.Query(ctx, `SELECT id, account_id, data FROM api_log_blocks
-		WHERE key_id = $1 AND first_at < $2 AND last_at >= $2`, keyID, since)
+		WHERE key_id = $1 AND last_at >= $2 AND first_at <= $3 ORDER BY last_id DESC`, keyID, q.From(), q.End())
 	if err != nil {
 		return fail(err)
 	}
 	defer rows.Close()
-	for rows.Next() {
+	for more := true; more && rows.Next(); {
 		var id, accountID string
 		var data []byte
 		if err := rows.Scan(&id, &accountID, &data); err != nil {
@@ -316,18 +309,29 @@ func (s *Store) KeyActivity(ctx context.Context, keyID string, since time.Time) 
 		}
 		entries, err := s.codec.Decode(data, accountID, keyID)
 		if err != nil {
-			return a, fmt.Errorf("key activity of %s: block %s: %w", keyID, id, err)
+			return keystore.Activity{}, fmt.Errorf("key activity of %s: block %s: %w", keyID, id, err)
 		}
-		for _, e := range entries {
-			if !e.Time.Before(since) {
-				a.Requests++
-			}
+		for i := len(entries) - 1; i >= 0 && more; i-- {
+			more = b.Add(&entries[i])
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fail(err)
 	}
-	return a, nil
+	rows.Close()
+	var ips []string
+	var first *time.Time
+	err = s.pool.QueryRow(ctx, `SELECT
+			coalesce((SELECT array_agg(ip ORDER BY ip) FROM (
+				SELECT ip FROM api_key_ips WHERE key_id = $1 AND ip <> '' AND first_at >= $2
+				ORDER BY ip LIMIT $3) n), '{}'),
+			(SELECT min(first_at) FROM api_key_ips WHERE key_id = $1)`,
+		keyID, q.From(), keystore.MaxNewIPs).Scan(&ips, &first)
+	if err != nil {
+		return fail(err)
+	}
+	b.SetAddresses(ips, utc(first))
+	return b.Activity(), nil
 }
 
 // GetCursor returns the source's cursor, "" if none was set.

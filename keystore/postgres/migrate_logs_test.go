@@ -92,9 +92,9 @@ func TestMigrationMovesOldLogRows(t *testing.T) {
 	if want := []string{old[24_999].ID, old[24_997].ID, old[24_995].ID}; !slices.Equal(newest, want) {
 		t.Errorf("newest of key_b = %v, want %v", newest, want)
 	}
-	act, err := s.KeyActivity(ctx, "key_a", at.Add(20*time.Second))
-	if err != nil || act.Requests != 2500 || len(act.NewIPs) != 0 {
-		t.Errorf("KeyActivity after the move = %+v, %v; want 2500 requests, no new IPs", act, err)
+	act, err := s.KeyActivity(ctx, "key_a", keystore.ActivityQuery{Detected: at.Add(20 * time.Second), Until: at.Add(time.Hour)})
+	if err != nil || act.Requests != 2500 || act.Before != 10_000 || !slices.Equal(act.NewIPs, []string{"192.0.2.1"}) {
+		t.Errorf("KeyActivity after the move = %+v, %v; want 10000 requests before, 2500 since, one address new in the window", act, err)
 	}
 	var exists bool
 	if err := db.QueryRowContext(ctx, `SELECT to_regclass('api_logs') IS NOT NULL`).Scan(&exists); err != nil || exists {

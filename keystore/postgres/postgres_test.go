@@ -20,7 +20,6 @@ import (
 	"github.com/leakguard/leakguard/internal/testenv"
 	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
-	"github.com/leakguard/leakguard/keystore/logblock"
 	"github.com/leakguard/leakguard/keystore/postgres"
 	"github.com/leakguard/leakguard/keystore/storetest"
 )
@@ -33,63 +32,7 @@ type dumpable struct {
 }
 
 func (d dumpable) DumpTables(ctx context.Context) (map[string][]string, error) {
-	conn, err := pgx.Connect(ctx, d.url)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables
-		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
-	if err != nil {
-		return nil, err
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]string{}
-	codec, err := logblock.NewCodec()
-	if err != nil {
-		return nil, err
-	}
-	defer codec.Close()
-	for _, tbl := range tables {
-		if tbl == "api_log_blocks" {
-			// Blocks are compressed: look at what they hold.
-			rows, err := conn.Query(ctx, `SELECT account_id, key_id, data FROM api_log_blocks`)
-			if err != nil {
-				return nil, err
-			}
-			for rows.Next() {
-				var account, key string
-				var data []byte
-				if err := rows.Scan(&account, &key, &data); err != nil {
-					return nil, err
-				}
-				entries, err := codec.Decode(data, account, key)
-				if err != nil {
-					return nil, err
-				}
-				for _, e := range entries {
-					out[tbl] = append(out[tbl], fmt.Sprintf("%+v", e))
-				}
-			}
-			if err := rows.Err(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		rows, err := conn.Query(ctx, `SELECT t::text FROM `+pgx.Identifier{tbl}.Sanitize()+` t`)
-		if err != nil {
-			return nil, err
-		}
-		rs, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return nil, err
-		}
-		out[tbl] = rs
-	}
-	return out, nil
+	return storetest.DumpPostgres(ctx, d.url)
 }
 
 func open(t testing.TB) (*postgres.Store, string) {

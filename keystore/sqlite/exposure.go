@@ -84,31 +84,21 @@ func recordExposure(ctx context.Context, tx *sql.Tx, hit leakguard.Hit, at time.
 	}
 	if incidentID.Valid {
 		exp.IncidentID = incidentID.String
-		exp.Outcome = keystore.OutcomeSighting
-		if k.Type == keyformat.Publishable {
-			exp.Outcome = keystore.OutcomePublishable
-		}
+		exp.Outcome = keystore.DecideExposure(&k, true, at).Outcome
 		if err := addSighting(ctx, tx, incidentID.String, msgID, hit, foundAt, at); err != nil {
 			return keystore.Exposure{}, err
 		}
 		return exp, nil
 	}
 
-	var revokedAt *time.Time
-	switch st := k.Status(at); {
-	case k.Type == keyformat.Publishable:
-		exp.Outcome = keystore.OutcomePublishable
-	case st == keystore.StatusActive || st == keystore.StatusExpiring:
-		exp.Outcome = keystore.OutcomeRevoked
-		revokedAt = &at
-		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?, revoked_reason = ?, updated_at = ?
-			WHERE id = ?`, tn(at), string(keystore.ReasonExposed), tn(at), k.ID); err != nil {
-			return keystore.Exposure{}, classify(err)
+	d := keystore.DecideExposure(&k, false, at)
+	exp.Outcome = d.Outcome
+	if d.Revoke {
+		if err := storeKeyState(ctx, tx, d.Key, at); err != nil {
+			return keystore.Exposure{}, err
 		}
-	default:
-		exp.Outcome = keystore.OutcomeInactive
-		revokedAt = k.RevokedAt
 	}
+	revokedAt := d.IncidentRevokedAt
 	exp.IncidentID = keystore.NewID("inc", at)
 	l := hit.Location
 	if _, err := tx.ExecContext(ctx, `INSERT INTO incidents (id, account_id, key_id, redacted, rule, source,
@@ -121,7 +111,7 @@ func recordExposure(ctx context.Context, tx *sql.Tx, hit leakguard.Hit, at time.
 	if err := addSighting(ctx, tx, exp.IncidentID, msgID, hit, foundAt, at); err != nil {
 		return keystore.Exposure{}, err
 	}
-	if exp.Outcome == keystore.OutcomePublishable {
+	if !d.Notify {
 		return exp, nil
 	}
 	channels := []keystore.Channel{keystore.ChannelEmail}
@@ -190,12 +180,16 @@ func scanIncident(row scanner) (keystore.Incident, error) {
 }
 
 // ListIncidents lists an account's incidents, newest first.
-func (s *Store) ListIncidents(ctx context.Context, accountID string, p keystore.Page) ([]keystore.Incident, error) {
+func (s *Store) ListIncidents(ctx context.Context, accountID string, mode keyformat.Mode, p keystore.Page) ([]keystore.Incident, error) {
 	if err := s.check(); err != nil {
 		return nil, fmt.Errorf("list incidents of %s: %w", accountID, err)
 	}
 	q := `SELECT ` + incidentCols + ` FROM incidents i WHERE i.account_id = ?`
 	args := []any{accountID}
+	if mode != "" {
+		q += ` AND i.key_id IN (SELECT id FROM api_keys WHERE account_id = ? AND mode = ?)`
+		args = append(args, accountID, string(mode))
+	}
 	if p.StartingAfter != "" {
 		q += ` AND i.id < ?`
 		args = append(args, p.StartingAfter)

@@ -65,7 +65,7 @@ func (s *Store) GetAccount(ctx context.Context, id string) (keystore.Account, er
 
 const keyCols = `k.id, k.account_id, k.name, k.type, k.mode, k.scopes, k.allowed_ips, k.hash, k.prefix,
 	k.last4, k.created_at, k.expires_at, k.revoked_at, k.revoked_reason, k.last_used_at, k.last_used_ip,
-	k.rotated_from`
+	k.rotated_from, k.allowed_referrers`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -73,6 +73,7 @@ type scanner interface{ Scan(dest ...any) error }
 type keyRow struct {
 	k                              keystore.Key
 	typ, mode, scopes, ips, reason string
+	referrers                      string
 	created                        int64
 	expires, revoked, used         sql.NullInt64
 }
@@ -80,7 +81,7 @@ type keyRow struct {
 func (r *keyRow) dest() []any {
 	k := &r.k
 	return []any{&k.ID, &k.AccountID, &k.Name, &r.typ, &r.mode, &r.scopes, &r.ips, &k.Hash, &k.Prefix,
-		&k.Last4, &r.created, &r.expires, &r.revoked, &r.reason, &r.used, &k.LastUsedIP, &k.RotatedFrom}
+		&k.Last4, &r.created, &r.expires, &r.revoked, &r.reason, &r.used, &k.LastUsedIP, &k.RotatedFrom, &r.referrers}
 }
 
 func (r *keyRow) key() (keystore.Key, error) {
@@ -95,6 +96,12 @@ func (r *keyRow) key() (keystore.Key, error) {
 	k.Scopes = []string{}
 	if err := json.Unmarshal([]byte(r.scopes), &k.Scopes); err != nil {
 		return k, fmt.Errorf("key %s scopes: %w", k.ID, err)
+	}
+	if err := json.Unmarshal([]byte(r.referrers), &k.AllowedReferrers); err != nil {
+		return k, fmt.Errorf("key %s allowed referrers: %w", k.ID, err)
+	}
+	if len(k.AllowedReferrers) == 0 {
+		k.AllowedReferrers = nil
 	}
 	var prefixes []string
 	if err := json.Unmarshal([]byte(r.ips), &prefixes); err != nil {
@@ -117,6 +124,15 @@ func scanKey(row scanner, extra ...any) (keystore.Key, error) {
 		return keystore.Key{}, err
 	}
 	return r.key()
+}
+
+func encodeReferrers(k keystore.Key) string {
+	r := k.AllowedReferrers
+	if r == nil {
+		r = []string{}
+	}
+	b, _ := json.Marshal(r) // a []string always encodes
+	return string(b)
 }
 
 func encodeLists(k keystore.Key) (scopes, ips string, err error) {
@@ -146,10 +162,10 @@ func insertKey(ctx context.Context, tx *sql.Tx, k keystore.Key) error {
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO api_keys (id, account_id, name, type, mode, scopes, allowed_ips,
 		hash, prefix, last4, created_at, expires_at, revoked_at, revoked_reason, last_used_at, last_used_ip,
-		rotated_from, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		rotated_from, updated_at, allowed_referrers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.AccountID, k.Name, string(k.Type), string(k.Mode), scopes, ips, k.Hash, k.Prefix, k.Last4,
 		tn(k.CreatedAt), tnp(k.ExpiresAt), tnp(k.RevokedAt), string(k.RevokedReason), tnp(k.LastUsedAt),
-		k.LastUsedIP, k.RotatedFrom, tn(k.CreatedAt))
+		k.LastUsedIP, k.RotatedFrom, tn(k.CreatedAt), encodeReferrers(k))
 	return classify(err)
 }
 
@@ -239,18 +255,51 @@ func getKeyTx(ctx context.Context, tx *sql.Tx, id string) (keystore.Key, error) 
 func (s *Store) RevokeKey(ctx context.Context, id string, reason keystore.RevokeReason, at time.Time) (keystore.Key, error) {
 	var k keystore.Key
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?, revoked_reason = ?, updated_at = ?
-			WHERE id = ? AND revoked_at IS NULL`, tn(at), string(reason), tn(at), id); err != nil {
-			return classify(err)
-		}
 		var err error
-		k, err = getKeyTx(ctx, tx, id)
-		return err
+		if k, err = getKeyTx(ctx, tx, id); err != nil {
+			return err
+		}
+		var changed bool
+		if k, changed = keystore.Revocation(k, reason, at); changed {
+			return storeKeyState(ctx, tx, k, at)
+		}
+		return nil
 	})
 	if err != nil {
 		return keystore.Key{}, fmt.Errorf("revoke key %s: %w", id, err)
 	}
 	return k, nil
+}
+
+// UpdateKey edits the key's name and allow-lists (see keystore.KeyUpdate).
+func (s *Store) UpdateKey(ctx context.Context, id string, u keystore.KeyUpdate, at time.Time) (keystore.Key, error) {
+	var k keystore.Key
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if k, err = getKeyTx(ctx, tx, id); err != nil {
+			return err
+		}
+		k = u.Apply(k)
+		_, ips, err := encodeLists(k)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE api_keys SET name = ?, allowed_ips = ?, allowed_referrers = ?,
+			updated_at = ? WHERE id = ?`, k.Name, ips, encodeReferrers(k), tn(at), id)
+		return classify(err)
+	})
+	if err != nil {
+		return keystore.Key{}, fmt.Errorf("update key %s: %w", id, err)
+	}
+	return k, nil
+}
+
+// storeKeyState writes the life-cycle fields keystore.Revocation or
+// keystore.Rotation decided, inside the write transaction that read the key.
+func storeKeyState(ctx context.Context, tx *sql.Tx, k keystore.Key, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE api_keys SET expires_at = ?, revoked_at = ?, revoked_reason = ?,
+		updated_at = ? WHERE id = ?`, tnp(k.ExpiresAt), tnp(k.RevokedAt), string(k.RevokedReason), tn(at), k.ID)
+	return classify(err)
 }
 
 // RotateKey inserts next and shortens or ends the old key's life, in one
@@ -263,8 +312,9 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, next keystore.Key, 
 		if err != nil {
 			return err
 		}
-		if st := old.Status(at); st == keystore.StatusRevoked || st == keystore.StatusExpired {
-			return fmt.Errorf("key is %s: %w", st, keystore.ErrConflict)
+		updated, changed, err := keystore.Rotation(old, oldExpiresAt, at)
+		if err != nil {
+			return err
 		}
 		if next.RotatedFrom == "" {
 			next.RotatedFrom = oldID
@@ -272,19 +322,13 @@ func (s *Store) RotateKey(ctx context.Context, oldID string, next keystore.Key, 
 		if err := insertKey(ctx, tx, next); err != nil {
 			return fmt.Errorf("insert key %s: %w", next.ID, err)
 		}
-		switch {
-		case !oldExpiresAt.After(at):
-			_, err = tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?, revoked_reason = ?, updated_at = ?
-				WHERE id = ?`, tn(at), string(keystore.ReasonRotated), tn(at), oldID)
-		case old.ExpiresAt == nil || oldExpiresAt.Before(*old.ExpiresAt):
-			_, err = tx.ExecContext(ctx, `UPDATE api_keys SET expires_at = ?, updated_at = ? WHERE id = ?`,
-				tn(oldExpiresAt), tn(at), oldID)
+		if changed {
+			if err := storeKeyState(ctx, tx, updated, at); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return classify(err)
-		}
-		old, err = getKeyTx(ctx, tx, oldID)
-		return err
+		old = updated
+		return nil
 	})
 	if err != nil {
 		return keystore.Key{}, fmt.Errorf("rotate key %s: %w", oldID, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 // bound parameters.
 const logChunk = 500
 
-const logCols = `id, account_id, key_id, at, method, path, status, ip, user_agent, request_id`
+const logCols = `id, account_id, key_id, at, method, path, status, ip, user_agent, request_id, reason, count`
 
 // InsertAPILogs stores entries in one transaction; an entry whose id is
 // already stored is skipped, so a retried batch is harmless.
@@ -27,14 +28,14 @@ func (s *Store) InsertAPILogs(ctx context.Context, entries []keystore.APILogEntr
 			chunk := entries[start:min(start+logChunk, len(entries))]
 			var b strings.Builder
 			b.WriteString(`INSERT INTO api_logs (` + logCols + `) VALUES `)
-			args := make([]any, 0, len(chunk)*10)
+			args := make([]any, 0, len(chunk)*12)
 			for i, e := range chunk {
 				if i > 0 {
 					b.WriteByte(',')
 				}
-				b.WriteString("(?,?,?,?,?,?,?,?,?,?)")
+				b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
 				args = append(args, e.ID, e.AccountID, e.KeyID, tn(e.Time), text(e.Method), text(e.Path),
-					e.Status, text(e.IP), text(e.UserAgent), text(e.RequestID))
+					e.Status, text(e.IP), text(e.UserAgent), text(e.RequestID), text(e.Reason), e.Count)
 			}
 			b.WriteString(` ON CONFLICT (id) DO NOTHING`)
 			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
@@ -56,6 +57,10 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 	}
 	q := `SELECT ` + logCols + ` FROM api_logs WHERE account_id = ?`
 	args := []any{accountID}
+	if f.Mode != "" {
+		q += ` AND key_id IN (SELECT id FROM api_keys WHERE account_id = ? AND mode = ?)`
+		args = append(args, accountID, string(f.Mode))
+	}
 	if f.KeyID != "" {
 		q += ` AND key_id = ?`
 		args = append(args, f.KeyID)
@@ -63,6 +68,18 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 	if !f.Since.IsZero() {
 		q += ` AND at >= ?`
 		args = append(args, tn(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q += ` AND at < ?`
+		args = append(args, tn(f.Until))
+	}
+	if f.IP != "" {
+		q += ` AND ip = ?`
+		args = append(args, f.IP)
+	}
+	if f.Status != 0 {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
 	}
 	if f.Page.StartingAfter != "" {
 		q += ` AND id < ?`
@@ -80,7 +97,7 @@ func (s *Store) ListAPILogs(ctx context.Context, accountID string, f keystore.Lo
 		var e keystore.APILogEntry
 		var at int64
 		if err := rows.Scan(&e.ID, &e.AccountID, &e.KeyID, &at, &e.Method, &e.Path, &e.Status, &e.IP,
-			&e.UserAgent, &e.RequestID); err != nil {
+			&e.UserAgent, &e.RequestID, &e.Reason, &e.Count); err != nil {
 			return nil, fmt.Errorf("list api logs of %s: %w", accountID, classify(err))
 		}
 		e.Time = ft(at)
@@ -120,38 +137,71 @@ func (s *Store) PurgeAPILogs(ctx context.Context, before time.Time) (int64, erro
 	}
 }
 
-// maxNewIPs bounds Activity.NewIPs (a notice lists them).
-const maxNewIPs = 100
+// endNanos is the query's end as stored times (no end: the largest).
+func endNanos(q keystore.ActivityQuery) int64 {
+	if q.Until.IsZero() {
+		return math.MaxInt64
+	}
+	return tn(q.Until)
+}
 
-// KeyActivity counts the key's requests since since and the addresses that
-// first used it then.
-func (s *Store) KeyActivity(ctx context.Context, keyID string, since time.Time) (keystore.Activity, error) {
-	a := keystore.Activity{NewIPs: []string{}}
+// KeyActivity reads the key's entries in the query's window (newest
+// first, bounded) and its addresses into a keystore.ActivityBuilder. The
+// addresses' first use comes from the log itself, which goes back as far
+// as it is kept.
+func (s *Store) KeyActivity(ctx context.Context, keyID string, q keystore.ActivityQuery) (keystore.Activity, error) {
+	b := keystore.NewActivityBuilder(q)
+	fail := func(err error) (keystore.Activity, error) {
+		return keystore.Activity{}, fmt.Errorf("key activity of %s: %w", keyID, classify(err))
+	}
 	if err := s.check(); err != nil {
-		return a, fmt.Errorf("key activity of %s: %w", keyID, err)
+		return fail(err)
 	}
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM api_logs WHERE key_id = ? AND at >= ?`,
-		keyID, tn(since)).Scan(&a.Requests)
+	rows, err := s.r.QueryContext(ctx, `SELECT at, method, path, status, reason, count FROM api_logs
+		WHERE key_id = ? AND at >= ? AND at <= ? ORDER BY at DESC LIMIT ?`,
+		keyID, tn(q.From()), endNanos(q), keystore.MaxActivityEntries+1)
 	if err != nil {
-		return a, fmt.Errorf("key activity of %s: %w", keyID, classify(err))
-	}
-	rows, err := s.r.QueryContext(ctx, `SELECT ip FROM api_logs WHERE key_id = ? AND ip <> ''
-		GROUP BY ip HAVING min(at) >= ? ORDER BY ip LIMIT ?`, keyID, tn(since), maxNewIPs)
-	if err != nil {
-		return a, fmt.Errorf("key activity of %s: %w", keyID, classify(err))
+		return fail(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var ip string
-		if err := rows.Scan(&ip); err != nil {
-			return a, fmt.Errorf("key activity of %s: %w", keyID, classify(err))
+		var e keystore.APILogEntry
+		var at int64
+		if err := rows.Scan(&at, &e.Method, &e.Path, &e.Status, &e.Reason, &e.Count); err != nil {
+			return fail(err)
 		}
-		a.NewIPs = append(a.NewIPs, ip)
+		e.Time = ft(at)
+		if !b.Add(&e) {
+			break
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return a, fmt.Errorf("key activity of %s: %w", keyID, classify(err))
+		return fail(err)
 	}
-	return a, nil
+	rows.Close()
+	var ips []string
+	ipRows, err := s.r.QueryContext(ctx, `SELECT ip FROM api_logs WHERE key_id = ? AND ip <> ''
+		GROUP BY ip HAVING min(at) >= ? ORDER BY ip LIMIT ?`, keyID, tn(q.From()), keystore.MaxNewIPs)
+	if err != nil {
+		return fail(err)
+	}
+	defer ipRows.Close()
+	for ipRows.Next() {
+		var ip string
+		if err := ipRows.Scan(&ip); err != nil {
+			return fail(err)
+		}
+		ips = append(ips, ip)
+	}
+	if err := ipRows.Err(); err != nil {
+		return fail(err)
+	}
+	var first sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT min(at) FROM api_logs WHERE key_id = ?`, keyID).Scan(&first); err != nil {
+		return fail(err)
+	}
+	b.SetAddresses(ips, fnt(first))
+	return b.Activity(), nil
 }
 
 // GetCursor returns the source's cursor, "" if none was set.

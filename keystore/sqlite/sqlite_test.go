@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,54 +27,7 @@ type dumpable struct {
 }
 
 func (d dumpable) DumpTables(ctx context.Context) (map[string][]string, error) {
-	db, err := sql.Open("sqlite", "file:"+d.path+"?mode=ro")
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'`)
-	if err != nil {
-		return nil, err
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		tables = append(tables, n)
-	}
-	rows.Close()
-	out := map[string][]string{}
-	for _, tbl := range tables {
-		rs, err := db.QueryContext(ctx, `SELECT * FROM "`+tbl+`"`)
-		if err != nil {
-			return nil, err
-		}
-		cols, _ := rs.Columns()
-		for rs.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rs.Scan(ptrs...); err != nil {
-				rs.Close()
-				return nil, err
-			}
-			var b strings.Builder
-			for i, v := range vals {
-				if bs, ok := v.([]byte); ok {
-					v = string(bs)
-				}
-				fmt.Fprintf(&b, "%s=%v ", cols[i], v)
-			}
-			out[tbl] = append(out[tbl], b.String())
-		}
-		rs.Close()
-	}
-	return out, nil
+	return storetest.DumpSQLite(ctx, d.path)
 }
 
 func openTemp(t *testing.T) keystore.Store {

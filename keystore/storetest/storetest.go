@@ -762,7 +762,7 @@ func testAPILogsBigBatch(t *testing.T, s keystore.Store) {
 	if err := s.InsertAPILogs(ctx(t), []keystore.APILogEntry{logEntry(a, k, at.Add(time.Hour), "192.0.2.2")}); err != nil {
 		t.Fatalf("InsertAPILogs of a new entry: %v", err)
 	}
-	act, err := s.KeyActivity(ctx(t), k.ID, at)
+	act, err := s.KeyActivity(ctx(t), k.ID, keystore.ActivityQuery{Detected: at, Until: at.Add(2 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -815,35 +815,60 @@ func testKeyActivity(t *testing.T, s keystore.Store) {
 	a := newAccount(t, s, at, false)
 	k, _ := newKey(t, s, a.ID, keyformat.Secret, at)
 	other, _ := newKey(t, s, a.ID, keyformat.Secret, at)
-	since := at.Add(time.Hour)
-	entries := []keystore.APILogEntry{
-		logEntry(a, k, at, "192.0.2.1"),                       // known before
-		logEntry(a, k, at.Add(time.Minute), "192.0.2.2"),      // known before
-		logEntry(a, other, at, "203.0.113.5"),                 // another key's address
-		logEntry(a, k, since, "192.0.2.1"),                    // known
-		logEntry(a, k, since.Add(time.Second), "203.0.113.5"), // new for this key
-		logEntry(a, k, since.Add(2*time.Second), "198.51.100.7"),
-		logEntry(a, k, since.Add(3*time.Second), "198.51.100.7"),
-		logEntry(a, k, since.Add(4*time.Second), "2001:db8::1"),
+	detected := at.Add(40 * 24 * time.Hour)
+	revoked := detected.Add(time.Minute)
+	from := detected.Add(-keystore.ActivityWindow)
+	day := 24 * time.Hour
+	entry := func(k keystore.Key, at time.Time, ip, method, path string) keystore.APILogEntry {
+		e := logEntry(a, k, at, ip)
+		e.Method, e.Path = method, path
+		return e
 	}
+	entries := []keystore.APILogEntry{
+		entry(k, at, "192.0.2.1", "GET", "/v1/orders"),             // the baseline, before the window
+		entry(other, from.Add(day), "203.0.113.5", "GET", "/v1/x"), // another key's address
+		entry(k, from.Add(day), "192.0.2.1", "GET", "/v1/orders/ord_1"),
+		entry(k, from.Add(2*day), "198.51.100.7", "POST", "/v1/orders"),
+	}
+	// A mass export the day before the detection: list calls far above
+	// the key's baseline (none).
+	for i := range 30 {
+		entries = append(entries, entry(k, detected.Add(-day+time.Duration(i)*time.Second), "203.0.113.5", "GET", "/v1/customers"))
+	}
+	// After the revocation, refused attempts (one of them a summary of 10).
+	refused := entry(k, revoked.Add(time.Second), "2001:db8::1", "GET", "/v1/customers")
+	refused.Status, refused.Reason = 401, "exposed"
+	summary := refused
+	summary.ID, summary.Time, summary.Count = keystore.NewID("req", revoked.Add(2*time.Second)), revoked.Add(2*time.Second), 10
+	entries = append(entries, refused, summary)
 	if err := s.InsertAPILogs(ctx(t), entries); err != nil {
 		t.Fatal(err)
 	}
-	act, err := s.KeyActivity(ctx(t), k.ID, since)
+	act, err := s.KeyActivity(ctx(t), k.ID, keystore.ActivityQuery{Detected: detected, RevokedAt: &revoked, Until: revoked.Add(time.Hour)})
 	if err != nil {
 		t.Fatalf("KeyActivity: %v", err)
 	}
-	if act.Requests != 5 {
-		t.Errorf("Requests = %d, want 5", act.Requests)
+	if act.Before != 32 || act.Requests != 11 || act.RefusedAfterRevocation != 11 {
+		t.Errorf("before %d, since %d, refused after revocation %d; want 32, 11, 11", act.Before, act.Requests, act.RefusedAfterRevocation)
 	}
 	got := slices.Clone(act.NewIPs)
 	sort.Strings(got)
 	if want := []string{"198.51.100.7", "2001:db8::1", "203.0.113.5"}; !slices.Equal(got, want) {
-		t.Errorf("NewIPs = %v, want %v", act.NewIPs, want)
+		t.Errorf("NewIPs = %v, want %v (192.0.2.1 used the key before the window)", act.NewIPs, want)
 	}
-	none, err := s.KeyActivity(ctx(t), k.ID, since.Add(time.Hour))
-	if err != nil || none.Requests != 0 || len(none.NewIPs) != 0 {
-		t.Errorf("KeyActivity later = %+v, %v; want nothing", none, err)
+	if act.BaselineSince == nil || !act.BaselineSince.Equal(at) {
+		t.Errorf("BaselineSince = %v, want %v", act.BaselineSince, at)
+	}
+	if len(act.Resources) != 2 || act.Resources[0] != (keystore.ResourceActivity{Resource: "customers", Before: 30, Since: 11}) ||
+		act.Resources[1] != (keystore.ResourceActivity{Resource: "orders", Before: 2}) {
+		t.Errorf("Resources = %+v", act.Resources)
+	}
+	if !act.UnusualVolume || act.ListPeak != 30 || act.ListBaseline != 0 {
+		t.Errorf("unusual volume %v (peak %d, baseline %.1f), want flagged at 30 vs 0", act.UnusualVolume, act.ListPeak, act.ListBaseline)
+	}
+	quiet, err := s.KeyActivity(ctx(t), other.ID, keystore.ActivityQuery{Detected: detected, Until: revoked})
+	if err != nil || quiet.Requests != 0 || quiet.Before != 1 || quiet.UnusualVolume {
+		t.Errorf("KeyActivity of the other key = %+v, %v", quiet, err)
 	}
 }
 
@@ -909,60 +934,100 @@ func testExposureOutcomes(t *testing.T, s keystore.Store) {
 			wantNotices: []keystore.Channel{keystore.ChannelEmail}},
 		{name: "expired", typ: keyformat.Restricted, prepare: func(t *testing.T, k *keystore.Key) { k.ExpiresAt = tp(now.Add(-time.Second)) },
 			want: keystore.OutcomeInactive, wantNotices: []keystore.Channel{keystore.ChannelEmail}},
+		{name: "expiring publishable", typ: keyformat.Publishable, webhook: true,
+			prepare: func(t *testing.T, k *keystore.Key) { k.ExpiresAt = tp(now.Add(time.Hour)) },
+			want:    keystore.OutcomePublishable},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			a := newAccount(t, s, at, tc.webhook)
-			k, plain := makeKey(t, a.ID, tc.typ, keyformat.Test, at)
-			if tc.prepare != nil {
-				tc.prepare(t, &k)
-			}
-			if err := s.InsertKey(ctx(t), k); err != nil {
-				t.Fatal(err)
-			}
-			if tc.after != nil {
-				tc.after(t, k)
-			}
-			hit := hitFor(plain, now.Add(-time.Minute), "config/prod.env")
-			hit.Location.Layer = "sha256:" + strings.Repeat("ab", 32)
-			exp, err := s.RecordExposure(ctx(t), hit, now)
+	// Every outcome through both write paths: one hit, and a batch.
+	record := map[string]func(t *testing.T, hit leakguard.Hit, at time.Time) keystore.Exposure{
+		"single": func(t *testing.T, hit leakguard.Hit, at time.Time) keystore.Exposure {
+			exp, err := s.RecordExposure(ctx(t), hit, at)
 			if err != nil {
 				t.Fatalf("RecordExposure: %v", err)
 			}
-			if exp.Outcome != tc.want || exp.KeyID != k.ID || exp.AccountID != a.ID || exp.IncidentID == "" {
-				t.Errorf("RecordExposure = %+v, want outcome %s for key %s", exp, tc.want, k.ID)
+			return exp
+		},
+		"batch": func(t *testing.T, hit leakguard.Hit, at time.Time) keystore.Exposure {
+			out, err := batcher(t, s).RecordExposures(ctx(t), []leakguard.Hit{hit}, at)
+			if err != nil || len(out) != 1 {
+				t.Fatalf("RecordExposures = %v, %v", out, err)
 			}
-			got := getKey(t, s, k.ID)
-			if !sameTime(got.RevokedAt, tc.wantRevoked) || got.RevokedReason != tc.wantReason {
-				t.Errorf("key revoked at %s (%q), want %s (%q)", fmtTime(got.RevokedAt), got.RevokedReason,
-					fmtTime(tc.wantRevoked), tc.wantReason)
-			}
-			incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(incs) != 1 {
-				t.Fatalf("ListIncidents = %+v, want one", incs)
-			}
-			in := incs[0]
-			if in.ID != exp.IncidentID || in.KeyID != k.ID || in.AccountID != a.ID || in.Action != tc.want ||
-				in.Redacted != k.Redacted() || in.Rule != hit.Rule || in.Source != hit.Source ||
-				in.Location != hit.Location || !in.FirstSeenAt.Equal(hit.FoundAt) ||
-				!sameTime(in.RevokedAt, tc.wantRevoked) || in.NotifiedAt != nil || in.Sightings != 1 {
-				t.Errorf("incident = %+v\nwant action %s, location %+v, revoked %s", in, tc.want, hit.Location,
-					fmtTime(tc.wantRevoked))
-			}
-			var chans []keystore.Channel
-			for _, n := range claimAll(t, s, now) {
-				if n.Incident.ID == exp.IncidentID {
-					chans = append(chans, n.Channel)
+			return out[0]
+		},
+	}
+	for _, via := range []string{"single", "batch"} {
+		for _, tc := range tests {
+			t.Run(via+"/"+tc.name, func(t *testing.T) {
+				a := newAccount(t, s, at, tc.webhook)
+				k, plain := makeKey(t, a.ID, tc.typ, keyformat.Test, at)
+				if tc.prepare != nil {
+					tc.prepare(t, &k)
 				}
-			}
-			slices.Sort(chans)
-			if !slices.Equal(chans, tc.wantNotices) {
-				t.Errorf("notices %v, want %v", chans, tc.wantNotices)
-			}
-		})
+				if err := s.InsertKey(ctx(t), k); err != nil {
+					t.Fatal(err)
+				}
+				if tc.after != nil {
+					tc.after(t, k)
+				}
+				hit := hitFor(plain, now.Add(-time.Minute), "config/prod.env")
+				hit.Location.Layer = "sha256:" + strings.Repeat("ab", 32)
+				exp := record[via](t, hit, now)
+				if exp.Outcome != tc.want || exp.KeyID != k.ID || exp.AccountID != a.ID || exp.IncidentID == "" {
+					t.Errorf("RecordExposure = %+v, want outcome %s for key %s", exp, tc.want, k.ID)
+				}
+				got := getKey(t, s, k.ID)
+				if !sameTime(got.RevokedAt, tc.wantRevoked) || got.RevokedReason != tc.wantReason {
+					t.Errorf("key revoked at %s (%q), want %s (%q)", fmtTime(got.RevokedAt), got.RevokedReason,
+						fmtTime(tc.wantRevoked), tc.wantReason)
+				}
+				incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(incs) != 1 {
+					t.Fatalf("ListIncidents = %+v, want one", incs)
+				}
+				in := incs[0]
+				if in.ID != exp.IncidentID || in.KeyID != k.ID || in.AccountID != a.ID || in.Action != tc.want ||
+					in.Redacted != k.Redacted() || in.Rule != hit.Rule || in.Source != hit.Source ||
+					in.Location != hit.Location || !in.FirstSeenAt.Equal(hit.FoundAt) ||
+					!sameTime(in.RevokedAt, tc.wantRevoked) || in.NotifiedAt != nil || in.Sightings != 1 {
+					t.Errorf("incident = %+v\nwant action %s, location %+v, revoked %s", in, tc.want, hit.Location,
+						fmtTime(tc.wantRevoked))
+				}
+				var chans []keystore.Channel
+				for _, n := range claimAll(t, s, now) {
+					if n.Incident.ID == exp.IncidentID {
+						chans = append(chans, n.Channel)
+					}
+				}
+				slices.Sort(chans)
+				if !slices.Equal(chans, tc.wantNotices) {
+					t.Errorf("notices %v, want %v", chans, tc.wantNotices)
+				}
+				// Found again elsewhere: one more sighting of the same
+				// incident, nothing revoked anew, no second notice.
+				again := hitFor(plain, now.Add(time.Minute), "elsewhere.env")
+				exp2 := record[via](t, again, now.Add(2*time.Minute))
+				wantAgain := keystore.OutcomeSighting
+				if tc.typ == keyformat.Publishable {
+					wantAgain = keystore.OutcomePublishable
+				}
+				if exp2.Outcome != wantAgain || exp2.IncidentID != exp.IncidentID {
+					t.Errorf("second sighting = %+v, want %s of incident %s", exp2, wantAgain, exp.IncidentID)
+				}
+				if got2 := getKey(t, s, k.ID); !sameTime(got2.RevokedAt, tc.wantRevoked) || got2.RevokedReason != tc.wantReason {
+					t.Errorf("after the second sighting the key is revoked at %s (%q)", fmtTime(got2.RevokedAt), got2.RevokedReason)
+				}
+				if ns := claimAll(t, s, now.Add(3*time.Minute)); len(ns) != 0 {
+					t.Errorf("a second sighting queued notices: %+v", ns)
+				}
+				incs, _ = s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
+				if len(incs) != 1 || incs[0].Sightings != 2 {
+					t.Errorf("incidents after the second sighting = %+v, want one with 2 sightings", incs)
+				}
+			})
+		}
 	}
 	t.Run("unknown", func(t *testing.T) {
 		a := newAccount(t, s, at, true)
@@ -974,7 +1039,7 @@ func testExposureOutcomes(t *testing.T, s keystore.Store) {
 		if exp != (keystore.Exposure{Outcome: keystore.OutcomeUnknown}) {
 			t.Errorf("RecordExposure of an unknown key = %+v", exp)
 		}
-		if incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{}); err != nil || len(incs) != 0 {
+		if incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{}); err != nil || len(incs) != 0 {
 			t.Errorf("incidents after an unknown hit: %v, %v", incs, err)
 		}
 		if ns := claimAll(t, s, now); len(ns) != 0 {
@@ -1003,7 +1068,7 @@ func testExposureReplay(t *testing.T, s keystore.Store) {
 		}
 	}
 	equalKeys(t, getKey(t, s, k.ID), before)
-	incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if err != nil || len(incs) != 1 || incs[0].Sightings != 1 {
 		t.Fatalf("after replays: incidents %+v, %v; want one with one sighting", incs, err)
 	}
@@ -1013,7 +1078,7 @@ func testExposureReplay(t *testing.T, s keystore.Store) {
 	if err != nil || exp.Outcome != keystore.OutcomeSighting || exp.IncidentID != first.IncidentID {
 		t.Fatalf("new sighting = %+v, %v", exp, err)
 	}
-	incs, _ = s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, _ = s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if len(incs) != 1 || incs[0].Sightings != 2 || incs[0].Location != hit.Location {
 		t.Errorf("incident after a second place = %+v; want 2 sightings, first location kept", incs)
 	}
@@ -1071,7 +1136,7 @@ func testExposureConcurrent(t *testing.T, s keystore.Store) {
 	if revoked != 1 {
 		t.Errorf("%d callers revoked the key, want exactly 1", revoked)
 	}
-	incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if err != nil || len(incs) != 1 || incs[0].Sightings != 1+n/2 {
 		t.Errorf("incidents = %+v, %v; want one with %d sightings", incs, err, 1+n/2)
 	}
@@ -1101,7 +1166,7 @@ func testListIncidents(t *testing.T, s keystore.Store) {
 		t.Fatal(err)
 	}
 	ids := func(p keystore.Page) []string {
-		incs, err := s.ListIncidents(ctx(t), a.ID, p)
+		incs, err := s.ListIncidents(ctx(t), a.ID, "", p)
 		if err != nil {
 			t.Fatalf("ListIncidents: %v", err)
 		}
@@ -1173,7 +1238,7 @@ func testNotices(t *testing.T, s keystore.Store) {
 	if err := s.MarkNoticeSent(ctx(t), webhook.ID, sentAt.Add(time.Hour)); err != nil {
 		t.Fatalf("MarkNoticeSent again: %v", err)
 	}
-	incs, _ := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, _ := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if len(incs) != 1 || !sameTime(incs[0].NotifiedAt, &sentAt) {
 		t.Errorf("incident notified at %v, want %s", incs, sentAt)
 	}
@@ -1194,7 +1259,7 @@ func testNotices(t *testing.T, s keystore.Store) {
 	if got := claimAll(t, s, at.Add(24*time.Hour)); len(got) != 0 {
 		t.Errorf("sent notices claimed again: %+v", got)
 	}
-	incs, _ = s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, _ = s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if len(incs) != 1 || !sameTime(incs[0].NotifiedAt, &sentAt) {
 		t.Errorf("incident notified at changed: %+v, want %s", incs, sentAt)
 	}
@@ -1370,7 +1435,7 @@ func testBadBytes(t *testing.T, s keystore.Store) {
 	if again, err := s.RecordExposure(ctx(t), hit, at); err != nil || again.Outcome != keystore.OutcomeSighting {
 		t.Errorf("replay = %+v, %v; want a sighting", again, err)
 	}
-	incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{})
+	incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{})
 	if err != nil || len(incs) != 1 {
 		t.Fatalf("ListIncidents = %+v, %v", incs, err)
 	}
@@ -1573,7 +1638,7 @@ type worldState struct {
 
 func stateOf(t *testing.T, s keystore.Store, w exposureWorld, notices []keystore.Notice) map[string]worldState {
 	t.Helper()
-	incs, err := s.ListIncidents(ctx(t), w.account.ID, keystore.Page{Limit: keystore.MaxPageLimit})
+	incs, err := s.ListIncidents(ctx(t), w.account.ID, "", keystore.Page{Limit: keystore.MaxPageLimit})
 	if err != nil {
 		t.Fatalf("ListIncidents: %v", err)
 	}
@@ -1749,7 +1814,7 @@ func testExposuresConcurrent(t *testing.T, s keystore.Store) {
 			}
 		}
 	}
-	incs, err := s.ListIncidents(ctx(t), a.ID, keystore.Page{Limit: keystore.MaxPageLimit})
+	incs, err := s.ListIncidents(ctx(t), a.ID, "", keystore.Page{Limit: keystore.MaxPageLimit})
 	if err != nil {
 		t.Fatal(err)
 	}

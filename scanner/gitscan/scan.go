@@ -49,6 +49,9 @@ type blobFinding struct {
 	offset int64
 	redact string
 	secret []byte
+	// rest carries the finding's other fields (end, entropy, the commits
+	// an allow-list drops).
+	rest scanner.Finding
 }
 
 // blobResult is what scanning one blob found.
@@ -313,9 +316,10 @@ func (r *Repo) resolve(ctx context.Context, eng *scanner.Engine, changes []chang
 			if !c.commit.IsZero() {
 				commit = r.commitName(c.commit)
 			}
-			out = append(out, scanner.Finding{RuleID: bf.key.rule, Path: c.path + bf.suffix,
-				Line: bf.line, Column: bf.column, Commit: commit, SecretSHA256: bf.key.sha,
-				Redacted: bf.redact, Offset: bf.offset, Secret: bf.secret})
+			f := bf.rest
+			f.RuleID, f.Path, f.Line, f.Column, f.Commit = bf.key.rule, c.path+bf.suffix, bf.line, bf.column, commit
+			f.SecretSHA256, f.Redacted, f.Offset, f.Secret = bf.key.sha, bf.redact, bf.offset, bf.secret
+			out = append(out, f)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -549,7 +553,7 @@ func scanContent(ctx context.Context, eng *scanner.Engine, path string, r io.Rea
 			suffix = strings.TrimPrefix(f.Path, path)
 		}
 		bf := blobFinding{key: k, suffix: suffix, line: f.Line, column: f.Column,
-			offset: f.Offset, redact: f.Redacted, secret: f.Secret}
+			offset: f.Offset, redact: f.Redacted, secret: f.Secret, rest: f}
 		mu.Lock()
 		defer mu.Unlock()
 		if i, ok := index[k]; ok {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/leakguard/leakguard/keyformat"
 	"github.com/leakguard/leakguard/keystore"
 )
 
@@ -141,9 +142,16 @@ func (s *Store) PurgeAPILogs(ctx context.Context, before time.Time) (int64, erro
 	return s.Store.PurgeAPILogs(ctx, before)
 }
 
-func (s *Store) ListIncidents(ctx context.Context, accountID string, p keystore.Page) ([]keystore.Incident, error) {
+func (s *Store) ListIncidents(ctx context.Context, accountID string, mode keyformat.Mode, p keystore.Page) ([]keystore.Incident, error) {
 	if err := s.check(ctx, "list incidents"); err != nil {
 		return nil, err
 	}
-	return s.Store.ListIncidents(ctx, accountID, p)
+	return s.Store.ListIncidents(ctx, accountID, mode, p)
+}
+
+func (s *Store) UpdateKey(ctx context.Context, id string, u keystore.KeyUpdate, at time.Time) (keystore.Key, error) {
+	if err := s.check(ctx, "update key"); err != nil {
+		return keystore.Key{}, err
+	}
+	return s.Store.UpdateKey(ctx, id, u, at)
 }
