@@ -567,3 +567,38 @@ func TestOnlyTokenHashesStored(t *testing.T) {
 		}
 	}
 }
+
+// A publishable key made in the console with allowed referrers is refused
+// by the key API from any other origin, and a secret key cannot take them.
+func TestPublishableKeyWithReferrers(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	c, _, _ := signedIn(t, e)
+	csrf := csrfOf(t, c.get("/keys/new").body)
+	r := c.post("/keys", url.Values{"csrf": {csrf}, "action": {"create"}, "type": {"secret"}, "name": {"server"},
+		"mode": {"test"}, "allowed_referrers": {"https://shop.example.com"}})
+	if r.status != 400 || !strings.Contains(r.body, "publishable keys only") {
+		t.Errorf("secret key with referrers: %d", r.status)
+	}
+	r = c.post("/keys", url.Values{"csrf": {csrf}, "action": {"create"}, "type": {"publishable"}, "name": {"shop"},
+		"mode": {"test"}, "allowed_referrers": {"https://shop.example.com, https://*.cdn.example.com"}})
+	secrets := keyRE.FindAllString(r.body, -1)
+	if r.status != 200 || len(secrets) != 1 {
+		t.Fatalf("create publishable key: %d, secrets %v\n%s", r.status, secrets, r.body)
+	}
+	for _, tc := range []struct {
+		origin string
+		want   int
+	}{{"https://shop.example.com", 200}, {"https://img.cdn.example.com", 200}, {"https://evil.example.net", 403}} {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/v1/account", nil)
+		req.Header.Set("Authorization", "Bearer "+secrets[0])
+		req.Header.Set("Origin", tc.origin)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("Origin %s: %d, want %d", tc.origin, res.StatusCode, tc.want)
+		}
+	}
+}

@@ -281,12 +281,8 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		c.render(w, r, http.StatusBadRequest, "newkey", p)
 		return
 	}
-	if strings.TrimSpace(f.Referrers) != "" {
-		p.Error = "This key server does not enforce allowed referrers yet, so a key restricted by referrer cannot be created here."
-		c.render(w, r, http.StatusBadRequest, "newkey", p)
-		return
-	}
-	req := keystore.KeyRequest{Name: f.Name, Type: f.Type, Mode: f.Mode, Scopes: f.scopes(), AllowedIPs: splitList(f.AllowedIPs)}
+	req := keystore.KeyRequest{Name: f.Name, Type: f.Type, Mode: f.Mode, Scopes: f.scopes(),
+		AllowedIPs: splitList(f.AllowedIPs), AllowedReferrers: splitList(f.Referrers)}
 	if f.Type == keyformat.Restricted && len(req.Scopes) == 0 {
 		p.Error = "Give a restricted key Read or Write on at least one resource."
 		c.render(w, r, http.StatusBadRequest, "newkey", p)
