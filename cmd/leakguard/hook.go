@@ -192,22 +192,10 @@ func runHookInstall(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet("hook install")
 	force := fs.Bool("force", false, "")
 	repoDir := fs.String("repo", ".", "")
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		io.WriteString(e.stdout, hookUsage)
-		return exitOK
+	path, code, done := hookPath(ctx, e, "hook install", fs, repoDir, args)
+	if done {
+		return code
 	}
-	if err != nil {
-		return flagError(e, "hook install", err)
-	}
-	if len(pos) > 0 {
-		return fail(e, "hook install: unexpected argument %q", pos[0])
-	}
-	dir, err := hooksDir(ctx, *repoDir)
-	if err != nil {
-		return fail(e, "hook install: %s", oneLine(err.Error()))
-	}
-	path := filepath.Join(dir, "pre-push")
 	script := prePushScript(leakguardCommand())
 	old, err := os.ReadFile(path)
 	backup := ""
@@ -232,7 +220,7 @@ func runHookInstall(ctx context.Context, e *env, args []string) int {
 	default:
 		return fail(e, "hook install: %s", oneLine(err.Error()))
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fail(e, "hook install: %s", oneLine(err.Error()))
 	}
 	if err := writeExecutable(path, []byte(script)); err != nil {
@@ -245,28 +233,38 @@ func runHookInstall(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
+// hookPath parses the flags of a hook command (fs holds them, --repo among
+// them) and names the pre-push file git runs for that repository. done says
+// the command is over (help printed or an error reported) with exit code.
+func hookPath(ctx context.Context, e *env, name string, fs *flag.FlagSet, repoDir *string, args []string) (path string, code int, done bool) {
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		io.WriteString(e.stdout, hookUsage)
+		return "", exitOK, true
+	}
+	if err != nil {
+		return "", flagError(e, name, err), true
+	}
+	if len(pos) > 0 {
+		return "", fail(e, "%s: unexpected argument %q", name, pos[0]), true
+	}
+	dir, err := hooksDir(ctx, *repoDir)
+	if err != nil {
+		return "", fail(e, "%s: %s", name, oneLine(err.Error())), true
+	}
+	return filepath.Join(dir, "pre-push"), exitOK, false
+}
+
 // backupSuffix names the copy of a hook that install --force replaced.
 const backupSuffix = ".leakguard-backup"
 
 func runHookUninstall(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet("hook uninstall")
 	repoDir := fs.String("repo", ".", "")
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		io.WriteString(e.stdout, hookUsage)
-		return exitOK
+	path, code, done := hookPath(ctx, e, "hook uninstall", fs, repoDir, args)
+	if done {
+		return code
 	}
-	if err != nil {
-		return flagError(e, "hook uninstall", err)
-	}
-	if len(pos) > 0 {
-		return fail(e, "hook uninstall: unexpected argument %q", pos[0])
-	}
-	dir, err := hooksDir(ctx, *repoDir)
-	if err != nil {
-		return fail(e, "hook uninstall: %s", oneLine(err.Error()))
-	}
-	path := filepath.Join(dir, "pre-push")
 	cur, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
