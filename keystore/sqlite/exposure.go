@@ -223,38 +223,21 @@ func (s *Store) ClaimNotices(ctx context.Context, limit int, now, leaseUntil tim
 	}
 	out := []keystore.Notice{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE notices SET next_attempt_at = ?, attempts = attempts + 1
+		ids, err := leaseIDs(ctx, tx, `UPDATE notices SET next_attempt_at = ?, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM notices WHERE sent_at IS NULL AND next_attempt_at <= ?
 				ORDER BY next_attempt_at, id LIMIT ?)
 			RETURNING id`, tn(leaseUntil), tn(now), limit)
 		if err != nil {
-			return classify(err)
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return classify(err)
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return classify(err)
+			return err
 		}
 		if len(ids) == 0 {
 			return nil
 		}
-		args := make([]any, len(ids))
-		for i, id := range ids {
-			args[i] = id
-		}
-		rows, err = tx.QueryContext(ctx, `SELECT n.id, n.channel, n.attempts, `+incidentCols+`,
+		rows, err := tx.QueryContext(ctx, `SELECT n.id, n.channel, n.attempts, `+incidentCols+`,
 			a.id, a.email, a.mode, a.webhook_url, a.webhook_secret, a.created_at, `+keyCols+`
 			FROM notices n JOIN incidents i ON i.id = n.incident_id JOIN accounts a ON a.id = i.account_id
 			JOIN api_keys k ON k.id = i.key_id
-			WHERE n.id IN (?`+strings.Repeat(",?", len(ids)-1)+`) ORDER BY n.next_attempt_at, n.id`, args...)
+			WHERE n.id IN (?`+strings.Repeat(",?", len(ids)-1)+`) ORDER BY n.next_attempt_at, n.id`, anys(ids)...)
 		if err != nil {
 			return classify(err)
 		}
@@ -347,4 +330,35 @@ func cleanHit(h leakguard.Hit) leakguard.Hit {
 	l := &h.Location
 	l.URL, l.Repository, l.Commit, l.Path, l.Layer = text(l.URL), text(l.Repository), text(l.Commit), text(l.Path), text(l.Layer)
 	return h
+}
+
+// leaseIDs runs an UPDATE … RETURNING id that leases outbox rows (notices,
+// webhook deliveries) and returns the ids it leased.
+func leaseIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, classify(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return ids, nil
+}
+
+// anys is ids as query arguments.
+func anys(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }

@@ -196,33 +196,20 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, limit int, now, leas
 		return out, nil
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1
+		ids, err := leaseIDs(ctx, tx, `UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
 				ORDER BY next_attempt_at, id LIMIT ?)
 			RETURNING id`, tn(leaseUntil), tn(now), limit)
 		if err != nil {
-			return classify(err)
-		}
-		var ids []any
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return classify(err)
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return classify(err)
+			return err
 		}
 		if len(ids) == 0 {
 			return nil
 		}
-		rows, err = tx.QueryContext(ctx, `SELECT `+deliveryCols+`, `+endpointCols+`, `+incidentCols+`, `+keyCols+`
+		rows, err := tx.QueryContext(ctx, `SELECT `+deliveryCols+`, `+endpointCols+`, `+incidentCols+`, `+keyCols+`
 			FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
 			JOIN incidents i ON i.id = d.incident_id JOIN api_keys k ON k.id = i.key_id
-			WHERE d.id IN (?`+strings.Repeat(",?", len(ids)-1)+`) ORDER BY d.created_at, d.id`, ids...)
+			WHERE d.id IN (?`+strings.Repeat(",?", len(ids)-1)+`) ORDER BY d.created_at, d.id`, anys(ids)...)
 		if err != nil {
 			return classify(err)
 		}
