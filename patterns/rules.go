@@ -214,7 +214,7 @@ func (c common) cloudRules() []Rule {
 			Description: "Azure storage account key (AccountKey= in a connection string, or a storage key setting)",
 			Keywords: []string{"accountkey", "azure_storage", "azure-storage", "azure.storage", "azurestorage",
 				"storage_account", "storage-account", "storage.account", "storageaccount"},
-			Regex: regexp.MustCompile(`(?i)(?:AccountKey\s*=\s*|(?:\b|_)(?:azure[_.-]?storage|storage[_.-]?account)[\w.-]{0,20}` +
+			Regex: regexp.MustCompile(`(?i)(?:AccountKey\s{0,5}=\s{0,5}|(?:\b|_)(?:azure[_.-]?storage|storage[_.-]?account)[\w.-]{0,20}` +
 				`[\s'"]{0,3}(?:=|:|=>)[\x60'"\s]{0,5})(?-i:([A-Za-z0-9+/]{86}==))(?:[^A-Za-z0-9+/=]|\z)`),
 			SecretGroup: 1,
 			Entropy:     4.5,

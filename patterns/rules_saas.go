@@ -175,7 +175,7 @@ func (c common) saasRules() []Rule {
 		c.named("ngrok-auth-token", "ngrok authtoken in an ngrok-named setting", `ngrok`, `[0-9A-Za-z]{27}_[0-9A-Za-z]{21}`, 4, "ngrok"),
 
 		// Cloud, hosting, infrastructure.
-		c.token("flyio-access-token", "Fly.io access or deploy token", `(?:FlyV1 )?fm[12][ar]?_[0-9A-Za-z+/]{100,}={0,3}(?:,fm[12][ar]?_[0-9A-Za-z+/]{50,}={0,3})*|fo1_[0-9A-Za-z_-]{43}`, base64Tail, 4, 4.5, "fm1_", "fm1a", "fm1r", "fm2_", "fm2a", "fm2r", "fo1_"),
+		c.token("flyio-access-token", "Fly.io access or deploy token", `(?:FlyV1 )?fm[12][ar]?_[0-9A-Za-z+/]{100,}={0,3}(?:,fm[12][ar]?_[0-9A-Za-z+/]{50,}={0,3})*|fo1_[0-9A-Za-z_-]{43}`, base64Tail, 4, 4.5, "flyv1 ", "fm1_", "fm1a", "fm1r", "fm2_", "fm2a", "fm2r", "fo1_"),
 		c.token("openshift-user-token", "OpenShift user OAuth access token", `sha256~[0-9A-Za-z_-]{43}`, dashTail, 7, 4, "sha256~"),
 		c.token("maxmind-license-key", "MaxMind license key", `[0-9A-Za-z]{6}_[0-9A-Za-z]{29}_mmk`, wordTail, 0, 4, "_mmk"),
 		c.token("adafruit-api-key", "Adafruit IO key", `aio_[0-9A-Za-z]{28}`, wordTail, 4, 3.5, "aio_"),
@@ -197,7 +197,7 @@ func (c common) saasRules() []Rule {
 		c.named("vercel-token", "Vercel access token in a vercel-named setting", `vercel`, `[0-9A-Za-z]{24}`, 3.5, "vercel"),
 		c.token("render-api-key", "Render API key", `rnd_[0-9A-Za-z]{32}`, wordTail, 4, 3.5, "rnd_"),
 		c.named("railway-token", "Railway API or project token in a railway-named setting", `railway`, uuidRe, 3, "railway"),
-		c.named("ibm-cloud-api-key", "IBM Cloud API key in an ibm-named setting", `ibm[_.-]?cloud|ibmcloud`, `[0-9A-Za-z_-]{44}`, 4, "cloud"),
+		c.named("ibm-cloud-api-key", "IBM Cloud API key in an ibm-named setting", `ibm[_.-]?cloud`, `[0-9A-Za-z_-]{44}`, 4, "ibmcloud", "ibm_cloud", "ibm-cloud", "ibm.cloud"),
 		c.named("cisco-meraki-api-key", "Cisco Meraki API key in a meraki-named setting", `meraki`, `[0-9a-f]{40}`, 3, "meraki"),
 		c.named("consul-acl-token", "Consul ACL token in a consul-named setting", `consul[\w.-]{0,20}token`, uuidRe, 3, "consul"),
 		c.named("nomad-acl-token", "Nomad ACL token in a nomad-named setting", `nomad[\w.-]{0,20}token`, uuidRe, 3, "nomad"),

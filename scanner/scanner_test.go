@@ -419,6 +419,19 @@ func TestAnchorAtKeyword(t *testing.T) {
 		{`(?:ab|cd)xyz`, []string{"ab"}, false, 0}, // cd... does not start with a keyword
 		{`[a-z]{0,5}secret=(\w+)`, []string{"secret"}, true, 5},
 		{`[a-z]*secret=(\w+)`, []string{"secret"}, false, 0}, // unbounded lead
+		// A keyword inside a leading capture, after a fixed-width start.
+		{`([0-9a-f]{10}msh[0-9a-f]{15})(?:[^0-9a-z]|\z)`, []string{"msh0", "msh1", "msh2", "msh3", "msh4", "msh5", "msh6", "msh7", "msh8", "msh9", "msha", "mshb", "mshc", "mshd", "mshe", "mshf"}, true, 10},
+		// Names the parser factors into a literal and an alternation.
+		{`(?i)(?:\b|_)(?:ibm[_.-]?cloud)[ \t\w.-]{0,20}=(\w+)`, []string{"ibmcloud", "ibm_cloud", "ibm-cloud", "ibm.cloud"}, true, 1},
+		{`(?i)(?:\b|_)(?:ibm[_.-]?cloud)[ \t\w.-]{0,20}=(\w+)`, []string{"ibmcloud", "ibm_cloud", "ibm-cloud"}, false, 0}, // ibm.cloud has no keyword
+		// A keyword spelled out from a short prefix and a class.
+		{`(pat[0-9A-Za-z]{14}\.[a-f0-9]{64})`, strings.Split("pat0 pat1 pat2 pat3 pat4 pat5 pat6 pat7 pat8 pat9 pata patb patc patd pate patf patg path pati patj patk patl patm patn pato patp patq patr pats patt patu patv patw patx paty patz", " "), true, 0},
+		{`(pat[0-9A-Za-z]{14})`, []string{"pata", "patb"}, false, 0},
+		// An optional start is a bounded lead, or a keyword of its own.
+		{`((?:FlyV1 )?fm1_[0-9A-Za-z]{20})`, []string{"fm1_"}, true, 6},
+		{`((?:FlyV1 )?fm1_[0-9A-Za-z]{20})`, []string{"flyv1 ", "fm1_"}, true, 0},
+		// Long keywords after a short common start.
+		{`(access-(?:sandbox|development|production)-[0-9a-f]{8})`, []string{"access-sandbox-", "access-development-", "access-production-"}, true, 0},
 	}
 	for _, tc := range cases {
 		q, lead, ok := anchorAtKeyword(tc.expr, tc.keywords)

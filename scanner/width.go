@@ -94,10 +94,6 @@ func anchorAtKeyword(expr string, keywords []string) (*regexp.Regexp, int, bool)
 	if err != nil {
 		return nil, 0, false
 	}
-	items := []*syntax.Regexp{re}
-	if re.Op == syntax.OpConcat {
-		items = re.Sub
-	}
 	lower := make([]string, 0, len(keywords))
 	for _, k := range keywords {
 		if k != "" {
@@ -107,13 +103,35 @@ func anchorAtKeyword(expr string, keywords []string) (*regexp.Regexp, int, bool)
 	if len(lower) == 0 {
 		return nil, 0, false
 	}
-	for i, it := range items {
+	items := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		items = re.Sub
+	}
+	// A leading capture (tok's "(body)tail") is looked into, so a keyword
+	// inside the body after a fixed-width start (rapidapi's
+	// "[0-9a-f]{10}msh…") anchors too; the gate's groups then differ from
+	// the rule's, so it only gates (direct stays false).
+	if q, lead, ok := anchorItems(items, lower); ok {
+		return q, lead, true
+	}
+	if len(items) > 0 && items[0].Op == syntax.OpCapture && items[0].Sub[0].Op == syntax.OpConcat {
+		return anchorItems(append(append([]*syntax.Regexp{}, items[0].Sub[0].Sub...), items[1:]...), lower)
+	}
+	return nil, 0, false
+}
+
+// anchorItems finds the first item of the sequence from which every match
+// starts with a keyword, with a bounded prefix before it.
+func anchorItems(items []*syntax.Regexp, lower []string) (*regexp.Regexp, int, bool) {
+	for i := range items {
 		prefix := &syntax.Regexp{Op: syntax.OpConcat, Sub: items[:i]}
 		pw := width(prefix)
 		if pw < 0 {
 			return nil, 0, false
 		}
-		if !startsWithKeyword(it, lower) {
+		// The rest as a sequence: the parser splits "ibm[_.-]?cloud|ibmcloud"
+		// into a literal and an alternation, neither a keyword alone.
+		if !startsWithKeyword(items[i:i+1], lower) && !startsWithKeyword(items[i:], lower) {
 			continue
 		}
 		rest := &syntax.Regexp{Op: syntax.OpConcat, Sub: items[i:]}
@@ -126,109 +144,100 @@ func anchorAtKeyword(expr string, keywords []string) (*regexp.Regexp, int, bool)
 	return nil, 0, false
 }
 
-// startsWithKeyword reports whether every match of re begins with one of
-// the (lower-case) keywords. It expands the literal beginnings of re (the
-// parser factors "api_key|apikey" into "api(?:_key|key)", so a literal
-// prefix alone is not enough) up to the longest keyword's length.
-func startsWithKeyword(re *syntax.Regexp, keywords []string) bool {
-	longest := 0
-	for _, k := range keywords {
-		longest = max(longest, len(k))
-	}
-	starts, ok := literalStarts([]*syntax.Regexp{re}, longest)
-	if !ok {
-		return false
-	}
-	for _, st := range starts {
-		hit := false
-		for _, k := range keywords {
-			if strings.HasPrefix(st, k) {
-				hit = true
-				break
-			}
-		}
-		if !hit {
-			return false
-		}
-	}
-	return len(starts) > 0
+// startsWithKeyword reports whether every match of the sequence seq
+// begins with one of the (lower-case) keywords. It walks the literal
+// beginnings of seq (the parser factors "api_key|apikey" into
+// "api(?:_key|key)", so a literal prefix alone is not enough), a branch
+// stopping as soon as it spells a keyword.
+func startsWithKeyword(seq []*syntax.Regexp, keywords []string) bool {
+	budget := maxStarts
+	return allStartWith(seq, "", keywords, &budget)
 }
 
-// maxStarts bounds the expansion of literalStarts.
-const maxStarts = 256
+// maxStarts bounds the steps of one startsWithKeyword walk.
+const maxStarts = 4096
 
-// literalStarts returns the literal beginnings, lower-cased and at most
-// need bytes long, of every match of the sequence res: each is cut where
-// the match stops being literal (a repeat, a wide class, the end). False
-// if the expansion grows past maxStarts.
-func literalStarts(res []*syntax.Regexp, need int) ([]string, bool) {
-	if need <= 0 || len(res) == 0 {
-		return []string{""}, true
+// allStartWith reports whether every match of res, after the text acc,
+// starts with a keyword. Zero-width assertions are skipped (that only
+// adds matches to consider); anything it cannot spell out is a no.
+func allStartWith(res []*syntax.Regexp, acc string, keywords []string, budget *int) bool {
+	extends := false
+	for _, k := range keywords {
+		if strings.HasPrefix(acc, k) {
+			return true
+		}
+		extends = extends || strings.HasPrefix(k, acc)
+	}
+	*budget--
+	if !extends || len(res) == 0 || *budget < 0 {
+		return false
 	}
 	re, rest := res[0], res[1:]
 	seq := func(head ...*syntax.Regexp) []*syntax.Regexp {
 		return append(append([]*syntax.Regexp{}, head...), rest...)
 	}
-	var heads []string
 	switch re.Op {
 	case syntax.OpLiteral:
-		heads = []string{strings.ToLower(string(re.Rune))}
+		return allStartWith(rest, acc+strings.ToLower(string(re.Rune)), keywords, budget)
 	case syntax.OpCharClass:
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(re.Rune); i += 2 {
-			if re.Rune[i+1]-re.Rune[i] > 16 {
-				return []string{""}, true
+			// Up to a base62 alphabet: "pat" then [0-9A-Za-z] spells 36
+			// keywords (patterns.then).
+			if re.Rune[i+1]-re.Rune[i] > 64 {
+				return false
 			}
 			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
-				if c := strings.ToLower(string(r)); !seen[c] {
-					seen[c] = true
-					heads = append(heads, c)
+				c := strings.ToLower(string(r))
+				if seen[c] {
+					continue
+				}
+				seen[c] = true
+				if !allStartWith(rest, acc+c, keywords, budget) {
+					return false
 				}
 			}
 		}
-		if len(heads) > 16 {
-			return []string{""}, true
-		}
+		return len(seen) > 0
 	case syntax.OpCapture:
-		return literalStarts(seq(re.Sub[0]), need)
+		return allStartWith(seq(re.Sub[0]), acc, keywords, budget)
 	case syntax.OpConcat:
-		return literalStarts(seq(re.Sub...), need)
-	case syntax.OpAlternate, syntax.OpQuest:
-		subs := re.Sub
-		var out []string
-		if re.Op == syntax.OpQuest {
-			skip, ok := literalStarts(rest, need)
-			if !ok {
-				return nil, false
+		return allStartWith(seq(re.Sub...), acc, keywords, budget)
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			if !allStartWith(seq(sub), acc, keywords, budget) {
+				return false
 			}
-			out = skip
 		}
-		for _, sub := range subs {
-			more, ok := literalStarts(seq(sub), need)
-			if !ok || len(out)+len(more) > maxStarts {
-				return nil, false
-			}
-			out = append(out, more...)
+		return len(re.Sub) > 0
+	case syntax.OpQuest:
+		return allStartWith(rest, acc, keywords, budget) && allStartWith(seq(re.Sub[0]), acc, keywords, budget)
+	case syntax.OpStar, syntax.OpPlus, syntax.OpRepeat:
+		// x{n,m} is x then x{n-1,m-1} (or nothing, when n is 0); x+ is x
+		// then x*; x* is nothing or x then x*.
+		lo, hi := 0, -1
+		switch re.Op {
+		case syntax.OpPlus:
+			lo = 1
+		case syntax.OpRepeat:
+			lo, hi = re.Min, re.Max
 		}
-		return out, true
-	default:
-		return []string{""}, true
+		if hi == 0 {
+			return allStartWith(rest, acc, keywords, budget)
+		}
+		if lo == 0 && !allStartWith(rest, acc, keywords, budget) {
+			return false
+		}
+		if hi > 0 {
+			hi--
+		}
+		more := &syntax.Regexp{Op: syntax.OpRepeat, Flags: re.Flags, Min: max(lo-1, 0), Max: hi, Sub: re.Sub}
+		return allStartWith(seq(re.Sub[0], more), acc, keywords, budget)
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return allStartWith(rest, acc, keywords, budget)
 	}
-	var out []string
-	for _, h := range heads {
-		if len(h) >= need {
-			out = append(out, h[:need])
-			continue
-		}
-		tails, ok := literalStarts(rest, need-len(h))
-		if !ok || len(out)+len(tails) > maxStarts {
-			return nil, false
-		}
-		for _, t := range tails {
-			out = append(out, h+t)
-		}
-	}
-	return out, true
+	return false
 }
 
 // requiredLiterals returns lower-case strings one of which every match of

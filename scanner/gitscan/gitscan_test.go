@@ -195,6 +195,27 @@ func TestHistoryAttribution(t *testing.T) {
 			m := r.commit("merge with a key")
 			return []got{{"a.txt", 2, m, k1}}
 		}},
+		{"evil merge in nested folders both sides changed", func(r *testRepo, k1, k2 string) []got {
+			// Against the second parent only the folders holding what the
+			// merge changed from the first are compared: a key the
+			// resolution adds deep down must still be found, and one that
+			// came from the side branch must stay the side's.
+			r.write("deep/er/a.txt", "base\n")
+			r.write("deep/other/x.txt", "base\n")
+			r.commit("base")
+			r.git("checkout", "-q", "-b", "side")
+			r.write("deep/er/a.txt", "side\n")
+			r.write("deep/other/y.txt", k2+"\n")
+			s := r.commit("side")
+			r.git("checkout", "-q", "main")
+			r.write("deep/er/b.txt", "main\n")
+			r.write("deep/other/x.txt", "main\n")
+			r.commit("main")
+			r.git("merge", "-q", "--no-ff", "--no-commit", "side")
+			r.write("deep/er/a.txt", "merged\n"+k1+"\n")
+			m := r.commit("merge with a key")
+			return []got{{"deep/er/a.txt", 2, m, k1}, {"deep/other/y.txt", 1, s, k2}}
+		}},
 		{"clean merge adds nothing", func(r *testRepo, k1, _ string) []got {
 			r.write("a.txt", "base\n")
 			r.commit("base")

@@ -116,10 +116,14 @@ type reader struct {
 	st         *filesystem.Storage
 	newStorage func() *filesystem.Storage
 	odb        *objectIndex // may be nil
-	trees      map[plumbing.Hash][]object.TreeEntry
-	getters    map[*pack]*objGetter
-	names      map[string]string // interned tree entry names
-	paths      map[string]string // interned paths of changes: most recur in many commits
+	// trees and oldTrees are the two generations of decoded trees
+	// (keepTree); treeEntries counts the entries in trees.
+	trees       map[plumbing.Hash][]object.TreeEntry
+	oldTrees    map[plumbing.Hash][]object.TreeEntry
+	treeEntries int
+	getters     map[*pack]*objGetter
+	names       map[string]string // interned tree entry names
+	paths       map[string]string // interned paths of changes: most recur in many commits
 	// submodules collects the paths of submodules (gitlinks) met in
 	// diffs: their commits live in other repositories and are not scanned.
 	submodules map[string]bool
@@ -128,13 +132,15 @@ type reader struct {
 // maxSubmodules bounds the submodule paths a scan names.
 const maxSubmodules = 1000
 
-// maxCachedTrees bounds a reader's decoded-tree cache; treeCacheBytes
+// maxCachedTrees and maxCachedTreeEntries bound each generation of a
+// reader's decoded-tree cache; treeCacheBytes
 // bounds the raw objects (trees and their delta bases) each reader keeps
 // per pack. Together with the pass over the blobs they are what a history
 // scan holds, whatever the size of the repository.
 const (
-	maxCachedTrees = 1 << 12
-	treeCacheBytes = 8 << 20
+	maxCachedTrees       = 1 << 12
+	maxCachedTreeEntries = 1 << 17
+	treeCacheBytes       = 8 << 20
 )
 
 // largeObject is the size past which go-git streams an undeltified object
@@ -150,7 +156,7 @@ func (r *Repo) newReader() *reader {
 		return filesystem.NewStorageWithOptions(dotfs, cache.NewObjectLRU(16*cache.MiByte),
 			filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true, LargeObjectThreshold: largeObject,
 				AlternatesFS: osfs.New("/")})
-	}, odb: r.odb, trees: map[plumbing.Hash][]object.TreeEntry{},
+	}, odb: r.odb, trees: map[plumbing.Hash][]object.TreeEntry{}, oldTrees: map[plumbing.Hash][]object.TreeEntry{},
 		getters: map[*pack]*objGetter{}, names: map[string]string{}, paths: map[string]string{},
 		submodules: map[string]bool{}}
 }
@@ -193,6 +199,10 @@ func (rd *reader) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
 	if t, ok := rd.trees[h]; ok {
 		return t, nil
 	}
+	if t, ok := rd.oldTrees[h]; ok {
+		rd.keepTree(h, t)
+		return t, nil
+	}
 	entries, err := rd.packTree(h)
 	if err != nil {
 		t, err := object.GetTree(rd.storage(), h)
@@ -201,14 +211,25 @@ func (rd *reader) tree(h plumbing.Hash) ([]object.TreeEntry, error) {
 		}
 		entries = t.Entries
 	}
-	if len(rd.trees) >= maxCachedTrees {
-		clear(rd.trees)
-	}
 	if len(rd.names) >= 1<<16 {
 		clear(rd.names)
 	}
-	rd.trees[h] = entries
+	rd.keepTree(h, entries)
 	return entries, nil
+}
+
+// keepTree caches a decoded tree in two generations: when the current one
+// is full it becomes the old one (the one before is dropped), and a tree
+// found in the old one moves back. The trees in use stay cached across a
+// turnover, unlike clearing one map, at most twice the bound.
+func (rd *reader) keepTree(h plumbing.Hash, entries []object.TreeEntry) {
+	if rd.treeEntries >= maxCachedTreeEntries || len(rd.trees) >= maxCachedTrees {
+		rd.oldTrees, rd.trees = rd.trees, rd.oldTrees
+		clear(rd.trees)
+		rd.treeEntries = 0
+	}
+	rd.trees[h] = entries
+	rd.treeEntries += len(entries)
 }
 
 // packTree reads a tree straight from the packs (faster than go-git, which
@@ -271,8 +292,9 @@ func nameEnd(e *object.TreeEntry, i int) int {
 
 // diff calls fn for every file of tree b that tree a (zero: the empty tree)
 // lacks or holds with other content, with a's blob there (zero if none).
-// Subtrees with equal hashes are skipped without being read.
-func (rd *reader) diff(a, b plumbing.Hash, prefix string, fn func(path string, old, new plumbing.Hash)) error {
+// Subtrees with equal hashes are skipped without being read; so are the
+// folders not in only, unless only is nil.
+func (rd *reader) diff(a, b plumbing.Hash, prefix string, only map[string]bool, fn func(path string, old, new plumbing.Hash)) error {
 	if a == b {
 		return nil
 	}
@@ -302,7 +324,11 @@ func (rd *reader) diff(a, b plumbing.Hash, prefix string, fn func(path string, o
 			if old != nil {
 				oldTree = old.Hash
 			}
-			if err := rd.diff(oldTree, e.Hash, prefix+e.Name+"/", fn); err != nil {
+			dir := prefix + e.Name + "/"
+			if only != nil && !only[dir] {
+				continue
+			}
+			if err := rd.diff(oldTree, e.Hash, dir, only, fn); err != nil {
 				return err
 			}
 		case e.Mode == filemode.Submodule:
@@ -325,7 +351,7 @@ func (rd *reader) diff(a, b plumbing.Hash, prefix string, fn func(path string, o
 
 // files calls fn for every file in tree h.
 func (rd *reader) files(h plumbing.Hash, fn func(path string, blob plumbing.Hash)) error {
-	return rd.diff(plumbing.ZeroHash, h, "", func(p string, _, b plumbing.Hash) { fn(p, b) })
+	return rd.diff(plumbing.ZeroHash, h, "", nil, func(p string, _, b plumbing.Hash) { fn(p, b) })
 }
 
 // Stats summarise a git scan.

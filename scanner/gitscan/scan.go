@@ -92,6 +92,13 @@ func (r *Repo) ScanCommits(ctx context.Context, eng *scanner.Engine, commits []p
 	return r.resolve(ctx, eng, changes, opts, emit, st)
 }
 
+// commitBlock is how many commits in a row one worker diffs: the commit
+// list runs parent after child (a depth-first walk), so a worker that
+// takes a run finds the parent's trees in its cache, having just read them
+// as the child's; one commit each (alternating workers) read every tree
+// about five times over on terraform's history.
+const commitBlock = 256
+
 // commitChanges diffs every commit against its parents, in parallel.
 func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts Options) ([]change, int64, []string, error) {
 	n := workers(opts.Workers)
@@ -117,21 +124,23 @@ func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts 
 			rd := r.newReader()
 			defer rd.close()
 			var local []change
-			for i := range jobs {
-				cs, err := rd.commitChanges(commits[i])
-				mu.Lock()
-				done++
-				if err != nil {
-					unreadable++
-					if opts.Warn != nil && unreadable <= maxUnreadableWarnings {
-						opts.Warn(scanner.Warning{Path: "commit " + commits[i].String(), Err: err})
+			for start := range jobs {
+				for i := start; i < min(start+commitBlock, len(commits)); i++ {
+					cs, err := rd.commitChanges(commits[i])
+					mu.Lock()
+					done++
+					if err != nil {
+						unreadable++
+						if opts.Warn != nil && unreadable <= maxUnreadableWarnings {
+							opts.Warn(scanner.Warning{Path: "commit " + commits[i].String(), Err: err})
+						}
 					}
+					if done%64 == 0 {
+						report()
+					}
+					mu.Unlock()
+					local = append(local, cs...)
 				}
-				if done%64 == 0 {
-					report()
-				}
-				mu.Unlock()
-				local = append(local, cs...)
 			}
 			mu.Lock()
 			all = append(all, local...)
@@ -142,7 +151,7 @@ func (r *Repo) commitChanges(ctx context.Context, commits []plumbing.Hash, opts 
 		}()
 	}
 feed:
-	for i := range commits {
+	for i := 0; i < len(commits); i += commitBlock {
 		select {
 		case jobs <- i:
 		case <-ctx.Done():
@@ -198,8 +207,22 @@ func (rd *reader) commitChanges(h plumbing.Hash) ([]change, error) {
 	}
 	cands := map[string]*cand{}
 	var order []string
+	// only: after the first parent, just the folders holding a candidate
+	// are compared. A merge's diff against its other parents covers
+	// everything the branches did apart (on terraform, 5.1 of the 6.5
+	// million changed paths that "git log -m --raw" lists), while a path
+	// counts only if it differs from every parent.
+	var only map[string]bool
 	for i, pt := range parentTrees {
-		err := rd.diff(pt, c.tree, "", func(path string, old, blob plumbing.Hash) {
+		if i == 1 {
+			only = map[string]bool{}
+			for _, p := range order {
+				for j := strings.IndexByte(p, '/'); j >= 0; j = next(p, j) {
+					only[p[:j+1]] = true
+				}
+			}
+		}
+		err := rd.diff(pt, c.tree, "", only, func(path string, old, blob plumbing.Hash) {
 			if i == 0 {
 				cands[path] = &cand{blob: blob}
 				order = append(order, path)
@@ -230,6 +253,14 @@ func (rd *reader) commitChanges(h plumbing.Hash) ([]change, error) {
 		}
 	}
 	return out, nil
+}
+
+// next is the index of the '/' after the one at j in p, or -1.
+func next(p string, j int) int {
+	if k := strings.IndexByte(p[j+1:], '/'); k >= 0 {
+		return j + 1 + k
+	}
+	return -1
 }
 
 func (rd *reader) commit(h plumbing.Hash) (commitInfo, error) {
