@@ -18,7 +18,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/klauspost/compress/zlib"
 )
@@ -320,8 +319,8 @@ func (p *pack) walk(wanted []bool, deliver func(i int32, content []byte) error, 
 				ok = have && !bad[o.base]
 				if ok {
 					var err error
-					content, err = packfile.PatchDelta(base, raw)
-					ok = err == nil && int64(len(content)) <= maxPackObject
+					content, err = applyDelta(base, raw, maxPackObject)
+					ok = err == nil
 				}
 			}
 			if b := o.base; b >= 0 {
@@ -413,11 +412,8 @@ func (g *objGetter) get(i int32) ([]byte, error) {
 			return nil, err
 		}
 		if o.base >= 0 {
-			if raw, err = packfile.PatchDelta(data, raw); err != nil {
+			if raw, err = applyDelta(data, raw, maxPackObject); err != nil {
 				return nil, err
-			}
-			if int64(len(raw)) > maxPackObject {
-				return nil, fmt.Errorf("object larger than %d bytes", maxPackObject)
 			}
 		}
 		data = raw
