@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"regexp/syntax"
 	"runtime"
 	"strings"
 	"sync"
@@ -325,13 +324,8 @@ func New(opts Options) (*Engine, error) {
 			cr.window = min(w, maxWindow)
 		}
 		cr.window += 2
-		if q, lead, ok := anchorAtKeyword(r.Regex.String(), r.Keywords); ok {
-			cr.anchored, cr.lead = q, lead
-			// Nothing before the keyword part: the anchored regex is the
-			// whole rule, its groups numbered alike.
-			if whole, err := syntax.Parse(r.Regex.String(), syntax.Perl); err == nil {
-				cr.direct = lead == 0 && q.String() == `\A(?:`+whole.String()+`)`
-			}
+		if q, lead, direct, ok := anchorAtKeyword(r.Regex.String(), r.Keywords); ok {
+			cr.anchored, cr.lead, cr.direct = q, lead, direct
 		}
 		for _, w := range r.StopWords {
 			cr.stopWords = append(cr.stopWords, []byte(strings.ToLower(w)))

@@ -434,7 +434,7 @@ func TestAnchorAtKeyword(t *testing.T) {
 		{`(access-(?:sandbox|development|production)-[0-9a-f]{8})`, []string{"access-sandbox-", "access-development-", "access-production-"}, true, 0},
 	}
 	for _, tc := range cases {
-		q, lead, ok := anchorAtKeyword(tc.expr, tc.keywords)
+		q, lead, _, ok := anchorAtKeyword(tc.expr, tc.keywords)
 		if ok != tc.ok || (ok && lead != tc.lead) {
 			t.Errorf("anchorAtKeyword(%q) = %v, %d; want %v, %d", tc.expr, ok, lead, tc.ok, tc.lead)
 		}

@@ -89,10 +89,12 @@ func runeWidth(r rune, fold bool) int {
 // alphanumerics?), which rejects the many keyword hits inside ordinary
 // words (pat in path, sk in task) at a fraction of the cost of searching a
 // window. It returns the anchored regex and the prefix's width.
-func anchorAtKeyword(expr string, keywords []string) (*regexp.Regexp, int, bool) {
+// direct reports that the anchored regex is the whole rule, its groups
+// numbered alike (no prefix, nothing looked into).
+func anchorAtKeyword(expr string, keywords []string) (anchored *regexp.Regexp, lead int, direct, ok bool) {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
 	lower := make([]string, 0, len(keywords))
 	for _, k := range keywords {
@@ -101,7 +103,7 @@ func anchorAtKeyword(expr string, keywords []string) (*regexp.Regexp, int, bool)
 		}
 	}
 	if len(lower) == 0 {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
 	items := []*syntax.Regexp{re}
 	if re.Op == syntax.OpConcat {
@@ -111,37 +113,46 @@ func anchorAtKeyword(expr string, keywords []string) (*regexp.Regexp, int, bool)
 	// inside the body after a fixed-width start (rapidapi's
 	// "[0-9a-f]{10}msh…") anchors too; the gate's groups then differ from
 	// the rule's, so it only gates (direct stays false).
-	if q, lead, ok := anchorItems(items, lower); ok {
-		return q, lead, true
+	at, lead, ok := anchorItems(items, lower)
+	if ok && at == 0 {
+		// The whole rule: compiled from its own text, since printing a
+		// parsed regex back (syntax.Regexp.String) was most of the
+		// engine's start-up.
+		whole, err := regexp.Compile(`\A(?:` + expr + `)`)
+		return whole, 0, err == nil, err == nil
 	}
-	if len(items) > 0 && items[0].Op == syntax.OpCapture && items[0].Sub[0].Op == syntax.OpConcat {
-		return anchorItems(append(append([]*syntax.Regexp{}, items[0].Sub[0].Sub...), items[1:]...), lower)
+	if !ok && len(items) > 0 && items[0].Op == syntax.OpCapture && items[0].Sub[0].Op == syntax.OpConcat {
+		items = append(append([]*syntax.Regexp{}, items[0].Sub[0].Sub...), items[1:]...)
+		at, lead, ok = anchorItems(items, lower)
 	}
-	return nil, 0, false
+	if !ok {
+		return nil, 0, false, false
+	}
+	rest := &syntax.Regexp{Op: syntax.OpConcat, Sub: items[at:]}
+	gate, err := regexp.Compile(`\A(?:` + rest.String() + `)`)
+	if err != nil {
+		return nil, 0, false, false
+	}
+	return gate, lead, false, true
 }
 
 // anchorItems finds the first item of the sequence from which every match
-// starts with a keyword, with a bounded prefix before it.
-func anchorItems(items []*syntax.Regexp, lower []string) (*regexp.Regexp, int, bool) {
+// starts with a keyword, after a bounded prefix: its index and the
+// prefix's width.
+func anchorItems(items []*syntax.Regexp, lower []string) (int, int, bool) {
 	for i := range items {
 		prefix := &syntax.Regexp{Op: syntax.OpConcat, Sub: items[:i]}
 		pw := width(prefix)
 		if pw < 0 {
-			return nil, 0, false
+			return 0, 0, false
 		}
 		// The rest as a sequence: the parser splits "ibm[_.-]?cloud|ibmcloud"
 		// into a literal and an alternation, neither a keyword alone.
-		if !startsWithKeyword(items[i:i+1], lower) && !startsWithKeyword(items[i:], lower) {
-			continue
+		if startsWithKeyword(items[i:i+1], lower) || startsWithKeyword(items[i:], lower) {
+			return i, pw, true
 		}
-		rest := &syntax.Regexp{Op: syntax.OpConcat, Sub: items[i:]}
-		q, err := regexp.Compile(`\A(?:` + rest.String() + `)`)
-		if err != nil {
-			return nil, 0, false
-		}
-		return q, pw, true
 	}
-	return nil, 0, false
+	return 0, 0, false
 }
 
 // startsWithKeyword reports whether every match of the sequence seq
