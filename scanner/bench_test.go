@@ -240,6 +240,11 @@ func BenchmarkRealFolder(b *testing.B) {
 	b.Run("platform", func(b *testing.B) {
 		benchPaths(b, mustEngine(b, Options{RuleIDs: []string{"platform"}}), dir, total)
 	})
+	// The decoders' cost on plain text is the difference to these.
+	b.Run("default-nodecode", func(b *testing.B) { benchPaths(b, mustEngine(b, Options{NoDecode: true}), dir, total) })
+	b.Run("platform-nodecode", func(b *testing.B) {
+		benchPaths(b, mustEngine(b, Options{RuleIDs: []string{"platform"}, NoDecode: true}), dir, total)
+	})
 	b.Run("baseline", func(b *testing.B) {
 		b.SetBytes(total)
 		buf := make([]byte, 1<<20)

@@ -23,6 +23,10 @@ func utf16Decoder(head []byte) *encoding.Decoder {
 	if n < 32 {
 		return nil
 	}
+	// Plain text fails both tests within the first tenth: stop there
+	// rather than reading all 2,048 units of every file.
+	pairs := n / 2
+	maxMiss := pairs - (pairs*9+9)/10
 	le, be := 0, 0
 	for i := 0; i < n; i += 2 {
 		a, b := head[i], head[i+1]
@@ -31,8 +35,11 @@ func utf16Decoder(head []byte) *encoding.Decoder {
 		} else if a == 0 && textByte(b) {
 			be++
 		}
+		if seen := i/2 + 1; seen-le > maxMiss && seen-be > maxMiss {
+			return nil
+		}
 	}
-	switch pairs := n / 2; {
+	switch {
 	case le*10 >= pairs*9:
 		return unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewDecoder()
 	case be*10 >= pairs*9:
