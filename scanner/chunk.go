@@ -124,6 +124,9 @@ func (e *Engine) newScratch() *scratch {
 			lo := max(pos-r.window, 0)
 			hi := min(pos+len(w.word)+r.window, len(c.buf))
 			if r.anchored != nil {
+				if !leadFits(r.leadSets, c.buf, pos, len(w.word)) {
+					continue
+				}
 				lim := min(pos+r.window+1, len(c.buf))
 				if r.direct {
 					// The match at the hit is the rule's own: take it
@@ -348,6 +351,21 @@ func (e *Engine) scanChunk(s *scratch, c *chunk) chunkResult {
 }
 
 var nl = []byte{'\n'}
+
+// leadFits reports whether the bytes after a keyword hit at pos (the
+// keyword's own n bytes are known to fit) can start the rule's anchored
+// match; bytes past the buffer's end are left to the regex.
+func leadFits(sets []byteSet, buf []byte, pos, n int) bool {
+	for k := n; k < len(sets); k++ {
+		if pos+k >= len(buf) {
+			return true
+		}
+		if !sets[k].has(buf[pos+k]) {
+			return false
+		}
+	}
+	return true
+}
 
 // scanRules runs each rule's regex in the windows around its keyword hits.
 func (e *Engine) scanRules(s *scratch, c *chunk) {

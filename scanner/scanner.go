@@ -183,6 +183,9 @@ type compiledRule struct {
 	// direct: anchored is the whole rule, so its match at a hit is taken
 	// as it is (no window search).
 	direct bool
+	// leadSets are the bytes each of the first positions of anchored's
+	// match can be (leadSets in width.go), checked before running it.
+	leadSets []byteSet
 	// pathIdx is the rule's index in Engine.pathRules if it has a Path
 	// (it then runs only on files whose path matches), else -1.
 	pathIdx int
@@ -326,6 +329,7 @@ func New(opts Options) (*Engine, error) {
 		cr.window += 2
 		if q, lead, direct, ok := anchorAtKeyword(r.Regex.String(), r.Keywords); ok {
 			cr.anchored, cr.lead, cr.direct = q, lead, direct
+			cr.leadSets = leadSets(q.String())
 		}
 		for _, w := range r.StopWords {
 			cr.stopWords = append(cr.stopWords, []byte(strings.ToLower(w)))

@@ -443,3 +443,30 @@ func TestAnchorAtKeyword(t *testing.T) {
 		}
 	}
 }
+
+func TestLeadSets(t *testing.T) {
+	cases := []struct {
+		expr string
+		fits []string
+		not  []string
+	}{
+		{`\A(?:pat[0-9A-Za-z]{14}\.[a-f0-9]{64})`, []string{"patAbcdefghijklmn.0", "pat"}, []string{"pathToSomethingElse.", "patAbcdefghijklmn_"}},
+		{`\A(?:(?i)xoxb-)`, []string{"XOXB-", "xOxb-"}, []string{"xoxb_"}},
+		{`\A(?:(?i)sk_live_)`, []string{"s\xe2\x84\xaa_live_"}, nil}, // k folds to the Kelvin sign: no sets
+		{`\A(?:ghp_[0-9A-Za-z]{36}|gho_x)`, []string{"ghp_!"}, nil}, // an alternation is not a fixed shape
+		{`\A(?:xyz[a-f]+!)`, []string{"xyzq"[:3] + "a!"}, []string{"xyzq"}},
+	}
+	for _, tc := range cases {
+		sets := leadSets(tc.expr)
+		for _, s := range tc.fits {
+			if !leadFits(sets, []byte(s), 0, 0) {
+				t.Errorf("%s: %q should fit", tc.expr, s)
+			}
+		}
+		for _, s := range tc.not {
+			if leadFits(sets, []byte(s), 0, 0) {
+				t.Errorf("%s: %q should not fit", tc.expr, s)
+			}
+		}
+	}
+}

@@ -303,3 +303,113 @@ func required(re *syntax.Regexp) []string {
 	}
 	return nil
 }
+
+// byteSet is a set of bytes.
+type byteSet [4]uint64
+
+func (s *byteSet) add(c byte)      { s[c>>6] |= 1 << (c & 63) }
+func (s *byteSet) has(c byte) bool { return s[c>>6]>>(c&63)&1 != 0 }
+func (s *byteSet) addRange(lo, hi int) {
+	for c := lo; c <= hi; c++ {
+		s.add(byte(c))
+	}
+}
+
+// maxLeadSets bounds the positions leadSets describes.
+const maxLeadSets = 24
+
+// leadSets returns, for the first positions of every match of expr, the
+// bytes each can be: up to where the match stops having a fixed shape (a
+// variable repeat, an alternation, a non-ASCII character). A keyword hit
+// whose next bytes fall outside these sets cannot start a match, which a
+// few table reads tell faster than running the anchored regex ("path" is
+// not "pat" and 14 alphanumerics then a dot). Nil if nothing is known.
+func leadSets(expr string) []byteSet {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	var out []byteSet
+	var walk func(re *syntax.Regexp) bool // false: stop here
+	walk = func(re *syntax.Regexp) bool {
+		if len(out) >= maxLeadSets {
+			return false
+		}
+		switch re.Op {
+		case syntax.OpConcat:
+			for _, sub := range re.Sub {
+				if !walk(sub) {
+					return false
+				}
+			}
+			return true
+		case syntax.OpCapture:
+			return walk(re.Sub[0])
+		case syntax.OpBeginText, syntax.OpEmptyMatch:
+			return true
+		case syntax.OpLiteral:
+			for _, r := range re.Rune {
+				if r >= 0x80 || len(out) >= maxLeadSets {
+					return false
+				}
+				var s byteSet
+				s.add(byte(r))
+				if re.Flags&syntax.FoldCase != 0 {
+					s.add(byte(unicode.ToLower(r)))
+					s.add(byte(unicode.ToUpper(r)))
+					if r == 'k' || r == 'K' || r == 's' || r == 'S' {
+						return false // the Kelvin and long-s signs fold to these
+					}
+				}
+				out = append(out, s)
+			}
+			return true
+		case syntax.OpCharClass:
+			s, ok := classSet(re)
+			if !ok {
+				return false
+			}
+			out = append(out, s)
+			return true
+		case syntax.OpRepeat:
+			s, ok := classSet(re.Sub[0])
+			if !ok {
+				return false
+			}
+			for k := 0; k < re.Min && len(out) < maxLeadSets; k++ {
+				out = append(out, s)
+			}
+			return re.Max == re.Min
+		case syntax.OpPlus:
+			if s, ok := classSet(re.Sub[0]); ok {
+				out = append(out, s)
+			}
+			return false
+		}
+		return false
+	}
+	walk(re)
+	return out
+}
+
+// classSet is the byte set of a one-byte class or literal, false if it
+// may match a non-ASCII character.
+func classSet(re *syntax.Regexp) (byteSet, bool) {
+	var s byteSet
+	switch re.Op {
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i+1] >= 0x80 {
+				return s, false
+			}
+			s.addRange(int(re.Rune[i]), int(re.Rune[i+1]))
+		}
+		return s, true
+	case syntax.OpLiteral:
+		if len(re.Rune) == 1 && re.Rune[0] < 0x80 && re.Flags&syntax.FoldCase == 0 {
+			s.add(byte(re.Rune[0]))
+			return s, true
+		}
+	}
+	return s, false
+}

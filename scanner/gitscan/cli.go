@@ -180,7 +180,7 @@ func (c *cliRepo) changes(ctx context.Context, commits []plumbing.Hash, parents 
 		if block == n {
 			for _, p := range order {
 				if cc := cands[p]; cc.hits == n {
-					out = append(out, change{commit: cur, path: p, blob: cc.blob, olds: cc.olds})
+					out = append(out, newChange(cur, p, cc.blob, cc.olds))
 				}
 			}
 		}

@@ -25,7 +25,37 @@ type change struct {
 	commit plumbing.Hash // zero for staged changes
 	path   string
 	blob   plumbing.Hash
-	olds   []plumbing.Hash // the parents' blobs at path, where they had one
+	// old and more are the parents' blobs at path, where they had one:
+	// the first inline, the rest (merges only) behind a pointer. A large
+	// history holds hundreds of thousands of changes until they are
+	// resolved; a slice each was a header and an allocation more.
+	old  plumbing.Hash
+	more *[]plumbing.Hash
+}
+
+func newChange(commit plumbing.Hash, path string, blob plumbing.Hash, olds []plumbing.Hash) change {
+	c := change{commit: commit, path: path, blob: blob}
+	if len(olds) > 0 {
+		c.old = olds[0]
+	}
+	if len(olds) > 1 {
+		more := append([]plumbing.Hash(nil), olds[1:]...)
+		c.more = &more
+	}
+	return c
+}
+
+// olds calls fn with each parent's blob at the change's path.
+func (c *change) olds(fn func(plumbing.Hash)) {
+	if c.old.IsZero() {
+		return
+	}
+	fn(c.old)
+	if c.more != nil {
+		for _, o := range *c.more {
+			fn(o)
+		}
+	}
 }
 
 // errUnreadable marks an object the scan needed and could not read
@@ -249,7 +279,7 @@ func (rd *reader) commitChanges(h plumbing.Hash) ([]change, error) {
 			} else if len(rd.paths) < 1<<20 {
 				rd.paths[p] = p
 			}
-			out = append(out, change{commit: h, path: p, blob: cc.blob, olds: cc.olds})
+			out = append(out, newChange(h, p, cc.blob, cc.olds))
 		}
 	}
 	return out, nil
@@ -304,13 +334,13 @@ func (r *Repo) resolve(ctx context.Context, eng *scanner.Engine, changes []chang
 		if len(results[blobKey{c.blob, keys[i]}].findings) == 0 {
 			continue
 		}
-		for _, o := range c.olds {
+		c.olds(func(o plumbing.Hash) {
 			k := blobKey{o, keys[i]}
 			if _, ok := results[k]; !ok {
 				results[k] = &blobResult{}
 				want = append(want, blobJob{hash: o, path: c.path, key: keys[i]})
 			}
-		}
+		})
 	}
 	if err := r.scanBlobs(ctx, eng, want, results, opts, &st); err != nil {
 		return st, err
@@ -329,11 +359,11 @@ func (r *Repo) resolve(ctx context.Context, eng *scanner.Engine, changes []chang
 			continue
 		}
 		had := map[secretKey]bool{}
-		for _, o := range c.olds {
+		c.olds(func(o plumbing.Hash) {
 			for _, bf := range results[blobKey{o, keys[i]}].findings {
 				had[bf.key] = true
 			}
-		}
+		})
 		for _, bf := range res.findings {
 			if had[bf.key] {
 				continue

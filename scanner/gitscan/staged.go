@@ -58,7 +58,7 @@ func (r *Repo) Staged(ctx context.Context, eng *scanner.Engine, opts Options, em
 		}
 		c := change{path: e.Name, blob: e.Hash}
 		if inHead {
-			c.olds = []plumbing.Hash{old}
+			c.old = old
 		}
 		changes = append(changes, c)
 	}
