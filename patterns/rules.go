@@ -396,7 +396,12 @@ func (c common) vcsRules() []Rule {
 			Description: "GitLab personal, project or group access token (legacy and routable formats)",
 			Keywords:    []string{"glpat-"},
 			// Routable tokens first: leftmost-first picks the longer form.
-			Regex:        tok(`glpat-(?:[0-9A-Za-z_-]{27,}\.[0-9a-z]{2}[0-9a-z]{7}|[0-9A-Za-z_-]{20})`, dashTail),
+			// GitLab's own matcher for them (spec/support/matchers/
+			// token_authenticatable_matchers.rb) is a base64 payload of
+			// 27-300 characters, ".", a two-character version, ".", a
+			// two-character payload length and a seven-character CRC, all
+			// base 36; the first routable tokens had no length part.
+			Regex:        tok(`glpat-(?:`+gitlabRoutable+`|[0-9A-Za-z_-]{20})`, dashTail),
 			SecretGroup:  1,
 			Standalone:   true,
 			Entropy:      3,
@@ -410,7 +415,7 @@ func (c common) vcsRules() []Rule {
 			ID:           "gitlab-runner-authentication-token",
 			Description:  "GitLab runner authentication token",
 			Keywords:     []string{"glrt-"},
-			Regex:        tok(`glrt-(?:t\d_[0-9A-Za-z_-]{27,}\.[0-9a-z]{2}[0-9a-z]{7}|[0-9A-Za-z_-]{20})`, dashTail),
+			Regex:        tok(`glrt-(?:t\d_`+gitlabRoutable+`|[0-9A-Za-z_-]{20})`, dashTail),
 			SecretGroup:  1,
 			Standalone:   true,
 			Entropy:      3,
@@ -1173,6 +1178,9 @@ func (c common) databaseRules() []Rule {
 		c.dbURL("amqp-url", "AMQP (RabbitMQ) connection URL with a password", `amqps?`, "amqp"),
 	}
 }
+
+// gitlabRoutable is the body of a GitLab routable token after its prefix.
+const gitlabRoutable = `[0-9A-Za-z_+-]{27,300}\.[0-9a-z]{2}(?:\.[0-9a-z]{2})?[0-9a-z]{7}`
 
 func (c common) webhookRules() []Rule {
 	return []Rule{

@@ -51,7 +51,7 @@ func (c common) fileRules() []Rule {
 		c.fileRule("wordpress-auth-key", "Authentication key or salt in a WordPress wp-config.php",
 			filePath(`wp-config(?:[.-][\w.-]+)?\.php`), `define\(\s*['"](?:AUTH|SECURE_AUTH|LOGGED_IN|NONCE)_(?:KEY|SALT)['"]\s*,\s*['"]([^'"\n]{32,256})['"]\s*\)`, 4),
 		c.fileRule("rails-master-key", "Rails master key (config/master.key or config/credentials/*.key)",
-			filePath(`master\.key|credentials[/\\][\w.-]+\.key`), `\A\s*([0-9a-f]{32})\s*\z`, 3),
+			filePath(`master\.key|credentials[/\\][\w.-]+\.key`), `\A\s*([0-9a-f]{32})\s*\z`, 2.9),
 		c.fileRule("rails-secret-key-base", "Rails secret_key_base in config/secrets.yml",
 			filePath(`secrets\.ya?ml`), `(?m)^[ \t]*secret_(?:key_base|token):[ \t]*["']?([0-9a-f]{64,256})["']?[ \t]*\r?$`, 3),
 		c.fileRule("htpasswd-hash", "Password hash in an Apache .htpasswd file",

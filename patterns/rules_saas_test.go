@@ -86,7 +86,7 @@ func saasCases(g *gen) []ruleCase {
 	}
 	grafanaLegacy := "eyJrIjoi" + base64.StdEncoding.EncodeToString([]byte(`{"k":"` + g.s(alphaB62, 32) + `","n":"deploy","id":1}`))[8:]
 	return []ruleCase{
-		g.tk("twitter-bearer-token", "AAAAAAAAAAAAAAAAAAAAA{b20}%3D{b50}", "AAAAAAAAAAAAAAAAAAAA{b10}"),
+		g.tk("twitter-bearer-token", "AAAAAAAAAAAAAAAAAAAAAM{b19}%3D{b50}", "AAAAAAAAAAAAAAAAAAAA{b10}"),
 		g.kvc("twitter-api-key", "TWITTER_API_KEY", "{b25}", "{b24}"),
 		g.kvc("twitter-api-secret", "TWITTER_API_SECRET", "{b50}", "{b49}"),
 		g.kvc("twitter-access-token", "TWITTER_ACCESS_TOKEN", "{d19}-{b40}", "{d19}-{b39}"),
