@@ -56,6 +56,10 @@ func (c common) structuralRules() []Rule {
 			SecretGroup: 1,
 			Validate:    validK8sSecretValue,
 			MaxLen:      2048,
+			// The value decoded is scanned too: when it holds a secret a
+			// specific rule knows (a platform key, an AWS key), that is the
+			// one finding, not the manifest's value beside it.
+			Fallback: true,
 		},
 	}
 }

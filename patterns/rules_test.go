@@ -277,8 +277,11 @@ func TestGenericRules(t *testing.T) {
 	if !rules["generic-password"].Disabled {
 		t.Error("generic-password must stay off by default")
 	}
+	// Besides the generic rules, only containers whose value is decoded
+	// and scanned again yield: the secret inside is the finding.
+	containers := map[string]bool{"kubernetes-secret-yaml": true}
 	for _, r := range DefaultRules() {
-		if r.Fallback && !strings.HasPrefix(r.ID, "generic-") {
+		if r.Fallback && !strings.HasPrefix(r.ID, "generic-") && !containers[r.ID] {
 			t.Errorf("rule %s is a fallback but not generic", r.ID)
 		}
 	}
