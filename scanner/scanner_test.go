@@ -453,7 +453,7 @@ func TestLeadSets(t *testing.T) {
 		{`\A(?:pat[0-9A-Za-z]{14}\.[a-f0-9]{64})`, []string{"patAbcdefghijklmn.0", "pat"}, []string{"pathToSomethingElse.", "patAbcdefghijklmn_"}},
 		{`\A(?:(?i)xoxb-)`, []string{"XOXB-", "xOxb-"}, []string{"xoxb_"}},
 		{`\A(?:(?i)sk_live_)`, []string{"s\xe2\x84\xaa_live_"}, nil}, // k folds to the Kelvin sign: no sets
-		{`\A(?:ghp_[0-9A-Za-z]{36}|gho_x)`, []string{"ghp_!"}, nil}, // an alternation is not a fixed shape
+		{`\A(?:ghp_[0-9A-Za-z]{36}|gho_x)`, []string{"ghp_!"}, nil},  // an alternation is not a fixed shape
 		{`\A(?:xyz[a-f]+!)`, []string{"xyzq"[:3] + "a!"}, []string{"xyzq"}},
 	}
 	for _, tc := range cases {
