@@ -161,10 +161,10 @@ func incomplete(w io.Writer, st gitscan.Stats, allow bool, code int) int {
 // gitScanMemory is the soft memory limit of a history or hook scan: the
 // scan's caches are bounded, and this keeps the garbage between
 // collections bounded too, so a large history fits in a few hundred
-// megabytes. 260 MiB holds terraform's history (97,000 commits) under
-// 300 MB of RSS at about 8% more CPU than 300 MiB. GOMEMLIMIT, when set,
-// wins.
-const gitScanMemory = 260 << 20
+// megabytes. 240 MiB holds terraform's history (97,000 commits) under
+// 300 MB of RSS (289 MB; 260 MiB gave 294-306 MB) at about 10% more CPU
+// than 300 MiB. GOMEMLIMIT, when set, wins.
+const gitScanMemory = 240 << 20
 
 // limitMemory sets the soft limit for a git scan and returns the function
 // that puts the previous one back.
