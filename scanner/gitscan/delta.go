@@ -33,25 +33,12 @@ func applyDelta(base, delta []byte, max int64) ([]byte, error) {
 		delta = delta[1:]
 		switch {
 		case op&0x80 != 0: // copy from the base
-			var off, n uint64
-			for k := range 4 {
-				if op&(1<<k) != 0 {
-					if len(delta) == 0 {
-						return nil, errBadDelta
-					}
-					off |= uint64(delta[0]) << (8 * k)
-					delta = delta[1:]
-				}
+			off, rest, ok := copyField(op, 0, 4, delta)
+			n, rest, ok2 := copyField(op, 4, 3, rest)
+			if !ok || !ok2 {
+				return nil, errBadDelta
 			}
-			for k := range 3 {
-				if op&(0x10<<k) != 0 {
-					if len(delta) == 0 {
-						return nil, errBadDelta
-					}
-					n |= uint64(delta[0]) << (8 * k)
-					delta = delta[1:]
-				}
-			}
+			delta = rest
 			if n == 0 {
 				n = 0x10000
 			}
@@ -77,6 +64,22 @@ func applyDelta(base, delta []byte, max int64) ([]byte, error) {
 }
 
 var errBadDelta = errors.New("malformed delta")
+
+// copyField reads a copy instruction's offset (bits 0-3 of op) or size
+// (bits 4-6): the bytes whose bits are set, least significant first.
+func copyField(op byte, first, n int, b []byte) (uint64, []byte, bool) {
+	var v uint64
+	for k := range n {
+		if op&(1<<(first+k)) != 0 {
+			if len(b) == 0 {
+				return 0, nil, false
+			}
+			v |= uint64(b[0]) << (8 * k)
+			b = b[1:]
+		}
+	}
+	return v, b, true
+}
 
 // deltaSize reads one of a delta header's sizes (little-endian base-128).
 func deltaSize(b []byte) (uint64, []byte, error) {
