@@ -235,6 +235,8 @@ func testEnvVars() []envVar {
 			Meaning: "file scanned by the scanner's `BenchmarkRealFile`"},
 		{Name: "LEAKGUARD_BENCH_REPO", Type: "path", Unset: "a temporary directory",
 			Meaning: "where the git history benchmark builds (and keeps) its repository"},
+		{Name: "LEAKGUARD_BENCH_LARGE_REPO", Type: "path", Unset: "a temporary directory",
+			Meaning: "where `BenchmarkHistoryLarge` builds (and keeps) its large generated repository"},
 		{Name: "LEAKGUARD_RSS_FILE", Type: "path", Unset: "test skipped",
 			Meaning: "file scanned by the scanner's memory test `TestRSSOfFile`"},
 		{Name: "LEAKGUARD_RULECOST_DIR", Type: "path", Unset: "test skipped",
