@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/leakguard/leakguard/allow"
 	"github.com/leakguard/leakguard/keyformat"
@@ -311,32 +312,22 @@ func New(opts Options) (*Engine, error) {
 		if r.SecretGroup < patterns.FirstGroup || r.SecretGroup > r.Regex.NumSubexp() {
 			return nil, fmt.Errorf("rule %q: secret group %d out of range", r.ID, r.SecretGroup)
 		}
-		// The window is the most context a match containing the keyword can
-		// need: the regex's own bound when it has one, else Rule.MaxLen,
-		// else DefaultWindow; two more bytes let anchors see real context.
+		// analyzeRules sets the window and the anchoring below.
 		cr := compiledRule{Rule: r, window: DefaultWindow, pathIdx: -1}
 		if r.Path != nil {
 			cr.pathIdx = len(e.pathRules)
 			cr.pathHints = requiredLiterals(r.Path.String())
 			e.pathRules = append(e.pathRules, len(e.rules))
 		}
-		if r.MaxLen > 0 {
-			cr.window = min(r.MaxLen, maxWindow)
-		}
-		if w := regexWidth(r.Regex.String()); w >= 0 && (r.MaxLen <= 0 || w < cr.window) {
-			cr.window = min(w, maxWindow)
-		}
-		cr.window += 2
-		if q, lead, direct, ok := anchorAtKeyword(r.Regex.String(), r.Keywords); ok {
-			cr.anchored, cr.lead, cr.direct = q, lead, direct
-			cr.leadSets = leadSets(q.String())
-		}
 		for _, w := range r.StopWords {
 			cr.stopWords = append(cr.stopWords, []byte(strings.ToLower(w)))
 		}
-		maxWin = max(maxWin, cr.window)
 		e.anyFallback = e.anyFallback || r.Fallback
 		e.rules = append(e.rules, cr)
+	}
+	analyzeRules(e.rules)
+	for i := range e.rules {
+		maxWin = max(maxWin, e.rules[i].window)
 	}
 	for id := range want {
 		if !known[id] {
@@ -393,6 +384,44 @@ func (e *Engine) RuleIDs() []string {
 		ids = append(ids, r.ID)
 	}
 	return ids
+}
+
+// analyzeRules sets each rule's window, anchored regex and lead sets. The
+// rules are independent and this is most of an engine's start-up (parsing
+// and compiling regexes), so it is spread over the cores.
+func analyzeRules(rules []compiledRule) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 4, len(rules)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(rules); i = int(next.Add(1) - 1) {
+				analyzeRule(&rules[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// analyzeRule: the window is the most context a match containing the
+// keyword can need (the regex's own bound when it has one, else
+// Rule.MaxLen, else DefaultWindow; two more bytes let anchors see real
+// context), and the anchored regex checks a keyword hit first
+// (anchorAtKeyword).
+func analyzeRule(cr *compiledRule) {
+	r := &cr.Rule
+	if r.MaxLen > 0 {
+		cr.window = min(r.MaxLen, maxWindow)
+	}
+	if w := regexWidth(r.Regex.String()); w >= 0 && (r.MaxLen <= 0 || w < cr.window) {
+		cr.window = min(w, maxWindow)
+	}
+	cr.window += 2
+	if q, lead, direct, ok := anchorAtKeyword(r.Regex.String(), r.Keywords); ok {
+		cr.anchored, cr.lead, cr.direct = q, lead, direct
+		cr.leadSets = leadSets(q.String())
+	}
 }
 
 // ScanBytes reports every finding in one in-memory buffer. Archives are
