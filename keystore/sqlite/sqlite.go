@@ -60,7 +60,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingWriter(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", abs, classify(err))
 	}
@@ -77,6 +77,27 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	return &Store{w: w, r: r, logger: logger}, nil
+}
+
+// pingWriter opens the writer's connection, whose pragmas switch a new file
+// to WAL. That switch needs the file to itself and fails with SQLITE_BUSY
+// at once, without waiting out busy_timeout, while another process opening
+// the same new file holds it; so a busy answer is tried again, for up to
+// busyTimeout in all.
+func pingWriter(ctx context.Context, w *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		err := w.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 func openDB(path string, writer bool) (*sql.DB, error) {
